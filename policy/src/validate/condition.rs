@@ -1,0 +1,388 @@
+//! `Condition` blocks: operators, keys and typed values.
+
+use super::{Validator, Version};
+use crate::condition::{ArnPattern, Condition, PolicyValues};
+use crate::decision::Effect;
+use crate::diagnostic::Span;
+use crate::json::{Kind, Member, Value};
+use crate::key::{spelling_of, Key, KeyName, Spelling};
+use crate::operator::{Family, Operator, SetQualifier};
+use crate::pattern::{parse_template, Matcher, Piece};
+use crate::scalar::{decode_base64, parse_date, Cidr, Decimal};
+
+impl Validator<'_> {
+    pub(super) fn conditions(
+        &mut self,
+        value: &Value,
+        effect: Option<Effect>,
+    ) -> Option<Vec<Condition>> {
+        let Some(blocks) = value.as_object() else {
+            self.error(
+                value.span,
+                format!("`Condition` must be an object such as `{{\"StringEquals\": {{\"aws:PrincipalTag/team\": \"payments\"}}}}`, found {}", value.type_name()),
+            );
+            return None;
+        };
+        self.duplicates(blocks, "`Condition`");
+        if blocks.is_empty() {
+            self.warning(
+                value.span,
+                "empty `Condition`: it has no effect; remove it or add a condition",
+            );
+        }
+        let mut out = Vec::new();
+        let mut ok = true;
+        let mut for_all: Vec<(String, Span)> = Vec::new();
+        for block in blocks {
+            let op = match Operator::parse(&block.key) {
+                Ok(op) => op,
+                Err(e) => {
+                    self.error(block.key_span, e.to_string());
+                    ok = false;
+                    continue;
+                }
+            };
+            let Some(entries) = block.value.as_object() else {
+                self.error(
+                    block.value.span,
+                    format!("the `{}` block must be an object mapping condition keys to values, found {}", block.key, block.value.type_name()),
+                );
+                ok = false;
+                continue;
+            };
+            self.duplicates(entries, &format!("the `{}` block", block.key));
+            if entries.is_empty() {
+                self.warning(
+                    block.value.span,
+                    format!(
+                        "empty `{}` block: it tests nothing; remove it or add a key",
+                        block.key
+                    ),
+                );
+            }
+            for (i, entry) in entries.iter().enumerate() {
+                if let Some(prev) = entries[..i]
+                    .iter()
+                    .find(|p| p.key != entry.key && p.key.eq_ignore_ascii_case(&entry.key))
+                {
+                    self.warning(
+                        entry.key_span,
+                        format!("condition keys `{}` and `{}` differ only by case, and key names are case-insensitive: merge them into one", prev.key, entry.key),
+                    );
+                }
+                if op.set == SetQualifier::ForAllValues && effect == Some(Effect::Allow) {
+                    for_all.push((entry.key.to_ascii_lowercase(), entry.key_span));
+                }
+                match self.condition(op, &block.key, entry) {
+                    Some(c) => out.push(c),
+                    None => ok = false,
+                }
+            }
+        }
+        for (key, span) in for_all {
+            let guarded = blocks.iter().any(|b| {
+                b.key == "Null"
+                    && b.value.as_object().is_some_and(|entries| {
+                        entries.iter().any(|e| {
+                            e.key.eq_ignore_ascii_case(&key)
+                                && match &e.value.kind {
+                                    Kind::String(s) => s == "false",
+                                    Kind::Bool(b) => !b,
+                                    _ => false,
+                                }
+                        })
+                    })
+            });
+            if !guarded {
+                self.warning(
+                    span,
+                    format!("`ForAllValues` is true when `{key}` is absent or empty, so this Allow also matches requests without it: add `\"Null\": {{\"{key}\": \"false\"}}`"),
+                );
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn condition(&mut self, op: Operator, op_name: &str, entry: &Member) -> Option<Condition> {
+        let written = entry.key.as_str();
+        if !written
+            .split_once(':')
+            .is_some_and(|(p, n)| !p.is_empty() && !n.is_empty())
+        {
+            self.error(
+                entry.key_span,
+                format!("condition key `{written}` must be `prefix:name`, e.g. `aws:SourceIp` or `vpc-lattice-svcs:RequestMethod`"),
+            );
+            return None;
+        }
+        match spelling_of(written) {
+            Spelling::Documented => {}
+            Spelling::CaseDiffers(doc) => self.warning(
+                entry.key_span,
+                format!("condition key `{written}` is documented as `{doc}`: IAM matches key names case-insensitively, but Lattice says its keys are case-sensitive; write `{doc}`"),
+            ),
+            Spelling::UnknownLattice => self.warning(
+                entry.key_span,
+                format!("`{written}` is not a VPC Lattice condition key, so it is never present: use one of `vpc-lattice-svcs:Port`, `RequestMethod`, `RequestPath`, `RequestHeader/<name>`, `RequestQueryString/<name>`, `ServiceArn`, `ServiceNetworkArn`, `SourceVpc`, `SourceVpcOwnerAccount`"),
+            ),
+        }
+        let key = KeyName::new(written);
+        let parsed: Key<'_> = key.key();
+        if op.family != Family::Null {
+            if parsed.is_multivalued() && op.set == SetQualifier::None {
+                self.warning(
+                    entry.key_span,
+                    format!("`{written}` is multivalued, and a plain `{op_name}` never matches a list: use `ForAnyValue:{op_name}` (any value) or `ForAllValues:{op_name}` (every value)"),
+                );
+            } else if !parsed.is_multivalued()
+                && parsed.value_type().is_some()
+                && op.set != SetQualifier::None
+            {
+                self.warning(
+                    entry.key_span,
+                    format!("`{written}` is single-valued: a set operator treats it as a one-element set (and `ForAllValues` matches when it is absent); use the operator without `ForAnyValue:`/`ForAllValues:`"),
+                );
+            }
+        }
+        let values: Vec<&Value> = match &entry.value.kind {
+            Kind::Array(items) => {
+                if items.is_empty() {
+                    self.warning(
+                        entry.value.span,
+                        format!("empty value list for `{written}`: it never matches a present key; list at least one value"),
+                    );
+                }
+                items.iter().collect()
+            }
+            _ => vec![&entry.value],
+        };
+        let mut texts = Vec::with_capacity(values.len());
+        let mut ok = true;
+        for v in values {
+            match &v.kind {
+                Kind::String(s) => texts.push((s.clone(), v)),
+                Kind::Number(n) => texts.push((n.clone(), v)),
+                Kind::Bool(b) => texts.push((b.to_string(), v)),
+                _ => {
+                    self.error(
+                        v.span,
+                        format!("condition values must be strings, numbers or booleans, found {} for `{written}`", v.type_name()),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let values = self.policy_values(op, op_name, written, &texts)?;
+        Some(Condition { op, key, values })
+    }
+
+    fn policy_values(
+        &mut self,
+        op: Operator,
+        op_name: &str,
+        key: &str,
+        texts: &[(String, &Value)],
+    ) -> Option<PolicyValues> {
+        let variables = self.version == Version::V2012;
+        let mut ok = true;
+        for (text, v) in texts {
+            self.literal_variable_warning(v);
+            if variables && text.contains("${") && !op.allows_variables() {
+                let at = text.find("${").unwrap_or(0);
+                let span = self.inner_span(v, at, at + 2);
+                if op.family == Family::Bool {
+                    self.warning(span, format!("policy variables in `{op_name}` are not supported by every AWS tool: write the value out"));
+                } else {
+                    self.error(span, format!("policy variables are not allowed with `{op_name}`: only String and Arn operators take them; write the value out"));
+                    ok = false;
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let mut bad = |this: &mut Self, v: &Value, msg: String| {
+            this.error(v.span, msg);
+            ok = false;
+        };
+        let values = match op.family {
+            Family::StringEquals | Family::StringEqualsIgnoreCase | Family::StringLike => {
+                let wildcards = op.family == Family::StringLike;
+                let fold = op.family == Family::StringEqualsIgnoreCase;
+                let mut matchers = Vec::new();
+                for (text, v) in texts {
+                    match parse_template(text, wildcards, variables) {
+                        Ok(pieces) => {
+                            if !wildcards && has_literal_wildcard(text) {
+                                self.warning(v.span, format!("`{op_name}` compares exactly, so `*` and `?` in `{text}` are literal characters: use `StringLike` for wildcards"));
+                            }
+                            self.variable_keys(&pieces, v);
+                            matchers.push(Matcher::new(pieces, fold));
+                        }
+                        Err(e) => {
+                            let span = self.inner_span(v, e.start, e.end);
+                            self.error(span, e.message);
+                            ok = false;
+                        }
+                    }
+                }
+                PolicyValues::Str { fold, matchers }
+            }
+            Family::Numeric(_) => PolicyValues::Num(
+                texts
+                    .iter()
+                    .filter_map(|(t, v)| {
+                        let d = Decimal::parse(t);
+                        if d.is_none() {
+                            bad(self, v, format!("`{t}` is not a number: `{op_name}` compares decimal numbers such as `443` or `0.5` (Trellis rejects it: a condition that never matches is a silent hole)"));
+                        }
+                        d
+                    })
+                    .collect(),
+            ),
+            Family::Date(_) => PolicyValues::Date(
+                texts
+                    .iter()
+                    .filter_map(|(t, v)| {
+                        let d = parse_date(t);
+                        if d.is_none() {
+                            bad(self, v, format!("`{t}` is not a date: `{op_name}` takes ISO 8601 (`2030-01-01`, `2030-01-01T00:00:00Z`, `…+02:00`) or epoch seconds"));
+                        }
+                        d
+                    })
+                    .collect(),
+            ),
+            Family::Bool => PolicyValues::Bool(
+                texts
+                    .iter()
+                    .map(|(t, v)| {
+                        let b = if t.eq_ignore_ascii_case("true") {
+                            Some(true)
+                        } else if t.eq_ignore_ascii_case("false") {
+                            Some(false)
+                        } else {
+                            self.warning(v.span, format!("`Bool` compares with `true` or `false`; `{t}` never matches: write `true` or `false`"));
+                            None
+                        };
+                        b
+                    })
+                    .collect(),
+            ),
+            Family::Binary => PolicyValues::Binary(
+                texts
+                    .iter()
+                    .filter_map(|(t, v)| {
+                        let d = decode_base64(t);
+                        if d.is_none() {
+                            bad(self, v, format!("`{t}` is not base64: `BinaryEquals` takes the base64 encoding of the bytes (standard alphabet)"));
+                        }
+                        d.map(Vec::into_boxed_slice)
+                    })
+                    .collect(),
+            ),
+            Family::Ip => PolicyValues::Ip(
+                texts
+                    .iter()
+                    .filter_map(|(t, v)| {
+                        let c = Cidr::parse(t);
+                        if c.is_none() {
+                            bad(self, v, format!("`{t}` is not an IP address or CIDR range: write e.g. `10.0.0.0/8` or `2001:db8::/32`"));
+                        }
+                        c
+                    })
+                    .collect(),
+            ),
+            Family::Arn => {
+                let mut patterns = Vec::new();
+                for (text, v) in texts {
+                    match parse_template(text, true, variables) {
+                        Ok(pieces) => {
+                            self.variable_keys(&pieces, v);
+                            let parts = split_arn(pieces);
+                            if parts.is_none() {
+                                self.warning(v.span, format!("`{text}` is not an ARN (six `:`-separated parts), and `{op_name}` compares ARNs part by part, so it never matches: write a full ARN pattern or use `StringLike`"));
+                            }
+                            patterns.push(ArnPattern(parts));
+                        }
+                        Err(e) => {
+                            let span = self.inner_span(v, e.start, e.end);
+                            self.error(span, e.message);
+                            ok = false;
+                        }
+                    }
+                }
+                PolicyValues::Arn(patterns)
+            }
+            Family::Null => PolicyValues::Null(
+                texts
+                    .iter()
+                    .filter_map(|(t, v)| match t.as_str() {
+                        "true" => Some(true),
+                        "false" => Some(false),
+                        _ => {
+                            bad(self, v, format!("`Null` takes `true` (key absent) or `false` (key present), found `{t}`"));
+                            None
+                        }
+                    })
+                    .collect(),
+            ),
+        };
+        let _ = key;
+        ok.then_some(values)
+    }
+
+    /// Warns about variables naming a multivalued key (they have no single value).
+    fn variable_keys(&mut self, pieces: &[Piece], v: &Value) {
+        for p in pieces {
+            if let Piece::Var(var) = p {
+                if var.key.key().is_multivalued() {
+                    self.warning(v.span, format!("`${{{}}}` names a multivalued key, which has no single value to substitute: use a single-valued key", var.written));
+                }
+            }
+        }
+    }
+}
+
+/// `*`/`?` written as such (the escapes `${*}`/`${?}` are deliberate literals).
+fn has_literal_wildcard(text: &str) -> bool {
+    text.replace("${*}", "")
+        .replace("${?}", "")
+        .contains(['*', '?'])
+}
+
+/// Splits a template into the six ARN parts at the first five `:` of its literal text.
+fn split_arn(pieces: Vec<Piece>) -> Option<Box<[Matcher; 6]>> {
+    let mut parts: Vec<Vec<Piece>> = vec![Vec::new()];
+    for piece in pieces {
+        match piece {
+            Piece::Lit(s) => {
+                let mut rest: &str = &s;
+                while parts.len() < 6 {
+                    match rest.split_once(':') {
+                        Some((head, tail)) => {
+                            if !head.is_empty() {
+                                parts.last_mut()?.push(Piece::Lit(head.into()));
+                            }
+                            parts.push(Vec::new());
+                            rest = tail;
+                        }
+                        None => break,
+                    }
+                }
+                if !rest.is_empty() {
+                    parts.last_mut()?.push(Piece::Lit(rest.into()));
+                }
+            }
+            other => parts.last_mut()?.push(other),
+        }
+    }
+    if parts.len() != 6 {
+        return None;
+    }
+    let matchers: Vec<Matcher> = parts.into_iter().map(|p| Matcher::new(p, false)).collect();
+    let array: [Matcher; 6] = matchers.try_into().ok()?;
+    Some(Box::new(array))
+}
