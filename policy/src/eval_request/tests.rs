@@ -4,12 +4,7 @@ use crate::{Context, Values};
 fn get<'c>(ctx: &'c MapContext, name: &str) -> Option<Values<'c>> {
     let lower = name.to_ascii_lowercase();
     let key = Key::parse(&lower);
-    // Copy out so the borrow of `lower` ends here.
-    match ctx.get(&key) {
-        Some(Values::One(s)) => Some(Values::One(s)),
-        Some(Values::Many(l)) => Some(Values::Many(l)),
-        None => None,
-    }
+    ctx.get(&key)
 }
 
 fn one(ctx: &MapContext, name: &str) -> Option<String> {
