@@ -1,6 +1,9 @@
 //! Properties of the public API: a matching Deny always wins, statement order never matters,
 //! and parsing never panics.
 
+// Helpers outside `#[test]` functions fail the test by panicking, as tests do.
+#![allow(clippy::expect_used, clippy::panic)]
+
 use proptest::prelude::*;
 use trellis_policy::{
     check, decide_single, Effect, MapContext, PolicyKind, Principal, Reason, Request,
