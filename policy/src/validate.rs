@@ -21,7 +21,7 @@ pub(crate) enum Version {
 
 pub(crate) struct Validator<'t> {
     text: &'t str,
-    index: LineIndex<'t>,
+    index: std::cell::OnceCell<LineIndex<'t>>,
     kind: PolicyKind,
     version: Version,
     diagnostics: Vec<Diagnostic>,
@@ -56,7 +56,7 @@ pub(crate) fn infer_kind(value: &Value) -> PolicyKind {
 pub(crate) fn validate(value: &Value, text: &str, kind: PolicyKind) -> Outcome {
     let mut v = Validator {
         text,
-        index: LineIndex::new(text),
+        index: std::cell::OnceCell::new(),
         kind,
         version: Version::Absent,
         diagnostics: Vec::new(),
@@ -72,21 +72,27 @@ pub(crate) fn validate(value: &Value, text: &str, kind: PolicyKind) -> Outcome {
 }
 
 impl Validator<'_> {
+    /// Built on the first diagnostic: a clean policy never needs line positions.
+    pub(crate) fn index(&self) -> &LineIndex<'_> {
+        self.index.get_or_init(|| LineIndex::new(self.text))
+    }
+
     pub(crate) fn error(&mut self, span: Span, message: impl Into<String>) {
-        let d = Diagnostic::new(&self.index, Severity::Error, span, message);
+        let d = Diagnostic::new(self.index(), Severity::Error, span, message);
         self.diagnostics.push(d);
     }
 
     pub(crate) fn warning(&mut self, span: Span, message: impl Into<String>) {
-        let d = Diagnostic::new(&self.index, Severity::Warning, span, message);
+        let d = Diagnostic::new(self.index(), Severity::Warning, span, message);
         self.diagnostics.push(d);
     }
 
     /// Errors for keys repeated in one object (IAM rejects them; a JSON library would keep
     /// only the last and change the policy's meaning).
-    pub(crate) fn duplicates(&mut self, members: &[Member], what: &str) {
+    pub(crate) fn duplicates(&mut self, members: &[Member], what: impl Fn() -> String) {
         for (i, m) in members.iter().enumerate() {
             if members[..i].iter().any(|p| p.key == m.key) {
+                let what = what();
                 self.error(
                     m.key_span,
                     format!(
@@ -120,7 +126,7 @@ impl Validator<'_> {
             );
             return Vec::new();
         };
-        self.duplicates(members, "the policy");
+        self.duplicates(members, || "the policy".into());
         let mut statement = None;
         let mut version = None;
         for m in members {
@@ -190,7 +196,7 @@ impl Validator<'_> {
                 return Vec::new();
             }
         };
-        let mut sids = Vec::new();
+        let mut sids = crate::hash::FxHashMap::default();
         items
             .into_iter()
             .filter_map(|s| self.statement(s, &mut sids))

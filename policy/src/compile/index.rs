@@ -90,7 +90,7 @@ fn to_u32(i: usize) -> u32 {
 impl ActionIndex {
     fn build(statements: &[Statement], ids: impl Iterator<Item = usize>) -> ActionIndex {
         let mut wildcard = Vec::new();
-        let mut by_principal: FxHashMap<Box<str>, Vec<u32>> = FxHashMap::default();
+        let mut by_principal: FxHashMap<&str, Vec<u32>> = FxHashMap::default();
         let mut places = vec![0u32; statements.len()];
         for i in ids {
             let id = to_u32(i);
@@ -122,7 +122,7 @@ impl ActionIndex {
             keys.sort_unstable();
             keys.dedup();
             for key in keys {
-                by_principal.entry(key.into()).or_default().push(id);
+                by_principal.entry(key).or_default().push(id);
                 places[i] += 1;
             }
         }
@@ -130,7 +130,7 @@ impl ActionIndex {
         let wildcard = Bucket::build(statements, wildcard, &mut repeated);
         let by_principal = by_principal
             .into_iter()
-            .map(|(k, ids)| (k, Bucket::build(statements, ids, &mut repeated)))
+            .map(|(k, ids)| (k.into(), Bucket::build(statements, ids, &mut repeated)))
             .collect();
         ActionIndex {
             wildcard,
@@ -180,6 +180,7 @@ impl Bucket {
             bucket.flat = ids;
             return bucket;
         }
+        let mut by_prefix: FxHashMap<&str, Vec<u32>> = FxHashMap::default();
         for id in ids {
             let Some(statement) = statements.get(id as usize) else {
                 continue;
@@ -196,12 +197,16 @@ impl Bucket {
                     for key in keys {
                         let n = key.len().min(255);
                         bucket.lengths[n / 64] |= 1 << (n % 64);
-                        bucket.by_prefix.entry(key.into()).or_default().push(id);
+                        by_prefix.entry(key).or_default().push(id);
                     }
                 }
                 None => bucket.flat.push(id),
             }
         }
+        bucket.by_prefix = by_prefix
+            .into_iter()
+            .map(|(k, ids)| (k.into(), ids))
+            .collect();
         bucket
     }
 

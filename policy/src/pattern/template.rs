@@ -49,15 +49,20 @@ pub(crate) fn parse_template(
 ) -> Result<Vec<Piece>, TemplateError> {
     let mut pieces = Vec::new();
     let mut lit = String::new();
-    let mut rest = text;
-    let flush = |lit: &mut String, pieces: &mut Vec<Piece>| {
-        if !lit.is_empty() {
-            pieces.push(Piece::Lit(std::mem::take(lit).into()));
+    let bytes = text.as_bytes();
+    // Literal runs are copied as slices; only `*`, `?` and `${` stop a run.
+    let mut run_start = 0;
+    let mut at = 0;
+    while at < bytes.len() {
+        let b = bytes[at];
+        let special = (wildcards && (b == b'*' || b == b'?'))
+            || (variables && b == b'$' && bytes.get(at + 1) == Some(&b'{'));
+        if !special {
+            at += 1;
+            continue;
         }
-    };
-    while let Some(c) = rest.chars().next() {
-        let at = text.len() - rest.len();
-        if variables && rest.starts_with("${") {
+        lit.push_str(&text[run_start..at]);
+        if b == b'$' {
             let (piece, used) = variable(text, at)?;
             match piece {
                 Piece::Lit(s) => lit.push_str(&s),
@@ -66,24 +71,23 @@ pub(crate) fn parse_template(
                     pieces.push(other);
                 }
             }
-            rest = &rest[used..];
-            continue;
+            at += used;
+        } else {
+            flush(&mut lit, &mut pieces);
+            pieces.push(if b == b'*' { Piece::Star } else { Piece::One });
+            at += 1;
         }
-        match c {
-            '*' if wildcards => {
-                flush(&mut lit, &mut pieces);
-                pieces.push(Piece::Star);
-            }
-            '?' if wildcards => {
-                flush(&mut lit, &mut pieces);
-                pieces.push(Piece::One);
-            }
-            _ => lit.push(c),
-        }
-        rest = &rest[c.len_utf8()..];
+        run_start = at;
     }
+    lit.push_str(&text[run_start..]);
     flush(&mut lit, &mut pieces);
     Ok(pieces)
+}
+
+fn flush(lit: &mut String, pieces: &mut Vec<Piece>) {
+    if !lit.is_empty() {
+        pieces.push(Piece::Lit(std::mem::take(lit).into()));
+    }
 }
 
 /// Parses the variable starting at `text[at..]` (which starts with `${`).
@@ -174,23 +178,7 @@ fn variable(text: &str, at: usize) -> Result<(Piece, usize), TemplateError> {
 
 /// Splits a pattern without variables at `*` and `?`.
 pub(crate) fn split_wildcards(text: &str) -> Vec<Piece> {
-    let mut pieces = Vec::new();
-    let mut lit = String::new();
-    for c in text.chars() {
-        match c {
-            '*' | '?' => {
-                if !lit.is_empty() {
-                    pieces.push(Piece::Lit(std::mem::take(&mut lit).into()));
-                }
-                pieces.push(if c == '*' { Piece::Star } else { Piece::One });
-            }
-            _ => lit.push(c),
-        }
-    }
-    if !lit.is_empty() {
-        pieces.push(Piece::Lit(lit.into()));
-    }
-    pieces
+    parse_template(text, true, false).unwrap_or_default()
 }
 
 /// Joins adjacent literals and collapses runs of `*` (same meaning, fewer steps).

@@ -23,7 +23,7 @@ impl Validator<'_> {
             );
             return None;
         };
-        self.duplicates(blocks, "`Condition`");
+        self.duplicates(blocks, || "`Condition`".into());
         if blocks.is_empty() {
             self.warning(
                 value.span,
@@ -50,7 +50,7 @@ impl Validator<'_> {
                 ok = false;
                 continue;
             };
-            self.duplicates(entries, &format!("the `{}` block", block.key));
+            self.duplicates(entries, || format!("the `{}` block", block.key));
             if entries.is_empty() {
                 self.warning(
                     block.value.span,

@@ -193,7 +193,7 @@ impl Validator<'_> {
                 None
             }
             Kind::Object(members) => {
-                self.duplicates(members, &format!("`{element}`"));
+                self.duplicates(members, || format!("`{element}`"));
                 let mut set = PrincipalSet::default();
                 let mut ok = true;
                 for m in members {

@@ -4,6 +4,7 @@ use super::element::suggest;
 use super::Validator;
 use crate::decision::Effect;
 use crate::diagnostic::Span;
+use crate::hash::FxHashMap;
 use crate::json::{Member, Value};
 use crate::principal::PrincipalRule;
 use crate::statement::{ListRule, Statement};
@@ -24,10 +25,10 @@ const ELEMENTS: &[&str] = &[
 
 impl Validator<'_> {
     /// Validates one statement; `None` if it has errors (the policy will not compile anyway).
-    pub(super) fn statement(
+    pub(super) fn statement<'v>(
         &mut self,
-        value: &Value,
-        sids: &mut Vec<(String, Span)>,
+        value: &'v Value,
+        sids: &mut FxHashMap<&'v str, Span>,
     ) -> Option<Statement> {
         let Some(members) = value.as_object() else {
             self.error(
@@ -40,7 +41,7 @@ impl Validator<'_> {
             return None;
         };
         let errors_before = self.error_count();
-        self.duplicates(members, "a statement");
+        self.duplicates(members, || "a statement".into());
         let get = |name: &str| members.iter().find(|m| m.key == name);
         for m in members {
             if !ELEMENTS.contains(&m.key.as_str()) {
@@ -94,7 +95,7 @@ impl Validator<'_> {
         self.diagnostics.iter().filter(|d| d.is_error()).count()
     }
 
-    fn sid(&mut self, m: &Member, sids: &mut Vec<(String, Span)>) -> Option<Arc<str>> {
+    fn sid<'v>(&mut self, m: &'v Member, sids: &mut FxHashMap<&'v str, Span>) -> Option<Arc<str>> {
         let Some(sid) = m.value.as_str() else {
             self.error(
                 m.value.span,
@@ -109,8 +110,8 @@ impl Validator<'_> {
                 format!("`Sid` `{sid}` must be alphanumeric (`A-Z`, `a-z`, `0-9`) in an identity policy: remove the other characters"),
             );
         }
-        if let Some((_, first)) = sids.iter().find(|(s, _)| s == sid) {
-            let (line, column) = self.index.position(first.start);
+        if let Some(first) = sids.get(sid) {
+            let (line, column) = self.index().position(first.start);
             let msg = format!("duplicate `Sid` `{sid}` (first at {line}:{column}): give each statement its own `Sid`");
             if identity {
                 self.error(m.value.span, msg);
@@ -118,7 +119,7 @@ impl Validator<'_> {
                 self.warning(m.value.span, msg);
             }
         } else {
-            sids.push((sid.to_owned(), m.value.span));
+            sids.insert(sid, m.value.span);
         }
         Some(sid.into())
     }
