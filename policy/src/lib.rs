@@ -24,6 +24,32 @@
 //!    identity layer applies to signed callers only. [`decide_single`] lets one policy decide
 //!    (`policy eval --policy`).
 //!
+//! # Example
+//!
+//! ```
+//! use trellis_policy::{check, decide_single, MapContext, Principal, Reason, Request};
+//!
+//! let text = r#"{"Version": "2012-10-17", "Statement": {"Sid": "Public",
+//!     "Effect": "Allow", "Principal": "*", "Action": "vpc-lattice-svcs:Invoke",
+//!     "Resource": "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0/public/*",
+//!     "Condition": {"StringEquals": {"vpc-lattice-svcs:RequestMethod": "GET"}}}}"#;
+//! let checked = check(text, None); // kind inferred: it has a Principal, so an auth policy
+//! assert!(checked.diagnostics.is_empty());
+//! let policy = checked.compile().expect("no errors");
+//!
+//! let mut context = MapContext::new();
+//! context.insert_one("vpc-lattice-svcs:RequestMethod", "GET");
+//! let request = Request {
+//!     principal: Principal::Anonymous,
+//!     action: "vpc-lattice-svcs:Invoke",
+//!     resource: "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0/public/a",
+//! };
+//! let mut matches = Vec::new(); // reuse it across requests: then nothing allocates
+//! let decision = decide_single(&policy, &request, &context, &mut matches);
+//! assert_eq!(decision.reason, Reason::Allowed);
+//! assert_eq!(matches[0].sid.as_deref(), Some("Public"));
+//! ```
+//!
 //! # Trellis decisions (where AWS is silent or Trellis is deliberately stricter)
 //!
 //! - **Stricter than IAM**: a malformed CIDR, number, date or base64 value in a condition is
@@ -43,6 +69,10 @@
 //! - **Missing variables**: a positive operator's value does not match, a negated operator's
 //!   does (negated operators are NOR over values), a `Resource` entry matches nothing.
 //!   Substituted text is literal even in `Like` patterns.
+//! - `ArnLike`/`ArnEquals` with the value `*` alone matches any ARN; any other value with fewer
+//!   than six `:`-separated parts matches nothing (and `policy check` warns).
+//! - An empty policy value list never matches a present key, whatever the operator's
+//!   polarity (so `ForAllValues` and `…IfExists` with `[]` match only an absent key).
 //! - A request value that does not parse for the operator (not a number, date, IP, ARN or
 //!   base64) equals no policy value.
 //! - [`eval_request`]: a bare role ARN given as the principal is treated as the role acting

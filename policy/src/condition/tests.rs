@@ -558,3 +558,14 @@ fn variables_in_arn_values_are_matched_within_a_part() {
     ]);
     assert!(!cond(c, &c2));
 }
+
+#[test]
+fn arn_like_star_alone_matches_any_arn() {
+    let c = r#"{"ArnLike": {"aws:PrincipalArn": "*"}}"#;
+    assert!(cond(
+        c,
+        &ctx(&[("aws:PrincipalArn", "arn:aws:iam::111122223333:role/x")])
+    ));
+    assert!(!cond(c, &ctx(&[("aws:PrincipalArn", "not-an-arn")])));
+    assert!(!cond(c, &ctx(&[])));
+}

@@ -115,6 +115,13 @@ impl Validator<'_> {
             );
             return None;
         }
+        if written.contains("${") {
+            self.error(
+                entry.key_span,
+                format!("policy variables are not allowed in condition keys (`{written}`): name the key itself, and put variables in the values"),
+            );
+            return None;
+        }
         match spelling_of(written) {
             Spelling::Documented => {}
             Spelling::CaseDiffers(doc) => self.warning(
@@ -301,7 +308,12 @@ impl Validator<'_> {
                     match parse_template(text, true, variables) {
                         Ok(pieces) => {
                             self.variable_keys(&pieces, v);
-                            let parts = split_arn(pieces);
+                            // `*` alone means any ARN, as it reads (it has one part, not six).
+                            let parts = if text == "*" {
+                                Some(Box::new(std::array::from_fn(|_| Matcher::Any)))
+                            } else {
+                                split_arn(pieces)
+                            };
                             if parts.is_none() {
                                 self.warning(v.span, format!("`{text}` is not an ARN (six `:`-separated parts), and `{op_name}` compares ARNs part by part, so it never matches: write a full ARN pattern or use `StringLike`"));
                             }

@@ -720,3 +720,17 @@ fn check_value_reports_positions_in_the_whole_document() {
         pos(text, "\"x\"")
     );
 }
+
+#[test]
+fn variables_in_condition_keys_are_errors() {
+    let text = auth(
+        r#"{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalTag/${aws:username}": "a"}}}"#,
+    );
+    expect(
+        &text,
+        None,
+        "not allowed in condition keys",
+        Severity::Error,
+        pos(&text, "\"aws:PrincipalTag/${"),
+    );
+}
