@@ -1,27 +1,77 @@
-//! The `trellis` command line: one file per subcommand under `cli/`.
+//! The `trellis` command line. One file per subcommand under `cli/`; each returns its exit code
+//! (0 success, 1 invalid input, 2 usage error — CONTRACT §1) instead of exiting, so the logic
+//! stays testable and `main` stays a few lines.
 
-use clap::Parser;
+mod output;
+mod policy_check;
+mod policy_eval;
 
-/// Sidecar authorization proxy with Amazon VPC Lattice semantics.
+use std::ffi::OsString;
+use std::io::Write;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code: success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: invalid input (a bad policy, file or flag value).
+pub const EXIT_INVALID: i32 = 1;
+/// Exit code: usage error (unknown flag, missing argument).
+pub const EXIT_USAGE: i32 = 2;
+
+/// Sidecar authorization proxy with Amazon VPC Lattice semantics: SigV4 authentication and
+/// IAM auth policies in front of a local service.
 #[derive(Debug, Parser)]
-#[command(name = "trellis", version, about)]
-pub struct Cli {}
+#[command(name = "trellis", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-/// Parses the arguments and runs the chosen subcommand; the return value is the exit code.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate and evaluate IAM auth and identity policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Validate policy files: `FILE:LINE:COL: error|warning: message` per problem.
+    Check(policy_check::CheckArgs),
+    /// Decide request contexts against policies, one JSON decision per request.
+    Eval(policy_eval::EvalArgs),
+}
+
+/// Parses `args` (program name first) and runs the subcommand; returns the exit code.
 pub fn main_with_args<I, T>(args: I) -> i32
 where
     I: IntoIterator<Item = T>,
-    T: Into<std::ffi::OsString> + Clone,
+    T: Into<OsString> + Clone,
 {
-    match Cli::try_parse_from(args) {
-        Ok(_) => 0,
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
         Err(err) => {
-            let _ = err.print();
-            if err.use_stderr() {
-                2
+            // `--help` and `--version` are answers, not errors.
+            let code = if err.use_stderr() {
+                EXIT_USAGE
             } else {
-                0
-            }
+                EXIT_OK
+            };
+            let _ = err.print();
+            return code;
         }
-    }
+    };
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let mut out = stdout.lock();
+    let mut err = stderr.lock();
+    let code = match cli.command {
+        Command::Policy(PolicyCommand::Check(args)) => policy_check::run(&args, &mut out, &mut err),
+        Command::Policy(PolicyCommand::Eval(args)) => {
+            let stdin = std::io::stdin();
+            policy_eval::run(&args, &mut stdin.lock(), &mut out, &mut err)
+        }
+    };
+    let _ = out.flush();
+    code
 }

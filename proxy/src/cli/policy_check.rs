@@ -1,0 +1,173 @@
+//! `trellis policy check FILE...`: validate policies the way AWS would accept them, plus
+//! warnings for what AWS accepts but can never match.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde::Serialize;
+use trellis_policy::PolicyKind;
+
+use super::output::{plural, tally, text_line, Format, JsonDiagnostic};
+use super::{EXIT_INVALID, EXIT_OK};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct CheckArgs {
+    /// Policy files (JSON).
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Which element rules apply; by default a file with `Principal` is an auth policy, one
+    /// without is an identity policy.
+    #[arg(long, value_enum)]
+    kind: Option<KindArg>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum KindArg {
+    /// A resource policy of a service or service network (has `Principal`).
+    Auth,
+    /// A caller's identity-based policy (no `Principal`).
+    Identity,
+}
+
+impl From<KindArg> for PolicyKind {
+    fn from(kind: KindArg) -> Self {
+        match kind {
+            KindArg::Auth => PolicyKind::Auth,
+            KindArg::Identity => PolicyKind::Identity,
+        }
+    }
+}
+
+pub(crate) fn kind_name(kind: PolicyKind) -> &'static str {
+    match kind {
+        PolicyKind::Auth => "auth",
+        PolicyKind::Identity => "identity",
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct JsonReport<'a> {
+    files: Vec<JsonFile<'a>>,
+    errors: usize,
+    warnings: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonFile<'a> {
+    file: &'a str,
+    kind: Option<&'static str>,
+    statements: Option<usize>,
+    diagnostics: Vec<JsonDiagnostic<'a>>,
+}
+
+/// What checking one file found.
+struct FileResult {
+    name: String,
+    kind: Option<PolicyKind>,
+    statements: Option<usize>,
+    diagnostics: Vec<trellis_policy::Diagnostic>,
+    /// The file could not be read at all.
+    unreadable: Option<String>,
+}
+
+pub(crate) fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let results: Vec<FileResult> = args
+        .files
+        .iter()
+        .map(|path| check_file(path, args.kind.map(PolicyKind::from)))
+        .collect();
+    let mut errors = 0;
+    let mut warnings = 0;
+    for result in &results {
+        let (e, w) = tally(&result.diagnostics);
+        errors += e + usize::from(result.unreadable.is_some());
+        warnings += w;
+    }
+    match args.format {
+        Format::Text => {
+            for result in &results {
+                if let Some(reason) = &result.unreadable {
+                    let _ = writeln!(out, "{}: error: {reason}", result.name);
+                }
+                for diagnostic in &result.diagnostics {
+                    let _ = writeln!(out, "{}", text_line(&result.name, diagnostic));
+                }
+            }
+            let _ = writeln!(
+                err,
+                "checked {}: {}, {}",
+                plural(results.len(), "file"),
+                plural(errors, "error"),
+                plural(warnings, "warning")
+            );
+        }
+        Format::Json => {
+            let report = JsonReport {
+                files: results.iter().map(json_file).collect(),
+                errors,
+                warnings,
+            };
+            let _ = serde_json::to_writer_pretty(&mut *out, &report);
+            let _ = writeln!(out);
+        }
+    }
+    if errors > 0 {
+        EXIT_INVALID
+    } else {
+        EXIT_OK
+    }
+}
+
+fn json_file(result: &FileResult) -> JsonFile<'_> {
+    let mut diagnostics: Vec<JsonDiagnostic<'_>> = result
+        .diagnostics
+        .iter()
+        .map(|d| JsonDiagnostic::new(&result.name, d))
+        .collect();
+    if let Some(reason) = &result.unreadable {
+        diagnostics.insert(
+            0,
+            JsonDiagnostic {
+                file: &result.name,
+                line: 0,
+                column: 0,
+                severity: "error",
+                message: reason,
+            },
+        );
+    }
+    JsonFile {
+        file: &result.name,
+        kind: result.kind.map(kind_name),
+        statements: result.statements,
+        diagnostics,
+    }
+}
+
+fn check_file(path: &std::path::Path, kind: Option<PolicyKind>) -> FileResult {
+    let name = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            return FileResult {
+                name,
+                kind: None,
+                statements: None,
+                diagnostics: Vec::new(),
+                unreadable: Some(format!("cannot read the file: {e}")),
+            }
+        }
+    };
+    let checked = trellis_policy::check(&text, kind);
+    let statements = checked.compile().map(|p| p.statement_count());
+    FileResult {
+        name,
+        kind: Some(checked.kind),
+        statements,
+        diagnostics: checked.diagnostics,
+        unreadable: None,
+    }
+}
