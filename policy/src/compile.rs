@@ -117,3 +117,6 @@ impl CompiledPolicy {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

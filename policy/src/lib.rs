@@ -56,6 +56,8 @@ mod context;
 mod decision;
 mod diagnostic;
 pub mod eval_request;
+#[cfg(test)]
+mod fixtures;
 mod hash;
 pub mod json;
 mod key;
