@@ -18,7 +18,9 @@
 //!   "line": N, "column": N or [N, ...] (optional; any listed column is accepted),
 //!   "message": "substring" (optional)}`, each of which must be among `policy check`'s
 //!   diagnostics. `"exact_errors": true` also requires that there be no other error (with an
-//!   empty `diagnostics`, that the policy is accepted).
+//!   empty `diagnostics`, that the policy is accepted). Every validation case also checks the
+//!   promises of policy-api.md: diagnostics in text order, `LINE:COL: severity: message`
+//!   display, messages starting in lower case.
 //!
 //! Evaluation cases carry `requests`: CONTRACT §5 request objects (`principal`, `action`,
 //! `resource`, `context`) with two shorthands — `action` defaults to `vpc-lattice-svcs:Invoke`
@@ -265,7 +267,35 @@ fn run_validation(case: &Value, text: &str, failures: &mut Vec<String>) -> Resul
     if checked.has_errors() != (errors > 0) || checked.compile().is_some() == checked.has_errors() {
         failures.push("engine: has_errors()/compile() disagree with the diagnostics".into());
     }
+    diagnostics_follow_the_api(&checked.diagnostics, failures);
     Ok(())
+}
+
+/// policy-api.md: diagnostics come all at once in text order; each displays as
+/// `LINE:COL: error|warning: message`, and its message starts in lower case.
+fn diagnostics_follow_the_api(diags: &[trellis_policy::Diagnostic], failures: &mut Vec<String>) {
+    let positions: Vec<(u32, u32)> = diags.iter().map(|d| (d.line, d.column)).collect();
+    if positions.windows(2).any(|w| w[0] > w[1]) {
+        failures.push(format!(
+            "engine: diagnostics are not in text order: {positions:?}"
+        ));
+    }
+    for d in diags {
+        let severity = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let want = format!("{}:{}: {severity}: {}", d.line, d.column, d.message);
+        if d.to_string() != want {
+            failures.push(format!("engine: displays `{d}`, expected `{want}`"));
+        }
+        if d.message.chars().next().is_some_and(char::is_uppercase) {
+            failures.push(format!(
+                "engine: message `{}` starts in upper case",
+                d.message
+            ));
+        }
+    }
 }
 
 #[test]
