@@ -163,6 +163,9 @@ impl EngineLayer {
     }
 }
 
+/// The matching statements of a layered decision as (layer, statement index), sorted.
+pub type LayerMatches = Vec<(String, usize)>;
+
 /// `decide` on a CONTRACT §5 request object. As `policy eval` and the proxy do, the identity
 /// layer is off for an anonymous caller (CONTRACT §5: it applies to signed callers only).
 pub fn engine_layers(
@@ -170,7 +173,7 @@ pub fn engine_layers(
     service: &EngineLayer,
     identity: &EngineLayer,
     r: &Value,
-) -> Result<Answer, String> {
+) -> Result<(Answer, LayerMatches), String> {
     let req = engine_request(r)?;
     let anonymous = r.get("principal").and_then(Value::as_str) == Some("anonymous");
     let layers = Layers {
@@ -184,20 +187,48 @@ pub fn engine_layers(
     };
     let mut matches = Vec::new();
     let d = decide(&layers, &req.request(), &req.context, &mut matches);
-    Ok(engine_answer(&d))
+    let mut found: LayerMatches = matches
+        .iter()
+        .map(|m| {
+            let layer = layer_name(m.layer).unwrap_or_else(|| "policy".into());
+            (layer, m.index as usize)
+        })
+        .collect();
+    found.sort();
+    Ok((engine_answer(&d), found))
 }
 
-/// The naive counterpart of [`engine_layers`].
+/// The naive counterpart of [`engine_layers`]: the decision, and the matching statements of
+/// every layer that applies.
 pub fn naive_layers(
     network: NaiveLayer<'_>,
     service: NaiveLayer<'_>,
     identity: NaiveLayer<'_>,
     r: &Value,
-) -> Result<Answer, String> {
+) -> Result<(Answer, LayerMatches), String> {
     let req = naive_request(r)?;
-    Ok(naive_answer(&naive::decide_layers(
-        network, service, identity, &req,
-    )))
+    let answer = naive_answer(&naive::decide_layers(network, service, identity, &req));
+    let identity = if req.caller.is_anonymous() {
+        NaiveLayer::Off
+    } else {
+        identity
+    };
+    let mut found = LayerMatches::new();
+    for (name, layer) in [
+        ("network", network),
+        ("service", service),
+        ("identity", identity),
+    ] {
+        if let NaiveLayer::Policies(ps) = layer {
+            for p in ps {
+                for (i, _) in naive::matching(p, &req) {
+                    found.push((name.to_string(), i));
+                }
+            }
+        }
+    }
+    found.sort();
+    Ok((answer, found))
 }
 
 /// The naive counterpart of [`engine_single`].
