@@ -350,8 +350,17 @@ fn request() -> impl Strategy<Value = Value> {
         single(&["10.1.2.3", "11.0.0.1", "2001:db8::1", "::1", "nope"]),
         single(&["AAEC", "AAED", "/w=="]),
     );
-    (principal, action, path, context).prop_map(
-        |(principal, action, path, (team, header, query, port, time, secure, ip, bin))| {
+    // Sometimes the header arrives as a list (a plain operator never matches it), and
+    // sometimes a checkout session names its role with a path in `aws:PrincipalArn`.
+    let quirks = (prop::bool::weighted(0.15), prop::bool::weighted(0.3));
+    (principal, action, path, context, quirks).prop_map(
+        |(
+            principal,
+            action,
+            path,
+            (team, header, query, port, time, secure, ip, bin),
+            (header_list, role_path),
+        )| {
             let mut ctx = Map::new();
             let mut put = |k: &str, v: Option<&str>| {
                 if let Some(v) = v {
@@ -362,7 +371,12 @@ fn request() -> impl Strategy<Value = Value> {
             if principal != "anonymous" {
                 put(TEAM, team);
             }
-            put(HEADER, header);
+            if !header_list {
+                put(HEADER, header);
+            }
+            if role_path && (principal == SESSION || principal == SESSION2) {
+                put(PRINCIPAL_ARN, Some(PATH_ROLE));
+            }
             put(PORT, port);
             put(TIME, time);
             put(SECURE, secure);
@@ -370,6 +384,9 @@ fn request() -> impl Strategy<Value = Value> {
             put(BINARY, bin);
             if let Some(q) = query {
                 ctx.insert(QUERY.to_string(), json!(q));
+            }
+            if let (true, Some(h)) = (header_list, header) {
+                ctx.insert(HEADER.to_string(), json!([h]));
             }
             json!({
                 "principal": principal,
@@ -558,5 +575,24 @@ proptest! {
             mapped.sort_unstable();
             prop_assert_eq!(matched_a, mapped);
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(config(192))]
+
+    /// A service policy alone (network off, anonymous caller or identity off) decides as the
+    /// same policy does in `--policy` mode, with the denial reported at the service layer.
+    #[test]
+    fn service_layer_alone_agrees_with_single_policy(p in policy(false), r in request()) {
+        let compiled = harness::compile(&p, kind(false)).map_err(TestCaseError::fail)?;
+        let (single, _) = harness::engine_single(&compiled, &r).map_err(TestCaseError::fail)?;
+        let service = EngineLayer::Policies(vec![compiled]);
+        let (layered, _) = harness::engine_layers(&EngineLayer::Off, &service, &EngineLayer::Off, &r)
+            .map_err(TestCaseError::fail)?;
+        prop_assert_eq!(&layered.decision, &single.decision);
+        prop_assert_eq!(&layered.reason, &single.reason);
+        let want_layer = (single.reason != "Allowed").then(|| "service".to_string());
+        prop_assert_eq!(layered.layer, want_layer);
     }
 }
