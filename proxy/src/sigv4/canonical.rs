@@ -10,6 +10,7 @@
 use http::HeaderMap;
 
 use super::error::AuthError;
+use super::parse::{split_byte, split_once_byte};
 
 /// How a raw `+` in the query is read before re-encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +79,17 @@ fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
 }
 
+/// Appends `raw` percent-encoded; most fields need no escaping and are copied whole.
+fn push_all_encoded(out: &mut Vec<u8>, raw: &[u8]) {
+    if raw.iter().all(|&b| is_unreserved(b)) {
+        out.extend_from_slice(raw);
+    } else {
+        for &b in raw {
+            push_encoded(out, b);
+        }
+    }
+}
+
 fn push_encoded(out: &mut Vec<u8>, b: u8) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     if is_unreserved(b) {
@@ -94,7 +106,7 @@ fn push_encoded(out: &mut Vec<u8>, b: u8) {
 pub(crate) fn standard_uri(path: &str, s: &mut Scratch) {
     s.uri.clear();
     s.segments.clear();
-    for seg in path.split('/') {
+    for seg in split_byte(path, b'/') {
         match seg {
             "" | "." => {}
             ".." => {
@@ -105,9 +117,7 @@ pub(crate) fn standard_uri(path: &str, s: &mut Scratch) {
             seg => {
                 s.segments.push(s.uri.len());
                 s.uri.push(b'/');
-                for &b in seg.as_bytes() {
-                    push_encoded(&mut s.uri, b);
-                }
+                push_all_encoded(&mut s.uri, seg.as_bytes());
             }
         }
     }
@@ -128,6 +138,10 @@ fn hex_val(b: u8) -> Option<u8> {
 
 /// Percent-decodes `raw` (a malformed escape stays literal) and re-encodes it canonically.
 fn reencode(raw: &[u8], plus: PlusMode, out: &mut Vec<u8>) {
+    if raw.iter().all(|&b| is_unreserved(b)) {
+        out.extend_from_slice(raw);
+        return;
+    }
     let mut i = 0;
     while i < raw.len() {
         let mut b = raw[i];
@@ -156,11 +170,11 @@ pub(crate) fn canonical_query(
     s.query.clear();
     s.encoded.clear();
     s.pairs.clear();
-    for item in query.split('&') {
+    for item in split_byte(query, b'&') {
         if item.is_empty() {
             continue;
         }
-        let (k, v) = item.split_once('=').unwrap_or((item, ""));
+        let (k, v) = split_once_byte(item, b'=').unwrap_or((item, ""));
         if exclude_signature && k == "X-Amz-Signature" {
             continue;
         }
@@ -192,6 +206,18 @@ pub(crate) fn canonical_query(
 /// Appends a header value trimmed of leading/trailing SP/HTAB with inner runs collapsed to
 /// one space (`get-header-value-trim`).
 fn push_trimmed(out: &mut Vec<u8>, value: &[u8]) {
+    let ws = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = value.iter().position(|b| !ws(b)).unwrap_or(value.len());
+    let end = value.iter().rposition(|b| !ws(b)).map_or(start, |i| i + 1);
+    let value = &value[start..end];
+    // Almost every value is already canonical: copy it whole.
+    if !value
+        .windows(2)
+        .any(|w| ws(&w[0]) && (ws(&w[1]) || w[0] == b'\t'))
+    {
+        out.extend_from_slice(value);
+        return;
+    }
     let mut pending_space = false;
     let mut started = false;
     for &b in value {
@@ -220,7 +246,7 @@ pub(crate) fn canonical_headers(
     s: &mut Scratch,
 ) -> Result<(), AuthError> {
     s.tail.clear();
-    for name in signed.split(';') {
+    for name in split_byte(signed, b';') {
         s.tail.extend_from_slice(name.as_bytes());
         s.tail.push(b':');
         let lookup = if name == ":authority" { "host" } else { name };

@@ -50,12 +50,12 @@ pub(crate) fn parse_authorization(value: &str) -> Result<AuthorizationHeader<'_>
     let (alg, rest) = value.split_once(is_ws).unwrap_or((value, ""));
     let algorithm = Algorithm::from_name(alg)?;
     let (mut credential, mut signed_headers, mut signature) = (None, None, None);
-    for item in rest.split(',') {
+    for item in split_byte(rest, b',') {
         let item = item.trim_matches(is_ws);
         if item.is_empty() {
             continue;
         }
-        let Some((k, v)) = item.split_once('=') else {
+        let Some((k, v)) = split_once_byte(item, b'=') else {
             return Err(AuthError::malformed(format!(
                 "'{}' not a valid key=value pair (missing equal-sign) in Authorization header.",
                 printable(item)
@@ -135,8 +135,8 @@ pub(crate) fn parse_credential(s: &str, algorithm: Algorithm) -> Result<Credenti
             printable(s)
         ))
     };
-    let (access_key_id, scope) = s.split_once('/').ok_or_else(malformed)?;
-    let mut parts = scope.split('/');
+    let (access_key_id, scope) = split_once_byte(s, b'/').ok_or_else(malformed)?;
+    let mut parts = split_byte(scope, b'/');
     let day = parts.next().ok_or_else(malformed)?;
     let region = match algorithm {
         Algorithm::HmacSha256 => Some(parts.next().ok_or_else(malformed)?),
@@ -160,43 +160,81 @@ pub(crate) fn parse_credential(s: &str, algorithm: Algorithm) -> Result<Credenti
 /// The most header names a request may sign; bounds the work of the uniqueness check.
 const MAX_SIGNED_HEADERS: usize = 64;
 
-/// Checks SignedHeaders: `;`-separated lowercase header names (or `:authority`), strictly
-/// sorted, so that each header appears exactly once, as the spec requires.
-pub(crate) fn check_signed_headers(list: &str) -> Result<(), AuthError> {
+/// What a (valid) SignedHeaders list covers, among the headers the verifier cares about.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SignedSet {
+    pub(crate) host: bool,
+    pub(crate) content_sha256: bool,
+    pub(crate) security_token: bool,
+    pub(crate) region_set: bool,
+}
+
+/// Checks SignedHeaders in one pass: `;`-separated lowercase header names (or `:authority`),
+/// strictly sorted, so that each header appears exactly once, as the spec requires.
+pub(crate) fn check_signed_headers(list: &str) -> Result<SignedSet, AuthError> {
     let bad = |why: &str| {
         AuthError::malformed(format!(
             "SignedHeaders '{}' {why}: list lowercase header names once each, sorted, separated by ';'.",
             printable(list)
         ))
     };
-    let mut prev: Option<&str> = None;
-    for (i, name) in list.split(';').enumerate() {
+    let mut set = SignedSet::default();
+    let mut prev: &[u8] = b"";
+    for (i, name) in split_byte(list, b';').enumerate() {
+        let name = name.as_bytes();
         if i >= MAX_SIGNED_HEADERS {
             return Err(bad("names too many headers"));
         }
-        let valid = name == ":authority"
+        let valid = name == b":authority"
             || (!name.is_empty()
-                && name.bytes().all(|b| {
+                && name.iter().all(|&b| {
                     b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b)
                 }));
         if !valid {
             return Err(bad("contains an invalid header name"));
         }
-        if let Some(p) = prev {
-            if p == name {
-                return Err(bad("names a header more than once"));
-            }
-            if p > name {
-                return Err(bad("is not sorted"));
-            }
+        if i > 0 && prev >= name {
+            return Err(bad(if prev == name {
+                "names a header more than once"
+            } else {
+                "is not sorted"
+            }));
         }
-        prev = Some(name);
+        match name {
+            b"host" | b":authority" => set.host = true,
+            b"x-amz-content-sha256" => set.content_sha256 = true,
+            b"x-amz-security-token" => set.security_token = true,
+            b"x-amz-region-set" => set.region_set = true,
+            _ => {}
+        }
+        prev = name;
     }
-    Ok(())
+    Ok(set)
 }
 
-pub(crate) fn names_header(list: &str, name: &str) -> bool {
-    list.split(';').any(|n| n == name)
+/// Splits at every `sep`, an ASCII byte, so every piece stays valid UTF-8. Cheaper than
+/// `str::split(char)` on the short fields of a request.
+pub(crate) fn split_byte(s: &str, sep: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match r.bytes().position(|b| b == sep) {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
+/// Splits at the first `sep` (an ASCII byte).
+pub(crate) fn split_once_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == sep)?;
+    Some((&s[..i], &s[i + 1..]))
 }
 
 /// Decodes a lowercase hex signature into `out`, returning the decoded length.
@@ -328,7 +366,8 @@ mod tests {
 
     #[test]
     fn signed_headers_must_be_sorted_lowercase_and_unique() {
-        assert!(check_signed_headers("host;x-amz-content-sha256;x-amz-date").is_ok());
+        let set = check_signed_headers("host;x-amz-content-sha256;x-amz-date").unwrap();
+        assert!(set.host && set.content_sha256 && !set.security_token && !set.region_set);
         assert!(check_signed_headers(":authority;x-amz-date").is_ok());
         for bad in ["x-amz-date;host", "host;Host", "host;host", "host;;x", ""] {
             let e = check_signed_headers(bad).unwrap_err();

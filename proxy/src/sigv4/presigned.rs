@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 
 use super::error::{printable, AuthError};
+use super::parse::{split_byte, split_once_byte};
 
 /// The authentication parameters of a presigned URL.
 #[derive(Debug, Default)]
@@ -20,8 +21,8 @@ pub(crate) struct PresignParams<'a> {
 /// Whether the query carries presigned-URL material: any of the parameters that only a signer
 /// would add. A query with some of them but not all is a failed signature, not anonymous.
 pub(crate) fn has_material(query: &str) -> bool {
-    query.split('&').any(|item| {
-        let k = item.split_once('=').map_or(item, |(k, _)| k);
+    split_byte(query, b'&').any(|item| {
+        let k = split_once_byte(item, b'=').map_or(item, |(k, _)| k);
         matches!(
             k,
             "X-Amz-Algorithm" | "X-Amz-Credential" | "X-Amz-Signature"
@@ -34,8 +35,8 @@ pub(crate) const MAX_EXPIRES: u64 = 604_800;
 
 pub(crate) fn parse(query: &str) -> Result<PresignParams<'_>, AuthError> {
     let mut p = PresignParams::default();
-    for item in query.split('&') {
-        let (k, v) = item.split_once('=').unwrap_or((item, ""));
+    for item in split_byte(query, b'&') {
+        let (k, v) = split_once_byte(item, b'=').unwrap_or((item, ""));
         let slot = match k {
             "X-Amz-Algorithm" => &mut p.algorithm,
             "X-Amz-Credential" => &mut p.credential,

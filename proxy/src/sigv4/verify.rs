@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use hmac::Mac;
 use http::header::{AUTHORIZATION, DATE};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -14,14 +14,15 @@ use super::amz_date::AmzDate;
 use super::canonical::{self, PlusMode, Scratch};
 use super::error::{printable, AuthError};
 use super::key::HmacSha256;
-use super::parse::{self, Algorithm};
+use super::parse::{self, Algorithm, SignedSet};
 use super::{presigned, sigv4a};
-use super::{Authenticated, CredentialStore, PayloadHash, RequestParts, StoredKey, VerifierConfig};
+use super::{Authenticated, CredentialStore, PayloadHash, RequestParts, VerifierConfig};
 
-const X_AMZ_DATE: &str = "x-amz-date";
-const X_AMZ_CONTENT_SHA256: &str = "x-amz-content-sha256";
-const X_AMZ_SECURITY_TOKEN: &str = "x-amz-security-token";
-const X_AMZ_REGION_SET: &str = "x-amz-region-set";
+// Static names: a lookup by `HeaderName` skips parsing the name on every request.
+static X_AMZ_DATE: HeaderName = HeaderName::from_static("x-amz-date");
+static X_AMZ_CONTENT_SHA256: HeaderName = HeaderName::from_static("x-amz-content-sha256");
+static X_AMZ_SECURITY_TOKEN: HeaderName = HeaderName::from_static("x-amz-security-token");
+static X_AMZ_REGION_SET: HeaderName = HeaderName::from_static("x-amz-region-set");
 const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
 thread_local! {
@@ -37,8 +38,9 @@ struct Material<'a> {
     date: AmzDate,
     /// `Some(X-Amz-Expires)` for a presigned URL.
     expires: Option<u64>,
-    /// The session token presented, and whether the signature covers it.
-    token: Option<(&'a [u8], bool)>,
+    /// The session token presented.
+    token: Option<&'a [u8]>,
+    /// The SigV4A region set presented.
     region_set: Option<&'a str>,
 }
 
@@ -92,7 +94,7 @@ fn aws_authorization(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
 
 /// The single value of a header, if present; repeated values are refused where the verifier
 /// needs one value (dates, tokens, region sets).
-fn single<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h [u8]>, AuthError> {
+fn single<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Result<Option<&'h [u8]>, AuthError> {
     let mut it = headers.get_all(name).iter();
     let first = it.next();
     if it.next().is_some() {
@@ -100,7 +102,8 @@ fn single<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h [u8]>, Au
             "The request has more than one '{name}' header: send it once."
         )));
     }
-    Ok(first.map(|v| v.as_bytes()))
+    // HTTP parsers strip surrounding whitespace; a map built another way may keep it.
+    Ok(first.map(|v| v.as_bytes().trim_ascii()))
 }
 
 fn bad_date(v: &[u8]) -> AuthError {
@@ -112,34 +115,21 @@ fn bad_date(v: &[u8]) -> AuthError {
 
 fn header_material<'a>(value: &'a str, headers: &'a HeaderMap) -> Result<Material<'a>, AuthError> {
     let a = parse::parse_authorization(value)?;
-    let date = match (
-        single(headers, X_AMZ_DATE)?,
-        single(headers, DATE.as_str())?,
-    ) {
-        (Some(v), _) => AmzDate::parse_iso(v).ok_or_else(|| bad_date(v))?,
-        (None, Some(v)) => AmzDate::parse_http_date(v).ok_or_else(|| bad_date(v))?,
-        (None, None) => return Err(AuthError::incomplete(
+    let date = if let Some(v) = single(headers, &X_AMZ_DATE)? {
+        AmzDate::parse_iso(v).ok_or_else(|| bad_date(v))?
+    } else if let Some(v) = single(headers, &DATE)? {
+        AmzDate::parse_http_date(v).ok_or_else(|| bad_date(v))?
+    } else {
+        return Err(AuthError::incomplete(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
-        )),
+        ));
     };
-    let token = single(headers, X_AMZ_SECURITY_TOKEN)?.map(|t| {
-        (
-            t,
-            parse::names_header(a.signed_headers, X_AMZ_SECURITY_TOKEN),
-        )
-    });
-    let region_set = match a.algorithm {
-        Algorithm::HmacSha256 => None,
-        Algorithm::EcdsaP256Sha256 => {
-            if !parse::names_header(a.signed_headers, X_AMZ_REGION_SET) {
-                return Err(AuthError::unsigned_required_header(X_AMZ_REGION_SET));
-            }
-            let v = single(headers, X_AMZ_REGION_SET)?
-                .ok_or_else(|| AuthError::missing_signed_header(X_AMZ_REGION_SET))?;
-            Some(std::str::from_utf8(v).map_err(|_| {
-                AuthError::malformed("The 'x-amz-region-set' header is not valid UTF-8.")
-            })?)
-        }
+    let token = single(headers, &X_AMZ_SECURITY_TOKEN)?;
+    let region_set = match single(headers, &X_AMZ_REGION_SET)? {
+        Some(v) => Some(std::str::from_utf8(v).map_err(|_| {
+            AuthError::malformed("The 'x-amz-region-set' header is not valid UTF-8.")
+        })?),
+        None => None,
     };
     Ok(Material {
         algorithm: a.algorithm,
@@ -159,14 +149,7 @@ fn presign_material<'a>(p: &'a presigned::PresignParams<'_>) -> Result<Material<
     let date_s = get(&p.date);
     let date = AmzDate::parse_iso(date_s.as_bytes()).ok_or_else(|| bad_date(date_s.as_bytes()))?;
     let expires = presigned::parse_expires(get(&p.expires))?;
-    let region_set = match algorithm {
-        Algorithm::HmacSha256 => None,
-        Algorithm::EcdsaP256Sha256 => Some(p.region_set.as_deref().ok_or_else(|| {
-            AuthError::incomplete(
-                "Query-string authentication with AWS4-ECDSA-P256-SHA256 requires the X-Amz-Region-Set parameter.",
-            )
-        })?),
-    };
+    let region_set = p.region_set.as_deref();
     Ok(Material {
         algorithm,
         credential: get(&p.credential),
@@ -174,8 +157,7 @@ fn presign_material<'a>(p: &'a presigned::PresignParams<'_>) -> Result<Material<
         signature: get(&p.signature),
         date,
         expires: Some(expires),
-        // Every query parameter but the signature is in the canonical query: always signed.
-        token: p.security_token.as_deref().map(|t| (t.as_bytes(), true)),
+        token: p.security_token.as_deref().map(str::as_bytes),
         region_set,
     })
 }
@@ -287,21 +269,21 @@ fn check_scope(
 fn payload_line<'a>(
     req: &RequestParts<'a>,
     m: &Material<'_>,
+    signed: &SignedSet,
     payload: PayloadHash<'a>,
 ) -> Result<&'a str, AuthError> {
-    let signed = parse::names_header(m.signed_headers, X_AMZ_CONTENT_SHA256);
-    if !signed {
+    if !signed.content_sha256 {
         return match payload {
             PayloadHash::SignedHeader => {
-                Err(AuthError::unsigned_required_header(X_AMZ_CONTENT_SHA256))
+                Err(AuthError::unsigned_required_header("x-amz-content-sha256"))
             }
             PayloadHash::BodySha256(digest) => Ok(digest),
         };
     }
-    let value = match single(req.headers, X_AMZ_CONTENT_SHA256)? {
+    let value = match single(req.headers, &X_AMZ_CONTENT_SHA256)? {
         Some(v) => std::str::from_utf8(v).unwrap_or_default(),
         None if m.expires.is_some() => UNSIGNED_PAYLOAD,
-        None => return Err(AuthError::missing_signed_header(X_AMZ_CONTENT_SHA256)),
+        None => return Err(AuthError::missing_signed_header("x-amz-content-sha256")),
     };
     let is_digest = value.len() == 64
         && value
@@ -335,20 +317,34 @@ fn check<'s>(
     m: &Material<'_>,
 ) -> Result<Authenticated<'s>, AuthError> {
     let c = parse::parse_credential(m.credential, m.algorithm)?;
-    parse::check_signed_headers(m.signed_headers)?;
+    let signed = parse::check_signed_headers(m.signed_headers)?;
+    let presigned = m.expires.is_some();
+    if m.algorithm == Algorithm::EcdsaP256Sha256 {
+        // Presigned: every query parameter but the signature is in the canonical query.
+        if !presigned && !signed.region_set {
+            return Err(AuthError::unsigned_required_header("x-amz-region-set"));
+        }
+        if m.region_set.is_none() {
+            return Err(if presigned {
+                AuthError::incomplete(
+                    "Query-string authentication with AWS4-ECDSA-P256-SHA256 requires the X-Amz-Region-Set parameter.",
+                )
+            } else {
+                AuthError::missing_signed_header("x-amz-region-set")
+            });
+        }
+    }
     check_scope(cfg, m, &c)?;
     check_time(cfg, m, now)?;
-    if !parse::names_header(m.signed_headers, "host")
-        && !parse::names_header(m.signed_headers, ":authority")
-    {
+    if !signed.host {
         return Err(AuthError::incomplete(
             "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
         ));
     }
-    if let Some((_, false)) = m.token {
-        return Err(AuthError::unsigned_required_header(X_AMZ_SECURITY_TOKEN));
+    if m.token.is_some() && !presigned && !signed.security_token {
+        return Err(AuthError::unsigned_required_header("x-amz-security-token"));
     }
-    let payload_line = payload_line(req, m, payload)?;
+    let payload_line = payload_line(req, m, &signed, payload)?;
 
     let key = store
         .key(c.access_key_id)
@@ -356,7 +352,7 @@ fn check<'s>(
     if key.is_expired(now) {
         return Err(AuthError::expired_token());
     }
-    if !key.token_matches(m.token.map(|(t, _)| t)) {
+    if !key.token_matches(m.token) {
         return Err(AuthError::unknown_key());
     }
 
@@ -400,14 +396,13 @@ fn check<'s>(
         ),
     })?;
     if ok {
-        Ok(signed(key, m.algorithm))
+        Ok(Authenticated::Signed {
+            key,
+            algorithm: m.algorithm,
+        })
     } else {
         Err(AuthError::mismatch())
     }
-}
-
-fn signed(key: &StoredKey, algorithm: Algorithm) -> Authenticated<'_> {
-    Authenticated::Signed { key, algorithm }
 }
 
 fn bad_signature_encoding() -> AuthError {

@@ -64,7 +64,8 @@ impl WireRequest {
             }
             let colon = line.iter().position(|&b| b == b':')?;
             let name = HeaderName::from_bytes(&line[..colon]).ok()?;
-            let value = HeaderValue::from_bytes(&line[colon + 1..]).ok()?;
+            // Like httparse: surrounding whitespace is not part of the value.
+            let value = HeaderValue::from_bytes(line[colon + 1..].trim_ascii()).ok()?;
             headers.append(name, value);
         }
         Some(Self {
