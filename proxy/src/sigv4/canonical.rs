@@ -62,7 +62,11 @@ impl Scratch {
 pub(crate) fn split_target(target: &str) -> (&str, Option<&str>) {
     let mut t = target;
     for scheme in ["http://", "https://"] {
-        if t.len() >= scheme.len() && t[..scheme.len()].eq_ignore_ascii_case(scheme) {
+        // Compare bytes: slicing the str could split a multi-byte character.
+        if t.as_bytes()
+            .get(..scheme.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(scheme.as_bytes()))
+        {
             let rest = &t[scheme.len()..];
             t = rest.find(['/', '?']).map_or("", |i| &rest[i..]);
             break;
@@ -345,6 +349,9 @@ mod tests {
         assert_eq!(split_target("?b"), ("/", Some("b")));
         assert_eq!(split_target("http://h:80/p?q"), ("/p", Some("q")));
         assert_eq!(split_target("HTTPS://h"), ("/", None));
+        // Found by fuzzing: a multi-byte character where the scheme would end.
+        assert_eq!(split_target("/?X-Amzλlgo"), ("/", Some("X-Amzλlgo")));
+        assert_eq!(split_target("httpλ"), ("httpλ", None));
     }
 
     #[test]
