@@ -46,12 +46,15 @@ pub(crate) struct AuthorizationHeader<'a> {
 /// with any surrounding whitespace (MinIO's Go client omits the space after commas), in any
 /// order; each exactly once; unknown components refused.
 pub(crate) fn parse_authorization(value: &str) -> Result<AuthorizationHeader<'_>, AuthError> {
-    let value = value.trim_matches(is_ws);
-    let (alg, rest) = value.split_once(is_ws).unwrap_or((value, ""));
+    let value = trim_ws(value);
+    let (alg, rest) = match value.bytes().position(|b| is_ws(b as char)) {
+        Some(i) => (&value[..i], &value[i + 1..]),
+        None => (value, ""),
+    };
     let algorithm = Algorithm::from_name(alg)?;
     let (mut credential, mut signed_headers, mut signature) = (None, None, None);
     for item in split_byte(rest, b',') {
-        let item = item.trim_matches(is_ws);
+        let item = trim_ws(item);
         if item.is_empty() {
             continue;
         }
@@ -61,7 +64,7 @@ pub(crate) fn parse_authorization(value: &str) -> Result<AuthorizationHeader<'_>
                 printable(item)
             )));
         };
-        let slot = match k.trim_matches(is_ws) {
+        let slot = match trim_ws(k) {
             "Credential" => &mut credential,
             "SignedHeaders" => &mut signed_headers,
             "Signature" => &mut signature,
@@ -72,10 +75,10 @@ pub(crate) fn parse_authorization(value: &str) -> Result<AuthorizationHeader<'_>
                 )))
             }
         };
-        if slot.replace(v.trim_matches(is_ws)).is_some() {
+        if slot.replace(trim_ws(v)).is_some() {
             return Err(AuthError::malformed(format!(
                 "Authorization header has more than one '{}' parameter.",
-                printable(k.trim_matches(is_ws))
+                printable(trim_ws(k))
             )));
         }
     }
@@ -105,6 +108,11 @@ pub(crate) fn parse_authorization(value: &str) -> Result<AuthorizationHeader<'_>
         }
         _ => Err(AuthError::incomplete(missing)),
     }
+}
+
+/// Trims ASCII whitespace (byte-wise: cheaper than a char predicate).
+fn trim_ws(s: &str) -> &str {
+    s.trim_ascii()
 }
 
 fn is_ws(c: char) -> bool {

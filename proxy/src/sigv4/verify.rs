@@ -19,10 +19,12 @@ use super::{presigned, sigv4a};
 use super::{Authenticated, CredentialStore, PayloadHash, RequestParts, VerifierConfig};
 
 // Static names: a lookup by `HeaderName` skips parsing the name on every request.
-static X_AMZ_DATE: HeaderName = HeaderName::from_static("x-amz-date");
-static X_AMZ_CONTENT_SHA256: HeaderName = HeaderName::from_static("x-amz-content-sha256");
-static X_AMZ_SECURITY_TOKEN: HeaderName = HeaderName::from_static("x-amz-security-token");
-static X_AMZ_REGION_SET: HeaderName = HeaderName::from_static("x-amz-region-set");
+pub(crate) static X_AMZ_DATE: HeaderName = HeaderName::from_static("x-amz-date");
+pub(crate) static X_AMZ_CONTENT_SHA256: HeaderName =
+    HeaderName::from_static("x-amz-content-sha256");
+pub(crate) static X_AMZ_SECURITY_TOKEN: HeaderName =
+    HeaderName::from_static("x-amz-security-token");
+pub(crate) static X_AMZ_REGION_SET: HeaderName = HeaderName::from_static("x-amz-region-set");
 const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
 thread_local! {
@@ -125,11 +127,14 @@ fn header_material<'a>(value: &'a str, headers: &'a HeaderMap) -> Result<Materia
         ));
     };
     let token = single(headers, &X_AMZ_SECURITY_TOKEN)?;
-    let region_set = match single(headers, &X_AMZ_REGION_SET)? {
-        Some(v) => Some(std::str::from_utf8(v).map_err(|_| {
-            AuthError::malformed("The 'x-amz-region-set' header is not valid UTF-8.")
-        })?),
-        None => None,
+    let region_set = match a.algorithm {
+        Algorithm::HmacSha256 => None,
+        Algorithm::EcdsaP256Sha256 => match single(headers, &X_AMZ_REGION_SET)? {
+            Some(v) => Some(std::str::from_utf8(v).map_err(|_| {
+                AuthError::malformed("The 'x-amz-region-set' header is not valid UTF-8.")
+            })?),
+            None => None,
+        },
     };
     Ok(Material {
         algorithm: a.algorithm,
@@ -176,14 +181,13 @@ fn check_time(cfg: &VerifierConfig, m: &Material<'_>, now: SystemTime) -> Result
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     let skew_secs = cfg.max_clock_skew.as_secs();
     let skew = i64::try_from(skew_secs).unwrap_or(i64::MAX);
-    let now_d = AmzDate::from_epoch(now_s);
     let latest = now_s.saturating_add(skew);
     if m.date.epoch > latest {
         return Err(AuthError::expired(format!(
             "Signature not yet current: {} is still later than {} ({} + {})",
             m.date.iso_str(),
             AmzDate::from_epoch(latest).iso_str(),
-            now_d.iso_str(),
+            AmzDate::from_epoch(now_s).iso_str(),
             skew_text(skew_secs)
         )));
     }
@@ -195,7 +199,7 @@ fn check_time(cfg: &VerifierConfig, m: &Material<'_>, now: SystemTime) -> Result
                     "Signature expired: {} is now earlier than {} ({} - {})",
                     m.date.iso_str(),
                     AmzDate::from_epoch(earliest).iso_str(),
-                    now_d.iso_str(),
+                    AmzDate::from_epoch(now_s).iso_str(),
                     skew_text(skew_secs)
                 )));
             }
@@ -209,7 +213,7 @@ fn check_time(cfg: &VerifierConfig, m: &Material<'_>, now: SystemTime) -> Result
                 return Err(AuthError::expired(format!(
                     "Signature expired: {} is now earlier than {} ({} + X-Amz-Expires {} sec.)",
                     AmzDate::from_epoch(until).iso_str(),
-                    now_d.iso_str(),
+                    AmzDate::from_epoch(now_s).iso_str(),
                     m.date.iso_str(),
                     expires
                 )));
