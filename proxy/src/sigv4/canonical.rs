@@ -22,8 +22,9 @@ pub(crate) enum PlusMode {
 }
 
 /// Reused buffers: one per thread, so a request allocates only when it is bigger than every
-/// request that thread has seen before.
-#[derive(Debug, Default)]
+/// request that thread has seen before. Its `Debug` shows sizes only: the contents are
+/// canonical-request material, which must never reach a log.
+#[derive(Default)]
 pub(crate) struct Scratch {
     pub(crate) uri: Vec<u8>,
     pub(crate) query: Vec<u8>,
@@ -31,6 +32,16 @@ pub(crate) struct Scratch {
     segments: Vec<usize>,
     encoded: Vec<u8>,
     pairs: Vec<[u32; 3]>,
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scratch")
+            .field("uri_capacity", &self.uri.capacity())
+            .field("query_capacity", &self.query.capacity())
+            .field("tail_capacity", &self.tail.capacity())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Scratch {

@@ -165,6 +165,15 @@ fn any_signature_material_that_fails_is_never_anonymous() {
     assert!(run("/?X-Amz-Signature=00", &h, at(0), &s).is_err());
     let partial = headers(&[("host", HOST), ("authorization", "AWS4-HMAC-SHA256")]);
     assert!(run("/", &partial, at(0), &s).is_err());
+    let sigv2 = headers(&[("host", HOST), ("authorization", "AWS AKIDEXAMPLE:c2ln")]);
+    let e = run("/", &sigv2, at(0), &s).unwrap_err();
+    assert_eq!(e.kind, AuthErrorKind::IncompleteSignature);
+    assert!(
+        e.message()
+            .starts_with("The authorization mechanism you have provided ('AWS') is not supported."),
+        "{}",
+        e.message()
+    );
 }
 
 #[test]

@@ -73,17 +73,21 @@ pub(crate) fn verify<'s>(
     }
 }
 
-/// The `Authorization` value if it uses an `AWS4` scheme. Other schemes (`Bearer`, `Basic`)
-/// belong to the application behind the proxy and are not signature material.
+/// The `Authorization` value if it uses an AWS scheme (`AWS4-...`, or SigV2's `AWS `, which is
+/// refused as unsupported). Other schemes (`Bearer`, `Basic`) belong to the application behind
+/// the proxy and are not signature material.
 fn aws_authorization(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
     let mut found = None;
     for v in headers.get_all(AUTHORIZATION) {
         // HTTP parsers strip leading whitespace, but a map built another way may keep it.
         let b = v.as_bytes().trim_ascii_start();
-        if b.len() >= 4 && b[..4].eq_ignore_ascii_case(b"AWS4") {
+        let aws = b
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"AWS4") || p.eq_ignore_ascii_case(b"AWS "));
+        if aws {
             if found.is_some() {
                 return Err(AuthError::malformed(
-                    "The request has more than one AWS4 Authorization header: send exactly one.",
+                    "The request has more than one AWS Authorization header: send exactly one.",
                 ));
             }
             found = Some(v.to_str().map_err(|_| {
