@@ -16,8 +16,10 @@ mod amz_date;
 mod canonical;
 mod error;
 mod key;
+mod material;
 mod parse;
 mod presigned;
+mod scope;
 mod sigv4a;
 mod verify;
 

@@ -293,7 +293,9 @@ pub(crate) fn canonical_headers(
 /// The values of a signed header. Names Lattice clients always sign are looked up by static
 /// `HeaderName`, which skips parsing the name again.
 fn values<'h>(headers: &'h HeaderMap, name: &str) -> http::header::GetAll<'h, http::HeaderValue> {
-    use super::verify::{X_AMZ_CONTENT_SHA256, X_AMZ_DATE, X_AMZ_REGION_SET, X_AMZ_SECURITY_TOKEN};
+    use super::material::{
+        X_AMZ_CONTENT_SHA256, X_AMZ_DATE, X_AMZ_REGION_SET, X_AMZ_SECURITY_TOKEN,
+    };
     match name {
         "host" => headers.get_all(http::header::HOST),
         "content-type" => headers.get_all(http::header::CONTENT_TYPE),
