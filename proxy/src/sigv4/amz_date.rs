@@ -1,0 +1,196 @@
+//! Request timestamps: `X-Amz-Date` (`YYYYMMDD'T'HHMMSS'Z'`) and, as botocore sends when the
+//! caller set one, an RFC 7231/2822 `Date` header. Kept to integer seconds since the epoch so
+//! the hot path never touches a calendar library.
+
+/// Seconds since the Unix epoch (UTC), plus the ISO-8601 basic form used in the string to sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AmzDate {
+    pub(crate) epoch: i64,
+    /// `YYYYMMDDTHHMMSSZ`
+    pub(crate) iso: [u8; 16],
+}
+
+impl AmzDate {
+    /// The `YYYYMMDD` day, as used in the credential scope.
+    pub(crate) fn day(&self) -> &[u8] {
+        &self.iso[..8]
+    }
+
+    pub(crate) fn iso_str(&self) -> &str {
+        // Built only from ASCII digits and 'T'/'Z'.
+        std::str::from_utf8(&self.iso).unwrap_or("00000000T000000Z")
+    }
+
+    pub(crate) fn from_epoch(epoch: i64) -> Self {
+        let days = epoch.div_euclid(86_400);
+        let secs = epoch.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        let mut iso = *b"00000000T000000Z";
+        put_digits(&mut iso[0..4], y.clamp(0, 9999) as u64);
+        put_digits(&mut iso[4..6], u64::from(m));
+        put_digits(&mut iso[6..8], u64::from(d));
+        put_digits(&mut iso[9..11], (secs / 3600) as u64);
+        put_digits(&mut iso[11..13], (secs / 60 % 60) as u64);
+        put_digits(&mut iso[13..15], (secs % 60) as u64);
+        Self { epoch, iso }
+    }
+
+    /// Parses `YYYYMMDD'T'HHMMSS'Z'` strictly (what every signer emits).
+    pub(crate) fn parse_iso(s: &[u8]) -> Option<Self> {
+        if s.len() != 16 || s[8] != b'T' || s[15] != b'Z' {
+            return None;
+        }
+        let y = digits(&s[0..4])?;
+        let mo = digits(&s[4..6])?;
+        let d = digits(&s[6..8])?;
+        let h = digits(&s[9..11])?;
+        let mi = digits(&s[11..13])?;
+        let se = digits(&s[13..15])?;
+        let epoch = to_epoch(y, mo, d, h, mi, se)?;
+        let mut iso = [0u8; 16];
+        iso.copy_from_slice(s);
+        Some(Self { epoch, iso })
+    }
+
+    /// Parses an HTTP `Date`: `Sun, 30 Aug 2015 12:36:00 GMT` (IMF-fixdate) or botocore's
+    /// `Sun, 30 Aug 2015 12:36:00 -0000`; the weekday is not checked.
+    pub(crate) fn parse_http_date(s: &[u8]) -> Option<Self> {
+        let s = std::str::from_utf8(s).ok()?.trim();
+        let rest = s.split_once(", ").map_or(s, |(_, r)| r);
+        let mut it = rest.split_ascii_whitespace();
+        let d = digits(it.next()?.as_bytes())?;
+        let mo = month(it.next()?)?;
+        let y = digits(it.next()?.as_bytes())?;
+        let t = it.next()?.as_bytes();
+        let zone = it.next()?;
+        if it.next().is_some() || !matches!(zone, "GMT" | "UTC" | "+0000" | "-0000" | "Z") {
+            return None;
+        }
+        if t.len() != 8 || t[2] != b':' || t[5] != b':' {
+            return None;
+        }
+        let epoch = to_epoch(
+            y,
+            mo,
+            d,
+            digits(&t[0..2])?,
+            digits(&t[3..5])?,
+            digits(&t[6..8])?,
+        )?;
+        Some(Self::from_epoch(epoch))
+    }
+}
+
+fn month(s: &str) -> Option<u32> {
+    const M: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    M.iter().position(|m| *m == s).map(|i| i as u32 + 1)
+}
+
+fn digits(s: &[u8]) -> Option<u32> {
+    if s.is_empty() || s.len() > 4 {
+        return None;
+    }
+    s.iter().try_fold(0u32, |acc, &b| {
+        b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
+    })
+}
+
+fn put_digits(out: &mut [u8], mut v: u64) {
+    for slot in out.iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+}
+
+fn to_epoch(y: u32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> Option<i64> {
+    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60
+    {
+        return None;
+    }
+    let days = days_from_civil(i64::from(y), mo, d);
+    Some(days * 86_400 + i64::from(h * 3600 + mi * 60 + s))
+}
+
+fn days_in_month(y: u32, m: u32) -> u32 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+// Howard Hinnant's days_from_civil / civil_from_days.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_date_round_trips_through_epoch_seconds() {
+        let d = AmzDate::parse_iso(b"20150830T123600Z").unwrap();
+        assert_eq!(d.epoch, 1_440_938_160);
+        assert_eq!(AmzDate::from_epoch(d.epoch), d);
+        assert_eq!(d.day(), b"20150830");
+        let leap = AmzDate::parse_iso(b"20240229T235959Z").unwrap();
+        assert_eq!(
+            AmzDate::from_epoch(leap.epoch).iso_str(),
+            "20240229T235959Z"
+        );
+    }
+
+    #[test]
+    fn malformed_iso_dates_are_refused() {
+        for bad in [
+            &b"20150830T123600"[..],
+            b"20150830 123600Z",
+            b"20151330T123600Z",
+            b"20150230T123600Z",
+            b"2015083AT123600Z",
+            b"20150830T253600Z",
+        ] {
+            assert!(AmzDate::parse_iso(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn http_date_header_forms_botocore_sends_are_understood() {
+        let want = AmzDate::parse_iso(b"20150830T123600Z").unwrap();
+        assert_eq!(
+            AmzDate::parse_http_date(b"Sun, 30 Aug 2015 12:36:00 -0000"),
+            Some(want)
+        );
+        assert_eq!(
+            AmzDate::parse_http_date(b"Sun, 30 Aug 2015 12:36:00 GMT"),
+            Some(want)
+        );
+        assert_eq!(
+            AmzDate::parse_http_date(b"Sun, 30 Aug 2015 12:36:00 +0200"),
+            None
+        );
+    }
+}
