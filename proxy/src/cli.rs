@@ -5,6 +5,7 @@
 mod output;
 mod policy_check;
 mod policy_eval;
+mod principals_check;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -32,6 +33,15 @@ enum Command {
     /// Validate and evaluate IAM auth and identity policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Validate the callers' keys, identities and identity policies.
+    #[command(subcommand)]
+    Principals(PrincipalsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PrincipalsCommand {
+    /// Validate a principals file and summarize it (never prints a secret).
+    Check(principals_check::CheckArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +80,9 @@ where
         Command::Policy(PolicyCommand::Eval(args)) => {
             let stdin = std::io::stdin();
             policy_eval::run(&args, &mut stdin.lock(), &mut out, &mut err)
+        }
+        Command::Principals(PrincipalsCommand::Check(args)) => {
+            principals_check::run(&args, &mut out, &mut err)
         }
     };
     let _ = out.flush();

@@ -2,4 +2,5 @@
 //! request with Amazon VPC Lattice semantics before it reaches the local service.
 
 pub mod cli;
+pub mod principals;
 pub mod sigv4;

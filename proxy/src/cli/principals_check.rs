@@ -1,0 +1,119 @@
+//! `trellis principals check FILE`: validate a principals file and summarize it — principals,
+//! keys, expiry, identity policies — without ever printing a secret.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use crate::principals::{PrincipalStore, SecretOrigin};
+
+use super::output::{plural, tally, text_line};
+use super::{EXIT_INVALID, EXIT_OK};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct CheckArgs {
+    /// The principals file (JSON, CONTRACT §4).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+pub(crate) fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let name = args.file.display().to_string();
+    let text = match std::fs::read_to_string(&args.file) {
+        Ok(text) => text,
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "{name}: error: cannot read the file: {e}; check the path"
+            );
+            return EXIT_INVALID;
+        }
+    };
+    let env = |var: &str| std::env::var(var).ok();
+    let now = SystemTime::now();
+    match PrincipalStore::load(&args.file, &text, &env, now) {
+        Err(diagnostics) => {
+            for d in &diagnostics {
+                let _ = writeln!(err, "{}", text_line(&name, d));
+            }
+            let (errors, warnings) = tally(&diagnostics);
+            let _ = writeln!(
+                err,
+                "{name}: {}, {}",
+                plural(errors, "error"),
+                plural(warnings, "warning")
+            );
+            EXIT_INVALID
+        }
+        Ok((store, warnings)) => {
+            for d in &warnings {
+                let _ = writeln!(err, "{}", text_line(&name, d));
+            }
+            summarize(&name, &store, now, out);
+            EXIT_OK
+        }
+    }
+}
+
+fn summarize(name: &str, store: &PrincipalStore, now: SystemTime, out: &mut dyn Write) {
+    let _ = writeln!(
+        out,
+        "{name}: {}, {}",
+        plural(store.principals().len(), "principal"),
+        plural(store.key_count(), "key")
+    );
+    for p in store.principals() {
+        let _ = writeln!(out, "  {} ({})", p.caller_arn, p.principal_type.as_str());
+        if p.caller_arn != p.principal_arn {
+            let _ = writeln!(out, "    aws:PrincipalArn  {}", p.principal_arn);
+        }
+        if let Some(org) = &p.org_id {
+            let _ = writeln!(out, "    organization      {org}");
+        }
+        if !p.tags.is_empty() {
+            let tags: Vec<String> = p
+                .tags
+                .iter()
+                .map(|t| format!("{}={}", t.key, t.value))
+                .collect();
+            let _ = writeln!(out, "    tags              {}", tags.join(", "));
+        }
+        let statements: usize = p.policies.iter().map(|c| c.statement_count()).sum();
+        let _ = writeln!(
+            out,
+            "    identity policies {} ({})",
+            p.policies.len(),
+            plural(statements, "statement")
+        );
+        for key in &p.keys {
+            let origin = match &key.secret_origin {
+                SecretOrigin::Inline => "secret inline".to_owned(),
+                SecretOrigin::File(f) => format!("secret from file {f}"),
+                SecretOrigin::Env(v) => format!("secret from ${v}"),
+            };
+            let token = if key.has_session_token {
+                ", session token required"
+            } else {
+                ""
+            };
+            let expiry = match key.expires_at {
+                None => "never expires".to_owned(),
+                Some(at) => {
+                    let when = time::OffsetDateTime::from(at)
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_else(|_| "an unprintable time".to_owned());
+                    if at <= now {
+                        format!("EXPIRED at {when}")
+                    } else {
+                        format!("expires {when}")
+                    }
+                }
+            };
+            let _ = writeln!(
+                out,
+                "    key {}  {origin}{token}, {expiry}",
+                key.access_key_id
+            );
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! The callers Trellis knows (CONTRACT §4): their access keys, identities, organization data,
+//! tags and identity policies, loaded from the principals file and validated as a whole.
+//!
+//! Everything a request needs about its caller is derived here once per load — the session
+//! ARN, `aws:PrincipalArn`, the lower-cased tag keys — so the hot path only looks things up.
+
+mod arn;
+mod fields;
+mod load;
+mod secret;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::SystemTime;
+
+use trellis_policy::{CompiledPolicy, Diagnostic, GlobalKey, Key, KeyKind, Principal, Values};
+
+use crate::sigv4::{CredentialStore, StoredKey};
+
+pub use self::arn::{IamIdentity, IdentityKind};
+pub use self::secret::SecretString;
+
+/// `aws:PrincipalType` of a known caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalType {
+    /// An IAM user.
+    User,
+    /// A role, acting through a session.
+    AssumedRole,
+}
+
+impl PrincipalType {
+    /// The value of `aws:PrincipalType`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrincipalType::User => "User",
+            PrincipalType::AssumedRole => "AssumedRole",
+        }
+    }
+}
+
+/// A principal tag, with its key lower-cased once for case-insensitive condition lookups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    /// The key as written in the file (used in identity headers).
+    pub key: String,
+    /// The key lower-cased (used to answer `aws:PrincipalTag/<key>`).
+    pub key_lower: String,
+    pub value: String,
+}
+
+/// Where a key's secret came from, for summaries (never the secret itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretOrigin {
+    /// Written in the principals file.
+    Inline,
+    /// Read from this file.
+    File(String),
+    /// Read from this environment variable.
+    Env(String),
+}
+
+/// What may be shown about a key.
+#[derive(Debug, Clone)]
+pub struct KeySummary {
+    pub access_key_id: String,
+    pub secret_origin: SecretOrigin,
+    pub has_session_token: bool,
+    pub expires_at: Option<SystemTime>,
+}
+
+/// One caller, with every value the request path derives from it.
+#[derive(Debug)]
+pub struct PrincipalRecord {
+    /// The caller as AWS names it: the session ARN for a role with `session_name`, otherwise
+    /// the user or role ARN. `Principal=` in identity headers and `User:` in deny messages.
+    pub caller_arn: String,
+    /// `aws:PrincipalArn`: the role ARN (with its path) for a session, the user ARN for a user.
+    pub principal_arn: String,
+    /// `aws:PrincipalAccount`.
+    pub account: String,
+    pub principal_type: PrincipalType,
+    pub identity: IamIdentity,
+    pub session_name: Option<String>,
+    pub org_id: Option<String>,
+    /// `aws:PrincipalOrgPaths` (multivalued).
+    pub org_paths: Vec<String>,
+    pub tags: Vec<Tag>,
+    /// The identity-based policies, compiled.
+    pub policies: Vec<CompiledPolicy>,
+    pub keys: Vec<KeySummary>,
+}
+
+impl PrincipalRecord {
+    /// The value of `aws:PrincipalTag/<key>`; `key_lower` must be lower-case.
+    pub fn tag(&self, key_lower: &str) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|t| t.key_lower == key_lower)
+            .map(|t| t.value.as_str())
+    }
+
+    /// The caller as the policy engine sees it.
+    pub fn as_principal(&self) -> Principal<'_> {
+        Principal::Caller {
+            arn: &self.caller_arn,
+            principal_arn: &self.principal_arn,
+            account: &self.account,
+        }
+    }
+
+    /// The condition keys this caller answers (iam.md §8): `aws:PrincipalArn`,
+    /// `aws:PrincipalAccount`, `aws:PrincipalType`, `aws:PrincipalOrgID`,
+    /// `aws:PrincipalOrgPaths` (multivalued), `aws:PrincipalTag/<key>` and, for users,
+    /// `aws:username`. `None` for every other key, and for one that does not apply (no
+    /// organization, no such tag): absent, never empty.
+    pub fn condition_value(&self, key: &Key<'_>) -> Option<Values<'_>> {
+        match key.kind {
+            KeyKind::Global(GlobalKey::PrincipalArn) => Some(Values::One(&self.principal_arn)),
+            KeyKind::Global(GlobalKey::PrincipalAccount) => Some(Values::One(&self.account)),
+            KeyKind::Global(GlobalKey::PrincipalType) => {
+                Some(Values::One(self.principal_type.as_str()))
+            }
+            KeyKind::Global(GlobalKey::PrincipalOrgId) => self.org_id.as_deref().map(Values::One),
+            KeyKind::Global(GlobalKey::PrincipalOrgPaths) if !self.org_paths.is_empty() => {
+                Some(Values::Many(&self.org_paths))
+            }
+            KeyKind::Global(GlobalKey::Username) if self.principal_type == PrincipalType::User => {
+                Some(Values::One(&self.identity.name))
+            }
+            KeyKind::PrincipalTag(tag) => self.tag(tag).map(Values::One),
+            _ => None,
+        }
+    }
+}
+
+/// Every caller and key of one principals file.
+#[derive(Debug)]
+pub struct PrincipalStore {
+    principals: Vec<PrincipalRecord>,
+    keys: HashMap<String, StoredKey>,
+}
+
+impl PrincipalStore {
+    /// A store with no callers: every signed request is from an unknown key.
+    pub fn empty() -> Self {
+        PrincipalStore {
+            principals: Vec::new(),
+            keys: HashMap::new(),
+        }
+    }
+
+    /// Parses and validates the principals file `text` (read from `path`), collecting every
+    /// problem with its position. Relative `secret_access_key_file` paths start at the file's
+    /// directory; `env` answers `secret_access_key_env` names. `now` only decides warnings about
+    /// keys that have already expired.
+    pub fn load(
+        path: &Path,
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+        now: SystemTime,
+    ) -> Result<(PrincipalStore, Vec<Diagnostic>), Vec<Diagnostic>> {
+        let base_dir = path.parent().unwrap_or_else(|| Path::new("."));
+        let lookup = load::SecretLookup { base_dir, env };
+        let (specs, warnings) = load::load(text, &lookup, now)?;
+        let mut principals = Vec::with_capacity(specs.len());
+        let mut keys = HashMap::new();
+        for (handle, spec) in specs.into_iter().enumerate() {
+            let principal_arn = spec.identity.arn();
+            let (caller_arn, principal_type) = match (spec.identity.kind, &spec.session_name) {
+                (IdentityKind::Role, Some(session)) => (
+                    spec.identity.session_arn(session),
+                    PrincipalType::AssumedRole,
+                ),
+                (IdentityKind::Role, None) => (principal_arn.clone(), PrincipalType::AssumedRole),
+                (IdentityKind::User, _) => (principal_arn.clone(), PrincipalType::User),
+            };
+            let summaries = spec
+                .keys
+                .iter()
+                .map(|k| KeySummary {
+                    access_key_id: k.access_key_id.clone(),
+                    secret_origin: match &k.secret_source {
+                        load::SecretSource::Inline => SecretOrigin::Inline,
+                        load::SecretSource::File(f) => SecretOrigin::File(f.clone()),
+                        load::SecretSource::Env(e) => SecretOrigin::Env(e.clone()),
+                    },
+                    has_session_token: k.session_token.is_some(),
+                    expires_at: k.expires_at,
+                })
+                .collect();
+            for key in spec.keys {
+                let stored = StoredKey::new(
+                    key.access_key_id.clone(),
+                    key.secret.expose().to_owned(),
+                    key.session_token.as_ref().map(|t| t.expose().to_owned()),
+                    key.expires_at,
+                    handle,
+                );
+                keys.insert(key.access_key_id, stored);
+            }
+            principals.push(PrincipalRecord {
+                caller_arn,
+                principal_arn,
+                account: spec.identity.account.clone(),
+                principal_type,
+                identity: spec.identity,
+                session_name: spec.session_name,
+                org_id: spec.org_id,
+                org_paths: spec.org_paths,
+                tags: spec
+                    .tags
+                    .into_iter()
+                    .map(|(key, value)| Tag {
+                        key_lower: key.to_ascii_lowercase(),
+                        key,
+                        value,
+                    })
+                    .collect(),
+                policies: spec.policies,
+                keys: summaries,
+            });
+        }
+        Ok((PrincipalStore { principals, keys }, warnings))
+    }
+
+    /// Every principal, in file order; a key's `principal()` handle indexes this slice.
+    pub fn principals(&self) -> &[PrincipalRecord] {
+        &self.principals
+    }
+
+    /// The principal a key belongs to.
+    pub fn principal_of(&self, key: &StoredKey) -> Option<&PrincipalRecord> {
+        self.principals.get(key.principal())
+    }
+
+    /// Number of access keys.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+}
+
+impl CredentialStore for PrincipalStore {
+    fn key(&self, access_key_id: &str) -> Option<&StoredKey> {
+        self.keys.get(access_key_id)
+    }
+}
+
+#[cfg(test)]
+mod tests;
