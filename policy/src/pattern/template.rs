@@ -136,8 +136,7 @@ fn variable(text: &str, at: usize) -> Result<(Piece, usize), TemplateError> {
         ));
     }
     let after = &body[name_len..];
-    let (default, used) = if let Some(tail) = after.strip_prefix('}') {
-        let _ = tail;
+    let (default, used) = if after.starts_with('}') {
         (None, 2 + name_len + 1)
     } else {
         let quoted = after.strip_prefix(", '").ok_or_else(|| {

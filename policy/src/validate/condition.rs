@@ -182,7 +182,7 @@ impl Validator<'_> {
         if !ok {
             return None;
         }
-        let values = self.policy_values(op, op_name, written, &texts)?;
+        let values = self.policy_values(op, op_name, &texts)?;
         Some(Condition { op, key, values })
     }
 
@@ -190,7 +190,6 @@ impl Validator<'_> {
         &mut self,
         op: Operator,
         op_name: &str,
-        key: &str,
         texts: &[(String, &Value)],
     ) -> Option<PolicyValues> {
         let variables = self.version == Version::V2012;
@@ -342,7 +341,6 @@ impl Validator<'_> {
                     .collect(),
             ),
         };
-        let _ = key;
         ok.then_some(values)
     }
 
