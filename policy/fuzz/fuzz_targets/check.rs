@@ -34,7 +34,11 @@ fuzz_target!(|data: &[u8]| {
                 account: "111122223333",
             },
         ] {
-            let request = Request { principal, action: "vpc-lattice-svcs:Invoke", resource };
+            let request = Request {
+                principal,
+                action: "vpc-lattice-svcs:Invoke",
+                resource,
+            };
             let _ = decide_single(&policy, &request, &ctx, &mut matches);
         }
     }
