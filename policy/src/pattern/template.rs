@@ -182,6 +182,15 @@ pub(crate) fn split_wildcards(text: &str) -> Vec<Piece> {
 
 /// Joins adjacent literals and collapses runs of `*` (same meaning, fewer steps).
 pub(crate) fn merge_literals(pieces: Vec<Piece>) -> Vec<Piece> {
+    let mergeable = pieces.windows(2).any(|w| {
+        matches!(
+            (&w[0], &w[1]),
+            (Piece::Lit(_), Piece::Lit(_)) | (Piece::Star, Piece::Star)
+        )
+    });
+    if !mergeable {
+        return pieces;
+    }
     let mut out: Vec<Piece> = Vec::with_capacity(pieces.len());
     for piece in pieces {
         match (out.last_mut(), piece) {

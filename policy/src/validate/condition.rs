@@ -7,6 +7,7 @@ use crate::diagnostic::Span;
 use crate::json::{Kind, Member, Value};
 use crate::key::{spelling_of, Key, KeyName, Spelling};
 use crate::operator::{Family, Operator, SetQualifier};
+use std::borrow::Cow;
 
 impl Validator<'_> {
     pub(super) fn conditions(
@@ -165,9 +166,9 @@ impl Validator<'_> {
         let mut ok = true;
         for v in values {
             match &v.kind {
-                Kind::String(s) => texts.push((s.clone(), v)),
-                Kind::Number(n) => texts.push((n.clone(), v)),
-                Kind::Bool(b) => texts.push((b.to_string(), v)),
+                Kind::String(s) => texts.push((Cow::Borrowed(s.as_str()), v)),
+                Kind::Number(n) => texts.push((Cow::Borrowed(n.as_str()), v)),
+                Kind::Bool(b) => texts.push((Cow::Borrowed(if *b { "true" } else { "false" }), v)),
                 _ => {
                     self.error(
                         v.span,

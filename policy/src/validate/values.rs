@@ -8,13 +8,14 @@ use crate::json::Value;
 use crate::operator::{Family, Operator};
 use crate::pattern::{parse_template, Matcher, Piece};
 use crate::scalar::{decode_base64, parse_date, Cidr, Decimal};
+use std::borrow::Cow;
 
 impl Validator<'_> {
     pub(super) fn policy_values(
         &mut self,
         op: Operator,
         op_name: &str,
-        texts: &[(String, &Value)],
+        texts: &[(Cow<'_, str>, &Value)],
     ) -> Option<PolicyValues> {
         let variables = self.version == Version::V2012;
         let mut ok = true;
@@ -154,7 +155,7 @@ impl Validator<'_> {
             Family::Null => PolicyValues::Null(
                 texts
                     .iter()
-                    .filter_map(|(t, v)| match t.as_str() {
+                    .filter_map(|(t, v)| match t.as_ref() {
                         "true" => Some(true),
                         "false" => Some(false),
                         _ => {
