@@ -88,24 +88,25 @@ impl CompiledPolicy {
     ) -> Reason {
         let start = matches.len();
         let statements = &self.inner.statements;
-        self.inner
-            .index
-            .candidates(request, &mut |i, maybe_repeated| {
-                let Some(statement) = statements.get(i as usize) else {
-                    return;
-                };
-                if maybe_repeated && matches[start..].iter().any(|m| m.index == i) {
-                    return;
-                }
-                if statement.matches(request, context) {
-                    matches.push(Matched {
-                        layer,
-                        index: i,
-                        sid: statement.sid.clone(),
-                        effect: statement.effect,
-                    });
-                }
-            });
+        self.inner.index.candidates(request, &mut |i, hint| {
+            let Some(statement) = statements.get(i as usize) else {
+                return;
+            };
+            if hint.repeated && matches[start..].iter().any(|m| m.index == i) {
+                return;
+            }
+            let matched = (hint.principal_known || statement.principal.matches(&request.principal))
+                && (hint.action_known || statement.action.matches(request.action, true, context))
+                && statement.matches_rest(request, context);
+            if matched {
+                matches.push(Matched {
+                    layer,
+                    index: i,
+                    sid: statement.sid.clone(),
+                    effect: statement.effect,
+                });
+            }
+        });
         let found = &mut matches[start..];
         found.sort_unstable_by_key(|m| m.index);
         if found.iter().any(|m| m.effect == Effect::Deny) {

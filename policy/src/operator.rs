@@ -101,8 +101,7 @@ impl Operator {
             (SetQualifier::ForAnyValue, r)
         } else if let Some(r) = name.strip_prefix("ForAllValues:") {
             (SetQualifier::ForAllValues, r)
-        } else if let Some((q, _)) = name.split_once(':') {
-            let _ = q;
+        } else if name.contains(':') {
             return Err(OperatorError::UnknownQualifier(name.to_owned()));
         } else {
             (SetQualifier::None, name)

@@ -11,6 +11,9 @@ pub(crate) use template::{parse_template, Piece};
 
 use crate::context::{Context, Values};
 
+/// Where a fast-path matcher's literal sits among the pieces, and how to wrap it.
+type Shape = (usize, fn(Box<str>) -> Matcher);
+
 /// A compiled pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Matcher {
@@ -36,14 +39,22 @@ impl Matcher {
         if has_var || (fold && !ascii) {
             return Matcher::Glob(pieces.into());
         }
-        match pieces.as_slice() {
-            [] => Matcher::Exact("".into()),
-            [Piece::Star] => Matcher::Any,
-            [Piece::Lit(s)] => Matcher::Exact(s.clone()),
-            [Piece::Lit(s), Piece::Star] => Matcher::Prefix(s.clone()),
-            [Piece::Star, Piece::Lit(s)] => Matcher::Suffix(s.clone()),
-            [Piece::Star, Piece::Lit(s), Piece::Star] => Matcher::Contains(s.clone()),
-            _ => Matcher::Glob(pieces.into()),
+        // Classify by shape, then move the literal out (no copy).
+        let shape: Option<Shape> = match pieces.as_slice() {
+            [] => return Matcher::Exact("".into()),
+            [Piece::Star] => return Matcher::Any,
+            [Piece::Lit(_)] => Some((0, Matcher::Exact)),
+            [Piece::Lit(_), Piece::Star] => Some((0, Matcher::Prefix)),
+            [Piece::Star, Piece::Lit(_)] => Some((1, Matcher::Suffix)),
+            [Piece::Star, Piece::Lit(_), Piece::Star] => Some((1, Matcher::Contains)),
+            _ => None,
+        };
+        match shape {
+            Some((at, make)) => match pieces.into_iter().nth(at) {
+                Some(Piece::Lit(s)) => make(s),
+                _ => Matcher::Any,
+            },
+            None => Matcher::Glob(pieces.into()),
         }
     }
 

@@ -57,13 +57,23 @@ impl Cidr {
 /// Splits an ARN into its six parts at the first five `:` (the sixth keeps later colons).
 pub(crate) fn arn_parts(arn: &str) -> Option<[&str; 6]> {
     let mut parts = [""; 6];
-    let mut rest = arn;
-    for part in parts.iter_mut().take(5) {
-        let (head, tail) = rest.split_once(':')?;
-        *part = head;
-        rest = tail;
+    let mut start = 0;
+    let mut filled = 0;
+    // A byte scan: `:` is ASCII, so every split point is a character boundary.
+    for (i, b) in arn.bytes().enumerate() {
+        if b == b':' {
+            parts[filled] = &arn[start..i];
+            start = i + 1;
+            filled += 1;
+            if filled == 5 {
+                break;
+            }
+        }
     }
-    parts[5] = rest;
+    if filled < 5 {
+        return None;
+    }
+    parts[5] = &arn[start..];
     Some(parts)
 }
 

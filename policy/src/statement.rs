@@ -35,12 +35,19 @@ pub(crate) struct Statement {
 }
 
 impl Statement {
-    /// Principal, action, resource and every condition — cheapest tests first.
-    #[inline]
+    /// Principal, action, resource and every condition: the plain definition of a match, which
+    /// the index-driven evaluation is tested against.
+    #[cfg(test)]
     pub(crate) fn matches(&self, request: &Request<'_>, ctx: &dyn Context) -> bool {
         self.principal.matches(&request.principal)
             && self.action.matches(request.action, true, ctx)
-            && self.resource.matches(request.resource, false, ctx)
+            && self.matches_rest(request, ctx)
+    }
+
+    /// Resource and conditions: what the index cannot establish.
+    #[inline]
+    pub(crate) fn matches_rest(&self, request: &Request<'_>, ctx: &dyn Context) -> bool {
+        self.resource.matches(request.resource, false, ctx)
             && self.conditions.iter().all(|c| c.holds(ctx))
     }
 }

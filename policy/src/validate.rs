@@ -5,6 +5,7 @@ mod condition;
 mod element;
 mod statement;
 mod text;
+mod values;
 
 use crate::diagnostic::{Diagnostic, Severity, Span};
 use crate::json::{Kind, LineIndex, Member, Value};

@@ -21,6 +21,17 @@ use crate::principal::{Entry, PrincipalRule};
 use crate::request::{session_role_prefix, Principal, Request};
 use crate::statement::Statement;
 
+/// What the index already established about a candidate, so evaluation can skip those tests.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Hint {
+    /// Filed in more than one place: the candidate may come up twice.
+    pub(super) repeated: bool,
+    /// Found under the caller's own key: its `Principal` names the caller.
+    pub(super) principal_known: bool,
+    /// Found in the index of the request's action: its `Action`/`NotAction` matches.
+    pub(super) action_known: bool,
+}
+
 /// Buckets smaller than this are scanned rather than resource-indexed.
 const RESOURCE_INDEX_MIN: usize = 8;
 
@@ -34,7 +45,11 @@ pub(super) struct Index {
 #[derive(Debug, Default)]
 struct ActionIndex {
     wildcard: Bucket,
+    /// Keyed by account id, user/session/federated ARN or role ARN.
     by_principal: FxHashMap<Box<str>, Bucket>,
+    /// Role statements keyed by `arn:…:sts::ACCT:assumed-role/NAME`, a separate map so that a
+    /// caller ARN can never hit a session key by accident.
+    by_session: FxHashMap<Box<str>, Bucket>,
     /// Statements filed in more than one place: a candidate may come up twice.
     repeated: Vec<bool>,
 }
@@ -65,17 +80,22 @@ impl Index {
         }
     }
 
-    /// Calls `visit(statement, maybe_repeated)` for every statement that might match.
+    /// Calls `visit(statement, hint)` for every statement that might match.
     #[inline]
-    pub(super) fn candidates(&self, request: &Request<'_>, visit: &mut dyn FnMut(u32, bool)) {
+    pub(super) fn candidates(&self, request: &Request<'_>, visit: &mut dyn FnMut(u32, Hint)) {
         let action = request.action;
         let index = if action.eq_ignore_ascii_case("vpc-lattice-svcs:Invoke") {
             &self.invoke
         } else if action.eq_ignore_ascii_case("vpc-lattice-svcs:Connect") {
             &self.connect
         } else {
+            let hint = Hint {
+                repeated: false,
+                principal_known: false,
+                action_known: false,
+            };
             for &i in &self.all {
-                visit(i, false);
+                visit(i, hint);
             }
             return;
         };
@@ -91,10 +111,12 @@ impl ActionIndex {
     fn build(statements: &[Statement], ids: impl Iterator<Item = usize>) -> ActionIndex {
         let mut wildcard = Vec::new();
         let mut by_principal: FxHashMap<&str, Vec<u32>> = FxHashMap::default();
+        let mut by_session: FxHashMap<&str, Vec<u32>> = FxHashMap::default();
         let mut places = vec![0u32; statements.len()];
         for i in ids {
             let id = to_u32(i);
             let mut keys: Vec<&str> = Vec::new();
+            let mut session_keys: Vec<&str> = Vec::new();
             let any = match &statements[i].principal {
                 PrincipalRule::Implied | PrincipalRule::NotPrincipal(_) => true,
                 PrincipalRule::Principal(set) => {
@@ -106,7 +128,7 @@ impl ActionIndex {
                                 session_prefix,
                             } => {
                                 keys.push(arn);
-                                keys.push(session_prefix);
+                                session_keys.push(session_prefix);
                             }
                             Entry::Foreign => {}
                         }
@@ -119,55 +141,70 @@ impl ActionIndex {
                 places[i] += 1;
                 continue;
             }
-            keys.sort_unstable();
-            keys.dedup();
-            for key in keys {
-                by_principal.entry(key).or_default().push(id);
-                places[i] += 1;
+            for (keys, map) in [(keys, &mut by_principal), (session_keys, &mut by_session)] {
+                let mut keys = keys;
+                keys.sort_unstable();
+                keys.dedup();
+                for key in keys {
+                    map.entry(key).or_default().push(id);
+                    places[i] += 1;
+                }
             }
         }
         let mut repeated: Vec<bool> = places.iter().map(|&n| n > 1).collect();
         let wildcard = Bucket::build(statements, wildcard, &mut repeated);
-        let by_principal = by_principal
-            .into_iter()
-            .map(|(k, ids)| (k.into(), Bucket::build(statements, ids, &mut repeated)))
-            .collect();
+        let mut buckets = |map: FxHashMap<&str, Vec<u32>>| -> FxHashMap<Box<str>, Bucket> {
+            map.into_iter()
+                .map(|(k, ids)| (k.into(), Bucket::build(statements, ids, &mut repeated)))
+                .collect()
+        };
+        let by_principal = buckets(by_principal);
+        let by_session = buckets(by_session);
         ActionIndex {
             wildcard,
             by_principal,
+            by_session,
             repeated,
         }
     }
 
     #[inline]
-    fn candidates(&self, request: &Request<'_>, visit: &mut dyn FnMut(u32, bool)) {
+    fn candidates(&self, request: &Request<'_>, visit: &mut dyn FnMut(u32, Hint)) {
         let resource = request.resource;
         let repeated = &self.repeated;
-        let mut emit = |i: u32| visit(i, repeated.get(i as usize).copied().unwrap_or(true));
-        self.wildcard.candidates(resource, &mut emit);
+        let hint = |i: u32, principal_known: bool| Hint {
+            repeated: repeated.get(i as usize).copied().unwrap_or(true),
+            principal_known,
+            action_known: true,
+        };
+        self.wildcard
+            .candidates(resource, &mut |i| visit(i, hint(i, false)));
         if let Principal::Caller {
             arn,
             principal_arn,
             account,
         } = request.principal
         {
-            if self.by_principal.is_empty() {
-                return;
-            }
-            let mut lookup = |key: &str| {
-                if let Some(bucket) = self.by_principal.get(key) {
-                    bucket.candidates(resource, &mut emit);
+            // Every bucket found here names the caller (the key is what matching compares),
+            // so its statements' principal test is already passed.
+            let mut lookup = |map: &FxHashMap<Box<str>, Bucket>, key: &str| {
+                if let Some(bucket) = map.get(key) {
+                    bucket.candidates(resource, &mut |i| visit(i, hint(i, true)));
                 }
             };
-            lookup(arn);
-            if principal_arn != arn {
-                lookup(principal_arn);
+            if !self.by_principal.is_empty() {
+                lookup(&self.by_principal, arn);
+                if principal_arn != arn {
+                    lookup(&self.by_principal, principal_arn);
+                }
+                if account != arn && account != principal_arn {
+                    lookup(&self.by_principal, account);
+                }
             }
-            if account != arn && account != principal_arn {
-                lookup(account);
-            }
-            if let Some(prefix) = session_role_prefix(arn) {
-                lookup(prefix);
+            if !self.by_session.is_empty() {
+                if let Some(prefix) = session_role_prefix(arn) {
+                    lookup(&self.by_session, prefix);
+                }
             }
         }
     }

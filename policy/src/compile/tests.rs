@@ -151,3 +151,24 @@ proptest! {
         prop_assert_eq!(found, expected);
     }
 }
+
+#[test]
+fn compiled_policy_is_send_sync_and_cheap_to_clone() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<CompiledPolicy>();
+    let text = r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}}"#;
+    let policy = check(text, None).compile().unwrap();
+    let copy = policy.clone();
+    assert!(Arc::ptr_eq(&policy.inner, &copy.inner));
+    assert_eq!(copy.statement_count(), 1);
+    assert_eq!(copy.kind(), PolicyKind::Auth);
+    let infos: Vec<_> = copy.statements().collect();
+    assert_eq!(
+        infos,
+        [StatementInfo {
+            index: 0,
+            sid: None,
+            effect: Effect::Allow
+        }]
+    );
+}

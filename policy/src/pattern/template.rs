@@ -136,8 +136,7 @@ fn variable(text: &str, at: usize) -> Result<(Piece, usize), TemplateError> {
         ));
     }
     let after = &body[name_len..];
-    let (default, used) = if let Some(tail) = after.strip_prefix('}') {
-        let _ = tail;
+    let (default, used) = if after.starts_with('}') {
         (None, 2 + name_len + 1)
     } else {
         let quoted = after.strip_prefix(", '").ok_or_else(|| {
@@ -183,6 +182,15 @@ pub(crate) fn split_wildcards(text: &str) -> Vec<Piece> {
 
 /// Joins adjacent literals and collapses runs of `*` (same meaning, fewer steps).
 pub(crate) fn merge_literals(pieces: Vec<Piece>) -> Vec<Piece> {
+    let mergeable = pieces.windows(2).any(|w| {
+        matches!(
+            (&w[0], &w[1]),
+            (Piece::Lit(_), Piece::Lit(_)) | (Piece::Star, Piece::Star)
+        )
+    });
+    if !mergeable {
+        return pieces;
+    }
     let mut out: Vec<Piece> = Vec::with_capacity(pieces.len());
     for piece in pieces {
         match (out.last_mut(), piece) {

@@ -34,8 +34,15 @@ impl Validator<'_> {
             }
             PolicyKind::Auth => {}
         }
-        let mut bad = text
+        // Byte scan for the common all-ASCII case; characters are decoded only from the first
+        // byte that is not plain ASCII text.
+        let from = text
+            .bytes()
+            .position(|b| !matches!(b, b'\t' | b'\n' | b'\r' | 0x20..=0x7F))
+            .unwrap_or(text.len());
+        let mut bad = text[from..]
             .char_indices()
+            .map(|(i, c)| (from + i, c))
             .filter(|&(_, c)| !matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{FF}'));
         if let Some((first, c)) = bad.next() {
             let more = bad.count();
