@@ -217,6 +217,14 @@ impl Validator<'_> {
                     };
                     for item in items {
                         let s = item.as_str().unwrap_or_default();
+                        if self.version == Version::V2012 && s.contains("${") {
+                            self.error(
+                                item.span,
+                                format!("policy variables are not allowed in `{element}`: name the principal itself, or use `\"Principal\": \"*\"` with a condition on `aws:PrincipalArn`"),
+                            );
+                            ok = false;
+                            continue;
+                        }
                         if s == "*" {
                             if aws {
                                 set.any = true;

@@ -734,3 +734,18 @@ fn variables_in_condition_keys_are_errors() {
         pos(&text, "\"aws:PrincipalTag/${"),
     );
 }
+
+#[test]
+fn variables_in_a_principal_are_errors() {
+    let text = auth(
+        r#"{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:user/${aws:username}"}, "Action": "*", "Resource": "*"}"#,
+    );
+    let at = pos(&text, "\"arn:aws:iam::111122223333:user/$");
+    expect(
+        &text,
+        None,
+        "policy variables are not allowed in `Principal`",
+        Severity::Error,
+        at,
+    );
+}
