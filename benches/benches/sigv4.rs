@@ -2,7 +2,7 @@
 //! presigned) and SigV4A. Requests are signed once by aws-sigv4 (the reference signer).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../tests/sigv4_support/mod.rs"]
+#[path = "../../proxy/tests/sigv4_support/mod.rs"]
 mod sigv4_support;
 
 use std::hint::black_box;
