@@ -2,3 +2,4 @@
 //! request with Amazon VPC Lattice semantics before it reaches the local service.
 
 pub mod cli;
+pub mod normalize;
