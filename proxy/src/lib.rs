@@ -1,5 +1,13 @@
 //! Trellis: a sidecar that authenticates (SigV4) and authorizes (IAM auth policies) every
 //! request with Amazon VPC Lattice semantics before it reaches the local service.
 
+pub mod access_log;
+pub mod body;
+pub mod caller_identity;
 pub mod cli;
+pub mod error;
+pub mod layers;
+pub mod metrics;
 pub mod normalize;
+pub mod outcome;
+pub mod upstream;

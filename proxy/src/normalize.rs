@@ -26,7 +26,9 @@ pub enum PathError {
     #[error("request path contains a malformed percent-encoding; encode `%` as `%25`")]
     BadPercentEncoding,
     /// `..` segments that would climb above `/`.
-    #[error("request path climbs above the root with `..` segments; send a path that stays under `/`")]
+    #[error(
+        "request path climbs above the root with `..` segments; send a path that stays under `/`"
+    )]
     AboveRoot,
 }
 
@@ -60,7 +62,10 @@ impl NormalizedPath {
 
     /// The decoded query pairs (see [`query_pairs`]).
     pub fn query_pairs(&self) -> Vec<(String, String)> {
-        self.raw_query.as_deref().map(query_pairs).unwrap_or_default()
+        self.raw_query
+            .as_deref()
+            .map(query_pairs)
+            .unwrap_or_default()
     }
 
     /// Path and query as the upstream request target: `/a/b?x=1`.
@@ -102,7 +107,18 @@ fn is_raw_pchar(b: u8) -> bool {
     is_unreserved(b)
         || matches!(
             b,
-            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b':' | b'@'
+            b'!' | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+                | b':'
+                | b'@'
         )
 }
 
