@@ -2,6 +2,7 @@
 //! request with Amazon VPC Lattice semantics before it reaches the local service.
 
 pub mod access_log;
+pub mod admin;
 pub mod body;
 pub mod caller_identity;
 pub mod cli;
@@ -10,4 +11,7 @@ pub mod layers;
 pub mod metrics;
 pub mod normalize;
 pub mod outcome;
+pub mod server;
+pub mod stack;
+pub mod tls;
 pub mod upstream;
