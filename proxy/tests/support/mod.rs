@@ -251,10 +251,15 @@ pub struct TestProxy {
 
 impl TestProxy {
     pub async fn start(opts: ProxyOptions) -> Self {
-        Self::start_with(opts, tower_layer::Identity::new()).await
+        Self::start_with(opts, |_| tower_layer::Identity::new()).await
     }
 
-    pub async fn start_with<A>(opts: ProxyOptions, auth: A) -> Self
+    /// Starts with the auth slot filled by `make_auth` (given the proxy's metrics, to resolve
+    /// statement counters as a policy snapshot would).
+    pub async fn start_with<A>(
+        opts: ProxyOptions,
+        make_auth: impl FnOnce(&Arc<Metrics>) -> A,
+    ) -> Self
     where
         A: tower_layer::Layer<AuthInner>,
         trellis::stack::ProxyService<A>: tower_service::Service<
@@ -295,7 +300,7 @@ impl TestProxy {
             upstream,
         };
         let stack = Stack::new(&config, Arc::clone(&metrics), log).unwrap();
-        let service = stack.service(&auth);
+        let service = stack.service(&make_auth(&metrics));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let admin_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
