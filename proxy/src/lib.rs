@@ -12,6 +12,8 @@ pub mod metrics;
 pub mod normalize;
 pub mod outcome;
 pub mod server;
+pub mod signals;
 pub mod stack;
 pub mod tls;
 pub mod upstream;
+pub mod watch;
