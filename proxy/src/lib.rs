@@ -11,6 +11,7 @@ pub mod layers;
 pub mod metrics;
 pub mod normalize;
 pub mod outcome;
+pub mod proxy;
 pub mod server;
 pub mod signals;
 pub mod stack;
