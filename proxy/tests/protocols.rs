@@ -201,3 +201,44 @@ async fn bodies_stream_without_buffering() {
     let rest = within(10, body.collect()).await.unwrap().to_bytes();
     assert_eq!(&rest[..], b"second");
 }
+
+#[tokio::test]
+async fn https_upstream_is_verified_against_a_ca_file_and_grpc_uses_h2() {
+    let (cert, key, pem) = self_signed_with_pem();
+    let up = spawn_tls_upstream(trellis::tls::server_config(vec![cert], key).unwrap()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, pem).unwrap();
+    let mut opts = ProxyOptions::new(up);
+    opts.upstream = format!("https://localhost:{}", up.port());
+    opts.roots = trellis::upstream::UpstreamRoots::CaFile(ca);
+    let proxy = TestProxy::start(opts).await;
+
+    let (status, _, body) = get(&h1_client(), &proxy.url("/over/tls")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(echoed(&body).version(), "HTTP/1.1");
+    assert_eq!(echoed(&body).path(), "/over/tls");
+
+    let req = Request::post(proxy.url("/grpc"))
+        .header("content-type", "application/grpc+proto")
+        .body(full(&b"\0\0\0\0\x01z"[..]))
+        .unwrap();
+    // An HTTP/1.1 gRPC-web style caller still reaches the service over h2 (ALPN).
+    let res = within(10, h1_client().request(req)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["x-upstream-version"], "HTTP/2.0");
+    let collected = within(10, res.into_body().collect()).await.unwrap();
+    assert_eq!(&collected.to_bytes()[..], b"\0\0\0\0\x01z");
+}
+
+#[tokio::test]
+async fn https_upstream_with_an_untrusted_certificate_is_502() {
+    let (cert, key) = self_signed();
+    let up = spawn_tls_upstream(trellis::tls::server_config(vec![cert], key).unwrap()).await;
+    let mut opts = ProxyOptions::new(up);
+    opts.upstream = format!("https://localhost:{}", up.port());
+    let proxy = TestProxy::start(opts).await;
+    let (status, _, body) = get(&h1_client(), &proxy.url("/")).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert!(String::from_utf8_lossy(&body).contains("upstream unreachable"));
+}

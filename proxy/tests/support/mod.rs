@@ -95,6 +95,7 @@ async fn echo(mut req: Request<Incoming>) -> Result<Response<TestBody>, Infallib
         return Ok(Response::new(full("slow done")));
     }
     if path == "/grpc" {
+        let version = format!("{:?}", req.version());
         let data = req
             .into_body()
             .collect()
@@ -112,6 +113,8 @@ async fn echo(mut req: Request<Incoming>) -> Result<Response<TestBody>, Infallib
         let mut res = Response::new(body);
         res.headers_mut()
             .insert("content-type", "application/grpc".parse().unwrap());
+        res.headers_mut()
+            .insert("x-upstream-version", version.parse().unwrap());
         return Ok(res);
     }
     if path == "/ws" {
@@ -177,6 +180,34 @@ pub async fn spawn_upstream() -> SocketAddr {
     addr
 }
 
+/// An echo upstream on 127.0.0.1:0 behind TLS (ALPN `h2`, `http/1.1`).
+pub async fn spawn_tls_upstream(tls: Arc<rustls::ServerConfig>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(stream) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                let _ = builder
+                    .serve_connection_with_upgrades(
+                        TokioIo::new(stream),
+                        hyper::service::service_fn(echo),
+                    )
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
 /// An address nothing listens on.
 pub async fn dead_addr() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -219,6 +250,7 @@ pub struct ProxyOptions {
     pub header_limits: HeaderLimits,
     pub response_timeout: Duration,
     pub log_capacity: usize,
+    pub roots: trellis::upstream::UpstreamRoots,
 }
 
 impl ProxyOptions {
@@ -233,6 +265,7 @@ impl ProxyOptions {
             header_limits: HeaderLimits::default(),
             response_timeout: Duration::from_secs(5),
             log_capacity: 1024,
+            roots: trellis::upstream::UpstreamRoots::Webpki,
         }
     }
 }
@@ -292,6 +325,7 @@ impl TestProxy {
         let mut upstream = UpstreamConfig::new(opts.upstream.parse().unwrap());
         upstream.response_timeout = opts.response_timeout;
         upstream.connect_timeout = Duration::from_secs(2);
+        upstream.roots = opts.roots.clone();
         let config = StackConfig {
             service_arn: SERVICE_ARN.to_owned(),
             service_network_arn: Some(NETWORK_ARN.to_owned()),
@@ -429,12 +463,22 @@ pub fn self_signed() -> (
     rustls_pki_types::CertificateDer<'static>,
     rustls_pki_types::PrivateKeyDer<'static>,
 ) {
+    let (cert, key, _) = self_signed_with_pem();
+    (cert, key)
+}
+
+/// [`self_signed`] plus the certificate as PEM, for CA files.
+pub fn self_signed_with_pem() -> (
+    rustls_pki_types::CertificateDer<'static>,
+    rustls_pki_types::PrivateKeyDer<'static>,
+    String,
+) {
     let certified =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
             .unwrap();
     let cert = certified.cert.der().clone();
     let key = rustls_pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
-    (cert, key)
+    (cert, key, certified.cert.pem())
 }
 
 /// Deterministic pseudo-random chunks of `total` bytes, generated lazily.
