@@ -4,7 +4,24 @@
 //! The auth slot is a type parameter: any `Layer<AuthInner>` whose service answers
 //! `Result<Response<ProxyBody>, ProxyError>`. Tests and `--service-auth-type NONE` pass
 //! [`NoAuth`]; the real `Authenticate` and `Authorize` layers are stacked into one
-//! (`tower_layer::Stack`) and passed here.
+//! (`tower_layer::Stack::new(AuthorizeLayer, AuthenticateLayer)`) and passed here.
+//!
+//! What an auth layer finds in the request extensions: [`crate::layers::ConnectionInfo`]
+//! (caller address, TLS), [`crate::layers::request_id::RequestId`],
+//! [`crate::normalize::NormalizedPath`] (the path for the resource and `RequestPath`, the raw
+//! query and its decoded pairs) and [`crate::outcome::Outcome`]. What it leaves:
+//! - `Authenticate`: for a signed caller, a [`crate::caller_identity::CallerIdentity`] (its
+//!   precomputed headers; `IdentityHeaders` forwards them) and `Outcome::set_authn` with the
+//!   result and the caller's log fields; for an anonymous caller only `set_authn`; on failure
+//!   it returns `Err(ProxyError::Authn { error_type, message, metric_label })`.
+//! - `Authorize`: `Outcome::set_decision` (allowed, denying layer, matched statements and the
+//!   statement counters resolved by `Metrics::statement_counters` when the snapshot was
+//!   compiled) and `Outcome::add_auth_duration`; on a denial in `enforce` mode it returns
+//!   `Err(ProxyError::Denied { message, layer })`, in `audit` mode it forwards.
+//!
+//! `Respond` turns the error into the answer and records it in the `Outcome` (filling the
+//! authn result or denial if the layer did not); `Audit` counts and logs from the `Outcome`
+//! when the response body ends.
 
 use std::sync::Arc;
 

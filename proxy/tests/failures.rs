@@ -123,3 +123,25 @@ async fn shutdown_cuts_requests_past_the_drain_timeout() {
     assert_eq!(report.cut, 1);
     assert!(within(5, in_flight).await.unwrap().is_err());
 }
+
+#[tokio::test]
+async fn connections_beyond_the_limit_wait_for_a_permit() {
+    let up = spawn_upstream().await;
+    let mut opts = ProxyOptions::new(up);
+    opts.server.max_connections = 1;
+    let proxy = TestProxy::start(opts).await;
+    let request = b"GET /limit HTTP/1.1\r\nHost: a\r\n\r\n";
+    let mut first = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    first.write_all(request).await.unwrap();
+    let mut buf = [0u8; 4096];
+    let n = within(5, first.read(&mut buf)).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // The first connection stays open (keep-alive) and holds the only permit.
+    let mut second = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    second.write_all(request).await.unwrap();
+    let waited = tokio::time::timeout(Duration::from_millis(300), second.read(&mut buf)).await;
+    assert!(waited.is_err(), "the second connection must wait");
+    drop(first);
+    let n = within(5, second.read(&mut buf)).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+}
