@@ -146,8 +146,6 @@ pub fn normalize_path(raw: &str) -> Result<String, PathError> {
         return Err(PathError::NotAbsolute(raw.chars().take(64).collect()));
     }
     let mut out = String::with_capacity(raw.len());
-    // Byte offsets in `out` where each kept segment starts (just after its `/`).
-    let mut starts: Vec<usize> = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
         // bytes[i] is '/'. Merge runs of slashes.
@@ -197,7 +195,9 @@ pub fn normalize_path(raw: &str) -> Result<String, PathError> {
                 }
             }
             ".." => {
-                let Some(parent) = starts.pop() else {
+                // The parent is the kept segment before this one's slash; none at the root.
+                let before = &out[..seg_start - 1];
+                let Some(parent) = before.rfind('/').map(|i| i + 1) else {
                     return Err(PathError::AboveRoot);
                 };
                 // Remove the parent segment and this one, keep the slash before the parent.
@@ -206,9 +206,9 @@ pub fn normalize_path(raw: &str) -> Result<String, PathError> {
                     out.truncate(parent - 1);
                 }
             }
-            // Only reachable at the end (slash runs are skipped above): a trailing slash.
-            "" => {}
-            _ => starts.push(seg_start),
+            // A kept segment, or (only at the end, as slash runs are skipped above) the empty
+            // segment of a trailing slash.
+            _ => {}
         }
     }
     if out.is_empty() {
