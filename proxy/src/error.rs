@@ -3,7 +3,7 @@
 
 use crate::normalize::PathError;
 
-/// A failure of the proxy's own making; answered by [`crate::respond::respond`].
+/// A failure of the proxy's own making; answered by [`crate::layers::respond::respond`].
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
     /// The request is malformed (`400`).
