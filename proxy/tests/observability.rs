@@ -342,6 +342,29 @@ async fn a_full_log_queue_drops_and_counts() {
 }
 
 #[tokio::test]
+async fn a_stalled_log_writer_drops_and_counts_every_further_line() {
+    let up = spawn_upstream().await;
+    let mut opts = ProxyOptions::new(up);
+    opts.log_capacity = 1;
+    opts.log_stalled = true;
+    let proxy = TestProxy::start(opts).await;
+    let client = h1_client();
+    for i in 0..20 {
+        // Requests are still answered while the log is stuck.
+        assert_eq!(
+            get(&client, &proxy.url(&format!("/stuck/{i}"))).await.0,
+            StatusCode::OK
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // One line is stuck in the writer, one waits in the queue, the rest are counted.
+    let dropped = proxy.metrics.access_log_dropped().get();
+    assert!((17..=19).contains(&dropped), "dropped {dropped}");
+    let metrics = scrape(&proxy).await;
+    assert!(metrics.contains(&format!("trellis_access_log_dropped_total {dropped}\n")));
+}
+
+#[tokio::test]
 async fn admin_health_readiness_and_policy() {
     let up = spawn_upstream().await;
     let proxy = TestProxy::start(ProxyOptions::new(up)).await;

@@ -250,6 +250,8 @@ pub struct ProxyOptions {
     pub header_limits: HeaderLimits,
     pub response_timeout: Duration,
     pub log_capacity: usize,
+    /// The log sink never reads: the writer blocks after its first line.
+    pub log_stalled: bool,
     pub roots: trellis::upstream::UpstreamRoots,
 }
 
@@ -265,6 +267,7 @@ impl ProxyOptions {
             header_limits: HeaderLimits::default(),
             response_timeout: Duration::from_secs(5),
             log_capacity: 1024,
+            log_stalled: false,
             roots: trellis::upstream::UpstreamRoots::Webpki,
         }
     }
@@ -307,7 +310,7 @@ impl TestProxy {
             Send + 'static,
     {
         let metrics = Arc::new(Metrics::new("test").unwrap());
-        let (reader, writer) = tokio::io::duplex(1 << 16);
+        let (reader, writer) = tokio::io::duplex(if opts.log_stalled { 1 } else { 1 << 16 });
         let (log, _writer) = spawn_with_writer(
             Box::new(writer),
             opts.log_capacity,
@@ -316,7 +319,12 @@ impl TestProxy {
         std::mem::forget(_writer);
         let lines = LogLines::default();
         let sink = lines.clone();
+        let stalled = opts.log_stalled;
         tokio::spawn(async move {
+            if stalled {
+                // Hold the pipe open without reading.
+                std::future::pending::<()>().await;
+            }
             let mut r = tokio::io::BufReader::new(reader).lines();
             while let Ok(Some(line)) = r.next_line().await {
                 sink.0.lock().unwrap().push(line);
