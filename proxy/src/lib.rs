@@ -2,6 +2,7 @@
 //! request with Amazon VPC Lattice semantics before it reaches the local service.
 
 pub mod access_log;
+mod activity;
 pub mod admin;
 pub mod body;
 pub mod caller_identity;

@@ -3,8 +3,6 @@
 //! connection limits. Each connection runs in its own task, so a stalled client only ever
 //! holds its own task and its connection permit.
 
-mod activity;
-
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,7 +19,7 @@ use tokio::task::JoinSet;
 use tower::ServiceExt;
 use tower_service::Service;
 
-use self::activity::{Activity, ActivityIo};
+use crate::activity::{Activity, ActivityIo};
 use crate::layers::ConnectionInfo;
 
 /// Limits and timeouts of the listener.

@@ -76,6 +76,8 @@ pub struct UpstreamConfig {
     pub response_timeout: Duration,
     /// How long an idle pooled connection is kept.
     pub pool_idle_timeout: Duration,
+    /// An upgraded (WebSocket) tunnel moving no bytes for this long is closed.
+    pub tunnel_idle_timeout: Duration,
     /// HTTP version choice.
     pub protocol: UpstreamProtocol,
     /// Trust anchors for https.
@@ -83,13 +85,15 @@ pub struct UpstreamConfig {
 }
 
 impl UpstreamConfig {
-    /// Defaults for `url`: 5 s connect, 60 s response head, 90 s pool idle, `Auto`, webpki.
+    /// Defaults for `url`: 5 s connect, 60 s response head, 90 s pool idle, 60 s tunnel idle
+    /// (Lattice's idle timeout), `Auto`, webpki.
     pub fn new(url: Uri) -> Self {
         Self {
             url,
             connect_timeout: Duration::from_secs(5),
             response_timeout: Duration::from_secs(60),
             pool_idle_timeout: Duration::from_secs(90),
+            tunnel_idle_timeout: Duration::from_secs(60),
             protocol: UpstreamProtocol::Auto,
             roots: UpstreamRoots::Webpki,
         }
@@ -131,6 +135,7 @@ pub struct Upstream<B> {
     /// The URL's path without its trailing `/` (empty for `http://host:port`).
     pub(crate) prefix: Arc<str>,
     pub(crate) response_timeout: Duration,
+    pub(crate) tunnel_idle_timeout: Duration,
     pub(crate) protocol: UpstreamProtocol,
 }
 
@@ -222,6 +227,7 @@ where
             authority,
             prefix,
             response_timeout: config.response_timeout,
+            tunnel_idle_timeout: config.tunnel_idle_timeout,
             protocol: config.protocol,
         })
     }

@@ -105,6 +105,36 @@ async fn upgrade_requests_are_tunnelled_both_ways() {
 }
 
 #[tokio::test]
+async fn idle_tunnels_are_closed() {
+    let up = spawn_upstream().await;
+    let mut opts = ProxyOptions::new(up);
+    opts.tunnel_idle_timeout = std::time::Duration::from_millis(300);
+    let proxy = TestProxy::start(opts).await;
+    let mut stream = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    stream
+        .write_all(
+            b"GET /ws HTTP/1.1\r\nHost: svc\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        within(5, stream.read_exact(&mut byte)).await.unwrap();
+        head.push(byte[0]);
+    }
+    stream.write_all(b"ping").await.unwrap();
+    let mut back = [0u8; 4];
+    within(5, stream.read_exact(&mut back)).await.unwrap();
+    assert_eq!(&back, b"ping");
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    within(5, stream.read_to_end(&mut rest)).await.unwrap();
+    assert!(rest.is_empty());
+    assert!(started.elapsed() >= std::time::Duration::from_millis(250));
+}
+
+#[tokio::test]
 async fn grpc_trailers_pass_through() {
     let up = spawn_upstream().await;
     let proxy = TestProxy::start(ProxyOptions::new(up)).await;

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use http::header::HOST;
 use http::{HeaderValue, Request, Response, StatusCode, Version};
@@ -13,6 +14,7 @@ use hyper_util::client::legacy::connect::HttpInfo;
 use hyper_util::rt::TokioIo;
 use tower_service::Service;
 
+use crate::activity::{Activity, ActivityIo};
 use crate::body::ProxyBody;
 use crate::error::{ProxyError, UpstreamError};
 use crate::layers::identity_headers::{is_upgrade, strip_hop_by_hop};
@@ -62,13 +64,27 @@ pub fn classify_client_error(err: &hyper_util::client::legacy::Error) -> Upstrea
     }
 }
 
-async fn tunnel(client: OnUpgrade, upstream: OnUpgrade) {
+/// Copies bytes both ways until either side closes or nothing moves for `idle`.
+async fn tunnel(client: OnUpgrade, upstream: OnUpgrade, idle: Duration) {
     let (client, upstream) = tokio::join!(client, upstream);
-    if let (Ok(client), Ok(upstream)) = (client, upstream) {
-        let mut client = TokioIo::new(client);
-        let mut upstream = TokioIo::new(upstream);
-        // Either side closing ends the tunnel; the error (a reset) has no one to report to.
-        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+    let (Ok(client), Ok(upstream)) = (client, upstream) else {
+        return;
+    };
+    let activity = Activity::new();
+    let mut client = ActivityIo::new(TokioIo::new(client), activity.clone());
+    let mut upstream = TokioIo::new(upstream);
+    let copy = tokio::io::copy_bidirectional(&mut client, &mut upstream);
+    tokio::pin!(copy);
+    loop {
+        tokio::select! {
+            // Either side closing ends the tunnel; an error (a reset) has no one to report to.
+            _ = &mut copy => return,
+            () = tokio::time::sleep(activity.remaining(idle)) => {
+                if activity.remaining(idle).is_zero() {
+                    return;
+                }
+            }
+        }
     }
 }
 
@@ -128,6 +144,7 @@ where
             up.h1.request(req)
         };
         let timeout = up.response_timeout;
+        let tunnel_idle = up.tunnel_idle_timeout;
         Box::pin(async move {
             let mut res = match tokio::time::timeout(timeout, sent).await {
                 Err(_) => return Err(UpstreamError::Timeout(timeout).into()),
@@ -143,7 +160,7 @@ where
             let switching = res.status() == StatusCode::SWITCHING_PROTOCOLS;
             if let (true, Some(client_upgrade)) = (switching, client_upgrade) {
                 let upstream_upgrade = hyper::upgrade::on(&mut res);
-                tokio::spawn(tunnel(client_upgrade, upstream_upgrade));
+                tokio::spawn(tunnel(client_upgrade, upstream_upgrade, tunnel_idle));
             }
             strip_hop_by_hop(res.headers_mut(), switching);
             Ok(res.map(ProxyBody::upstream))

@@ -253,6 +253,7 @@ pub struct ProxyOptions {
     /// The log sink never reads: the writer blocks after its first line.
     pub log_stalled: bool,
     pub roots: trellis::upstream::UpstreamRoots,
+    pub tunnel_idle_timeout: Duration,
 }
 
 impl ProxyOptions {
@@ -269,6 +270,7 @@ impl ProxyOptions {
             log_capacity: 1024,
             log_stalled: false,
             roots: trellis::upstream::UpstreamRoots::Webpki,
+            tunnel_idle_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -334,6 +336,7 @@ impl TestProxy {
         upstream.response_timeout = opts.response_timeout;
         upstream.connect_timeout = Duration::from_secs(2);
         upstream.roots = opts.roots.clone();
+        upstream.tunnel_idle_timeout = opts.tunnel_idle_timeout;
         let config = StackConfig {
             service_arn: SERVICE_ARN.to_owned(),
             service_network_arn: Some(NETWORK_ARN.to_owned()),

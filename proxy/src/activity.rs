@@ -1,4 +1,4 @@
-//! Tracks the last time a connection moved bytes, for the idle timeout.
+//! Tracks the last time a connection or tunnel moved bytes, for idle timeouts.
 
 use std::io;
 use std::pin::Pin;
