@@ -55,6 +55,19 @@ pub struct LoadedFile {
     pub loaded_at: SystemTime,
 }
 
+impl LoadedFile {
+    /// The entry for `content` read from `path`, hashing it.
+    pub fn new(path: PathBuf, content: &[u8], statements: usize, loaded_at: SystemTime) -> Self {
+        use sha2::Digest;
+        Self {
+            path,
+            sha256: hex::encode(sha2::Sha256::digest(content)),
+            statements,
+            loaded_at,
+        }
+    }
+}
+
 fn rfc3339<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
     let text = time::OffsetDateTime::from(*t)
         .format(&time::format_description::well_known::Rfc3339)
@@ -169,4 +182,44 @@ pub async fn serve(
         });
     }
     conns.abort_all();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loaded_file_hashes_its_content_and_serializes_rfc3339() {
+        let f = LoadedFile::new(
+            "/p.json".into(),
+            b"abc",
+            2,
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(86_400),
+        );
+        assert_eq!(
+            f.sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let v = serde_json::to_value(&f).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"path": "/p.json", "sha256": f.sha256, "statements": 2, "loaded_at": "1970-01-02T00:00:00Z"})
+        );
+    }
+
+    #[test]
+    fn only_get_is_served() {
+        let state = AdminState {
+            metrics: Arc::new(Metrics::new("t").unwrap()),
+            ready: Readiness::new(),
+            files: Arc::new(Vec::new),
+        };
+        let post = Request::post("/metrics").body(()).unwrap();
+        assert_eq!(
+            handle(&state, &post).status(),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        let get = Request::get("/metrics").body(()).unwrap();
+        assert_eq!(handle(&state, &get).status(), StatusCode::OK);
+    }
 }
