@@ -251,8 +251,3 @@ impl Connection {
         }
     }
 }
-
-/// The address a bound listener serves on, for logs and tests.
-pub fn local_addr(listener: &TcpListener) -> std::io::Result<SocketAddr> {
-    listener.local_addr()
-}
