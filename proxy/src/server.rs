@@ -4,7 +4,6 @@
 //! holds its own task and its connection permit.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
