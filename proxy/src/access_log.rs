@@ -1,0 +1,327 @@
+//! The JSON access log (CONTRACT §8): one line per request with Lattice's field names.
+//!
+//! The request path only builds an [`AccessRecord`] and `try_send`s it to a writer task over a
+//! bounded channel; serialization (into one reused buffer) and I/O happen in that task. When the
+//! channel is full the record is dropped and counted in `trellis_access_log_dropped_total`: a
+//! slow disk must never slow requests, and a loss must never be silent.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use http::{HeaderValue, Method};
+use prometheus::IntCounter;
+use serde::Serialize;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::error::PolicyLayer;
+use crate::metrics::AuthnResult;
+use crate::outcome::CallerLog;
+
+/// Where the log goes (`--access-log stdout|off|FILE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessLogTarget {
+    /// Standard output.
+    Stdout,
+    /// Appended to this file.
+    File(PathBuf),
+    /// Not written (records are not even built).
+    Off,
+}
+
+/// Everything one line holds; built when the response body ends.
+#[derive(Debug, Clone)]
+pub struct AccessRecord {
+    /// When the request head arrived.
+    pub start_time: SystemTime,
+    /// `x-amzn-requestid`.
+    pub request_id: Option<HeaderValue>,
+    /// The method.
+    pub method: Method,
+    /// The normalized path, or the raw one when normalization failed.
+    pub path: String,
+    /// `HTTP/1.1` or `HTTP/2`.
+    pub protocol: &'static str,
+    /// `Host` or `:authority`.
+    pub host: Option<HeaderValue>,
+    /// `User-Agent`.
+    pub user_agent: Option<HeaderValue>,
+    /// The caller's address.
+    pub source: Option<SocketAddr>,
+    /// The upstream address, when the request reached it.
+    pub target: Option<SocketAddr>,
+    /// The final status.
+    pub response_code: u16,
+    /// Milliseconds from the request head to the last response byte.
+    pub duration_ms: u64,
+    /// Milliseconds from the request head to the last request byte sent to the target (0 when
+    /// it never reached the target).
+    pub request_to_target_ms: u64,
+    /// Milliseconds from the target's response head to the last byte to the caller (0 when the
+    /// target did not answer).
+    pub response_from_target_ms: u64,
+    /// Header and body bytes received.
+    pub bytes_received: u64,
+    /// Header and body bytes sent.
+    pub bytes_sent: u64,
+    /// `--service-arn`.
+    pub service_arn: Arc<str>,
+    /// `--service-network-arn`.
+    pub service_network_arn: Option<Arc<str>>,
+    /// What authentication found, when an `Authenticate` layer ran.
+    pub authn: Option<AuthnResult>,
+    /// The caller, when known.
+    pub caller: Option<CallerLog>,
+    /// The denying layer.
+    pub denied_layer: Option<PolicyLayer>,
+    /// `failureReason`.
+    pub failure_reason: Option<&'static str>,
+    /// `matchedStatements` (empty when none or no policy ran).
+    pub matched_statements: String,
+    /// `enforce` or `audit`.
+    pub mode: &'static str,
+}
+
+const DASH: &str = "-";
+
+fn header_str(v: Option<&HeaderValue>) -> &str {
+    v.and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty())
+        .unwrap_or(DASH)
+}
+
+/// Lattice's `startTime` format: `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn format_start_time(t: SystemTime) -> String {
+    let dt = time::OffsetDateTime::from(t);
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    dt.format(&fmt).unwrap_or_else(|_| DASH.to_owned())
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Line<'a> {
+    start_time: &'a str,
+    request_id: &'a str,
+    request_method: &'a str,
+    request_path: &'a str,
+    protocol: &'a str,
+    host_header: &'a str,
+    user_agent: &'a str,
+    source_ip_port: &'a str,
+    target_ip_port: &'a str,
+    response_code: u16,
+    duration: u64,
+    request_to_target_duration: u64,
+    response_from_target_duration: u64,
+    bytes_received: u64,
+    bytes_sent: u64,
+    service_arn: &'a str,
+    service_network_arn: &'a str,
+    caller_principal: &'a str,
+    #[serde(rename = "callerPrincipalOrgID")]
+    caller_principal_org_id: &'a str,
+    caller_principal_tags: &'a str,
+    resolved_user: &'a str,
+    auth_denied_reason: &'a str,
+    failure_reason: &'a str,
+    authn_result: &'a str,
+    matched_statements: &'a str,
+    mode: &'a str,
+}
+
+impl AccessRecord {
+    /// Appends the JSON line (with its `\n`) to `buf`.
+    pub fn write_json(&self, buf: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        let start = format_start_time(self.start_time);
+        let source = self.source.map(|a| a.to_string());
+        let target = self.target.map(|a| a.to_string());
+        let signed = self.authn == Some(AuthnResult::Signed);
+        let caller = self.caller.as_ref().filter(|_| signed);
+        let resolved_user = match self.authn {
+            Some(AuthnResult::Signed) => caller.map_or(DASH, |c| &c.principal),
+            Some(AuthnResult::Anonymous) => "Anonymous",
+            _ => DASH,
+        };
+        let line = Line {
+            start_time: &start,
+            request_id: header_str(self.request_id.as_ref()),
+            request_method: self.method.as_str(),
+            request_path: if self.path.is_empty() {
+                DASH
+            } else {
+                &self.path
+            },
+            protocol: self.protocol,
+            host_header: header_str(self.host.as_ref()),
+            user_agent: header_str(self.user_agent.as_ref()),
+            source_ip_port: source.as_deref().unwrap_or(DASH),
+            target_ip_port: target.as_deref().unwrap_or(DASH),
+            response_code: self.response_code,
+            duration: self.duration_ms,
+            request_to_target_duration: self.request_to_target_ms,
+            response_from_target_duration: self.response_from_target_ms,
+            bytes_received: self.bytes_received,
+            bytes_sent: self.bytes_sent,
+            service_arn: &self.service_arn,
+            service_network_arn: self.service_network_arn.as_deref().unwrap_or(DASH),
+            caller_principal: caller.map_or(DASH, |c| &c.principal),
+            caller_principal_org_id: caller.and_then(|c| c.org_id.as_deref()).unwrap_or(DASH),
+            caller_principal_tags: caller.and_then(|c| c.tags_json.as_deref()).unwrap_or(DASH),
+            resolved_user,
+            auth_denied_reason: self.denied_layer.map_or(DASH, PolicyLayer::log_name),
+            failure_reason: self.failure_reason.unwrap_or(DASH),
+            authn_result: self.authn.map_or(DASH, AuthnResult::label),
+            matched_statements: if self.matched_statements.is_empty() {
+                DASH
+            } else {
+                &self.matched_statements
+            },
+            mode: self.mode,
+        };
+        serde_json::to_writer(&mut *buf, &line)?;
+        buf.push(b'\n');
+        Ok(())
+    }
+}
+
+/// The sending side, cloned into every connection's stack.
+#[derive(Debug, Clone)]
+pub struct AccessLog {
+    tx: Option<mpsc::Sender<AccessRecord>>,
+    dropped: IntCounter,
+}
+
+impl AccessLog {
+    /// A log that writes nothing.
+    pub fn off(dropped: IntCounter) -> Self {
+        Self { tx: None, dropped }
+    }
+
+    /// Whether records are wanted at all.
+    pub fn enabled(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    /// Hands `record` to the writer, or drops and counts it when the writer is behind.
+    pub fn submit(&self, record: AccessRecord) {
+        if let Some(tx) = &self.tx {
+            if tx.try_send(record).is_err() {
+                self.dropped.inc();
+            }
+        }
+    }
+}
+
+/// The writer task; [`AccessLogWriter::shutdown`] flushes what is queued.
+#[derive(Debug)]
+pub struct AccessLogWriter {
+    task: Option<JoinHandle<std::io::Result<()>>>,
+    stop: Arc<tokio::sync::Notify>,
+}
+
+/// The log file cannot be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open access log `{path}`: {source}; check the directory exists and is writable, or use `--access-log stdout`")]
+pub struct AccessLogOpenError {
+    path: PathBuf,
+    source: std::io::Error,
+}
+
+/// Starts the writer for `target` with a queue of `capacity` records; `dropped` counts losses.
+pub async fn spawn(
+    target: &AccessLogTarget,
+    capacity: usize,
+    dropped: IntCounter,
+) -> Result<(AccessLog, AccessLogWriter), AccessLogOpenError> {
+    let out: Box<dyn AsyncWrite + Send + Unpin> = match target {
+        AccessLogTarget::Off => {
+            return Ok((
+                AccessLog::off(dropped),
+                AccessLogWriter {
+                    task: None,
+                    stop: Arc::default(),
+                },
+            ))
+        }
+        AccessLogTarget::Stdout => Box::new(tokio::io::stdout()),
+        AccessLogTarget::File(path) => Box::new(
+            tokio::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .await
+                .map_err(|source| AccessLogOpenError {
+                    path: path.clone(),
+                    source,
+                })?,
+        ),
+    };
+    Ok(spawn_with_writer(out, capacity, dropped))
+}
+
+/// Starts the writer on any byte sink (tests use an in-memory pipe).
+pub fn spawn_with_writer(
+    out: Box<dyn AsyncWrite + Send + Unpin>,
+    capacity: usize,
+    dropped: IntCounter,
+) -> (AccessLog, AccessLogWriter) {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let task = tokio::spawn(write_loop(rx, out, Arc::clone(&stop)));
+    (
+        AccessLog {
+            tx: Some(tx),
+            dropped,
+        },
+        AccessLogWriter {
+            task: Some(task),
+            stop,
+        },
+    )
+}
+
+async fn write_loop(
+    mut rx: mpsc::Receiver<AccessRecord>,
+    out: Box<dyn AsyncWrite + Send + Unpin>,
+    stop: Arc<tokio::sync::Notify>,
+) -> std::io::Result<()> {
+    let mut out = tokio::io::BufWriter::with_capacity(64 * 1024, out);
+    let mut buf = Vec::with_capacity(1024);
+    loop {
+        let record = tokio::select! {
+            r = rx.recv() => r,
+            () = stop.notified() => {
+                // Refuse new records, then drain what is queued.
+                rx.close();
+                rx.recv().await
+            }
+        };
+        let Some(record) = record else { break };
+        buf.clear();
+        if record.write_json(&mut buf).is_ok() {
+            out.write_all(&buf).await?;
+        }
+        // Batch while records keep coming; flush as soon as the queue is empty.
+        if rx.is_empty() {
+            out.flush().await?;
+        }
+    }
+    out.flush().await
+}
+
+impl AccessLogWriter {
+    /// Stops accepting records, writes those queued and flushes.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        self.stop.notify_one();
+        match self.task.take() {
+            Some(task) => task.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,225 @@
+//! The admin endpoints (`--admin`): `/metrics`, `/healthz`, `/readyz`, `/policy`. Plain
+//! HTTP/1.1 on a separate listener, so probes and scrapes never queue behind callers.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use crate::metrics::Metrics;
+
+/// Set once policies and principals are loaded; `/readyz` answers 200 from then on.
+#[derive(Debug, Clone, Default)]
+pub struct Readiness(Arc<AtomicBool>);
+
+impl Readiness {
+    /// Not ready yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Marks the proxy ready (or not, e.g. while nothing valid is loaded).
+    pub fn set(&self, ready: bool) {
+        self.0.store(ready, Ordering::Release);
+    }
+
+    /// Whether the proxy is ready.
+    pub fn is_ready(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// One loaded policy or principals file, as `/policy` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoadedFile {
+    /// The path as configured.
+    pub path: PathBuf,
+    /// Hex SHA-256 of the content in force.
+    pub sha256: String,
+    /// Statements in the file (0 for a principals file).
+    pub statements: usize,
+    /// When the content was loaded, RFC 3339.
+    #[serde(serialize_with = "rfc3339")]
+    pub loaded_at: SystemTime,
+}
+
+impl LoadedFile {
+    /// The entry for `content` read from `path`, hashing it.
+    pub fn new(path: PathBuf, content: &[u8], statements: usize, loaded_at: SystemTime) -> Self {
+        use sha2::Digest;
+        Self {
+            path,
+            sha256: hex::encode(sha2::Sha256::digest(content)),
+            statements,
+            loaded_at,
+        }
+    }
+}
+
+fn rfc3339<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    let text = time::OffsetDateTime::from(*t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(serde::ser::Error::custom)?;
+    s.serialize_str(&text)
+}
+
+/// Reads the files of the snapshot in force (the snapshot owner provides it).
+pub type FilesSource = Arc<dyn Fn() -> Vec<LoadedFile> + Send + Sync>;
+
+/// What the admin endpoints read.
+#[derive(Clone)]
+pub struct AdminState {
+    /// Metrics to expose.
+    pub metrics: Arc<Metrics>,
+    /// `/readyz`.
+    pub ready: Readiness,
+    /// `/policy`.
+    pub files: FilesSource,
+}
+
+impl fmt::Debug for AdminState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminState")
+            .field("ready", &self.ready)
+            .finish_non_exhaustive()
+    }
+}
+
+fn text(
+    status: StatusCode,
+    body: impl Into<Bytes>,
+    content_type: &'static str,
+) -> Response<Full<Bytes>> {
+    let mut res = Response::new(Full::new(body.into()));
+    *res.status_mut() = status;
+    res.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    res
+}
+
+/// Answers one admin request.
+pub fn handle<B>(state: &AdminState, req: &Request<B>) -> Response<Full<Bytes>> {
+    const PLAIN: &str = "text/plain; charset=utf-8";
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n", PLAIN);
+    }
+    match req.uri().path() {
+        "/metrics" => match state.metrics.encode() {
+            Ok(body) => text(
+                StatusCode::OK,
+                body,
+                "text/plain; version=0.0.4; charset=utf-8",
+            ),
+            Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n"), PLAIN),
+        },
+        "/healthz" => text(StatusCode::OK, "ok\n", PLAIN),
+        "/readyz" if state.ready.is_ready() => text(StatusCode::OK, "ready\n", PLAIN),
+        "/readyz" => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: policies and principals are not loaded yet\n",
+            PLAIN,
+        ),
+        "/policy" => {
+            #[derive(Serialize)]
+            struct Files {
+                files: Vec<LoadedFile>,
+            }
+            match serde_json::to_vec(&Files {
+                files: (state.files)(),
+            }) {
+                Ok(body) => text(StatusCode::OK, body, "application/json"),
+                Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n"), PLAIN),
+            }
+        }
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "not found; try /metrics, /healthz, /readyz or /policy\n",
+            PLAIN,
+        ),
+    }
+}
+
+/// Serves the admin endpoints on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    state: AdminState,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let mut conns = JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        while conns.try_join_next().is_some() {}
+        let stream = tokio::select! {
+            () = &mut shutdown => break,
+            a = listener.accept() => match a {
+                Ok((s, _)) => s,
+                Err(_) => continue,
+            },
+        };
+        let state = state.clone();
+        conns.spawn(async move {
+            let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let res = handle(&state, &req);
+                async move { Ok::<_, Infallible>(res) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(5))
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+    conns.abort_all();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loaded_file_hashes_its_content_and_serializes_rfc3339() {
+        let f = LoadedFile::new(
+            "/p.json".into(),
+            b"abc",
+            2,
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(86_400),
+        );
+        assert_eq!(
+            f.sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let v = serde_json::to_value(&f).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"path": "/p.json", "sha256": f.sha256, "statements": 2, "loaded_at": "1970-01-02T00:00:00Z"})
+        );
+    }
+
+    #[test]
+    fn only_get_is_served() {
+        let state = AdminState {
+            metrics: Arc::new(Metrics::new("t").unwrap()),
+            ready: Readiness::new(),
+            files: Arc::new(Vec::new),
+        };
+        let post = Request::post("/metrics").body(()).unwrap();
+        assert_eq!(
+            handle(&state, &post).status(),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        let get = Request::get("/metrics").body(()).unwrap();
+        assert_eq!(handle(&state, &get).status(), StatusCode::OK);
+    }
+}

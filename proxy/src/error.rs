@@ -1,0 +1,130 @@
+//! The closed set of failures a request can end in. `respond` turns each into the contract's
+//! answer in one exhaustive match, so a new variant cannot ship without a defined answer.
+
+use crate::normalize::PathError;
+
+/// A failure of the proxy's own making; answered by [`crate::layers::respond::respond`].
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// The request is malformed (`400`).
+    #[error(transparent)]
+    BadRequest(#[from] BadRequest),
+    /// The request head exceeds the configured size or count (`431`).
+    #[error("request headers too large: {size} bytes in {count} fields (limit {max_size} bytes, {max_count} fields); send fewer or smaller headers")]
+    HeadersTooLarge {
+        /// Bytes of all names and values.
+        size: usize,
+        /// Number of header fields.
+        count: usize,
+        /// Configured byte limit.
+        max_size: usize,
+        /// Configured field limit.
+        max_count: usize,
+    },
+    /// Authentication failed (`403`, `x-amzn-errortype: <error_type>`).
+    #[error("{0}")]
+    Authn(Authn),
+    /// Authorization denied (`403`, `AccessDeniedException`).
+    #[error("{0}")]
+    Denied(Denied),
+    /// The upstream could not be reached or did not answer in time (`502`/`504`).
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    /// A bug or resource failure inside the proxy (`500`); the detail is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Why a request is malformed.
+#[derive(Debug, thiserror::Error)]
+pub enum BadRequest {
+    /// The path cannot be normalized.
+    #[error(transparent)]
+    Path(#[from] PathError),
+    /// The request target has no usable path (e.g. `CONNECT` authority form).
+    #[error("request target `{0}` has no path; send an origin-form target such as `/orders`")]
+    Target(String),
+}
+
+/// An authentication failure, filled by the `Authenticate` layer.
+///
+/// `error_type` is AWS's exception name (`InvalidSignatureException`, ...), `message` AWS's
+/// wording without any secret, `metric_label` the `trellis_authn_total{result}` value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error_type}: {message}")]
+pub struct Authn {
+    /// `x-amzn-errortype` and the body prefix.
+    pub error_type: &'static str,
+    /// The body text after `<ErrorType>: `.
+    pub message: String,
+    /// Label for `trellis_authn_total{result}`.
+    pub metric_label: &'static str,
+}
+
+/// An authorization denial, filled by the `Authorize` layer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("AccessDeniedException: {message}")]
+pub struct Denied {
+    /// `User: ... is not authorized to perform: ...` (the body after `AccessDeniedException: `).
+    pub message: String,
+    /// The policy layer that denied; logged as `authDeniedReason`.
+    pub layer: PolicyLayer,
+}
+
+/// The policy layer a denial comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PolicyLayer {
+    /// The service network's auth policy.
+    Network,
+    /// The service's auth policy.
+    Service,
+    /// The caller's identity-based policies.
+    Identity,
+}
+
+impl PolicyLayer {
+    /// The access-log spelling (`authDeniedReason`).
+    pub fn log_name(self) -> &'static str {
+        match self {
+            Self::Network => "Network",
+            Self::Service => "Service",
+            Self::Identity => "Identity",
+        }
+    }
+
+    /// The metric label spelling (`layer`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Network => "network",
+            Self::Service => "service",
+            Self::Identity => "identity",
+        }
+    }
+}
+
+/// Why forwarding to the upstream failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// No connection could be made (refused, DNS, TLS handshake, connect timeout).
+    #[error("upstream unreachable: {0}; check that the service listens at `--upstream`")]
+    Unreachable(String),
+    /// The upstream accepted the request but sent no response head within the timeout.
+    #[error(
+        "upstream did not answer within {0:?}; check the service or raise the response timeout"
+    )]
+    Timeout(std::time::Duration),
+    /// The connection broke or the upstream spoke invalid HTTP.
+    #[error("upstream protocol error: {0}")]
+    Protocol(String),
+}
+
+impl UpstreamError {
+    /// The access-log `failureReason`.
+    pub fn failure_reason(&self) -> &'static str {
+        match self {
+            Self::Unreachable(_) => "TargetConnectionError",
+            Self::Timeout(_) => "TargetDataTimeout",
+            Self::Protocol(_) => "TargetProtocolError",
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Validates the request head (header limits) and computes the one [`NormalizedPath`] every
+//! later layer and the upstream use.
+
+use std::task::{Context, Poll};
+
+use futures_util::future::{ready, Either, Ready};
+use http::{HeaderMap, Method, Request, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::body::ProxyBody;
+use crate::error::{BadRequest, ProxyError};
+use crate::normalize::NormalizedPath;
+use crate::outcome::Outcome;
+
+/// Header limits of a request head; Lattice's are 60 KiB in total or 100 fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderLimits {
+    /// Most bytes of all header names and values (plus 4 per field for `: ` and CRLF).
+    pub max_bytes: usize,
+    /// Most header fields.
+    pub max_count: usize,
+}
+
+impl Default for HeaderLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 60 * 1024,
+            max_count: 100,
+        }
+    }
+}
+
+/// Checks `headers` against `limits`.
+pub fn check_headers(headers: &HeaderMap, limits: HeaderLimits) -> Result<(), ProxyError> {
+    let count = headers.len();
+    let size: usize = headers
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum();
+    if count > limits.max_count || size > limits.max_bytes {
+        return Err(ProxyError::HeadersTooLarge {
+            size,
+            count,
+            max_size: limits.max_bytes,
+            max_count: limits.max_count,
+        });
+    }
+    Ok(())
+}
+
+/// Normalizes the target of `req`.
+pub fn normalize_request<B>(req: &Request<B>) -> Result<NormalizedPath, ProxyError> {
+    let uri = req.uri();
+    if uri.path_and_query().is_none() || (req.method() == Method::CONNECT && uri.path().is_empty())
+    {
+        return Err(BadRequest::Target(uri.to_string().chars().take(64).collect()).into());
+    }
+    NormalizedPath::new(uri.path(), uri.query()).map_err(|e| BadRequest::Path(e).into())
+}
+
+/// Adds [`Normalize`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NormalizeLayer {
+    limits: HeaderLimits,
+}
+
+impl NormalizeLayer {
+    /// A layer enforcing `limits`.
+    pub fn new(limits: HeaderLimits) -> Self {
+        Self { limits }
+    }
+}
+
+impl<S> Layer<S> for NormalizeLayer {
+    type Service = Normalize<S>;
+    fn layer(&self, inner: S) -> Normalize<S> {
+        Normalize {
+            inner,
+            limits: self.limits,
+        }
+    }
+}
+
+/// Rejects oversized heads and bad paths; inserts [`NormalizedPath`] into the extensions.
+#[derive(Debug, Clone)]
+pub struct Normalize<S> {
+    inner: S,
+    limits: HeaderLimits,
+}
+
+impl<S, B> Service<Request<B>> for Normalize<S>
+where
+    S: Service<Request<B>, Response = Response<ProxyBody>, Error = ProxyError>,
+{
+    type Response = Response<ProxyBody>;
+    type Error = ProxyError;
+    type Future = Either<Ready<Result<Response<ProxyBody>, ProxyError>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ProxyError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        if let Err(e) = check_headers(req.headers(), self.limits) {
+            return Either::Left(ready(Err(e)));
+        }
+        match normalize_request(&req) {
+            Ok(path) => {
+                if let Some(outcome) = req.extensions().get::<Outcome>() {
+                    outcome.set_path(path.path());
+                }
+                req.extensions_mut().insert(path);
+                Either::Right(self.inner.call(req))
+            }
+            Err(e) => Either::Left(ready(Err(e))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn header_limits_count_fields_and_bytes() {
+        let mut h = HeaderMap::new();
+        h.insert("a", HeaderValue::from_static("1"));
+        let limits = HeaderLimits {
+            max_bytes: 10,
+            max_count: 1,
+        };
+        assert!(check_headers(&h, limits).is_ok());
+        h.insert("b", HeaderValue::from_static("2"));
+        assert!(matches!(
+            check_headers(&h, limits),
+            Err(ProxyError::HeadersTooLarge { count: 2, .. })
+        ));
+        let mut big = HeaderMap::new();
+        big.insert("a", HeaderValue::from_static("0123456789"));
+        assert!(matches!(
+            check_headers(&big, limits),
+            Err(ProxyError::HeadersTooLarge { size: 15, .. })
+        ));
+    }
+
+    #[test]
+    fn request_targets_are_normalized_with_query_kept() {
+        let req = Request::get("/a/%2e%2e/b//c?x=%2F").body(()).unwrap();
+        let p = normalize_request(&req).unwrap();
+        assert_eq!(p.path(), "/b/c");
+        assert_eq!(p.raw_query(), Some("x=%2F"));
+    }
+
+    #[test]
+    fn authority_form_and_bad_paths_are_bad_requests() {
+        let connect = Request::connect("example.com:443").body(()).unwrap();
+        assert!(matches!(
+            normalize_request(&connect),
+            Err(ProxyError::BadRequest(BadRequest::Target(_)))
+        ));
+        let bad = Request::get("/a%2fb").body(()).unwrap();
+        assert!(matches!(
+            normalize_request(&bad),
+            Err(ProxyError::BadRequest(BadRequest::Path(_)))
+        ));
+    }
+}

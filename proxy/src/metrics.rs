@@ -1,0 +1,360 @@
+//! Prometheus metrics of CONTRACT §8 in an owned `Registry`.
+//!
+//! Every label combination known at start-up is resolved once into a handle: a per-request
+//! `with_label_values` takes a lock and hashes. Per-statement handles are resolved when a policy
+//! snapshot is compiled, through [`Metrics::statement_counters`].
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+use crate::error::PolicyLayer;
+
+/// Most distinct `statement` label values per layer; the rest are counted as `other`.
+pub const MAX_STATEMENT_LABELS: usize = 256;
+
+const REQUEST_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+const AUTH_BUCKETS: &[f64] = &[
+    0.000_001,
+    0.000_002_5,
+    0.000_005,
+    0.000_01,
+    0.000_025,
+    0.000_05,
+    0.000_1,
+    0.000_25,
+    0.000_5,
+    0.001,
+    0.002_5,
+    0.005,
+];
+
+/// `trellis_requests_total{outcome}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequestOutcome {
+    /// Forwarded after an allow (or with no auth layer).
+    Allowed,
+    /// Denied by policy.
+    Denied,
+    /// Failed authentication.
+    AuthnFailed,
+    /// Malformed request (including oversized headers).
+    BadRequest,
+    /// The upstream failed, or the proxy itself did.
+    UpstreamError,
+}
+
+impl RequestOutcome {
+    /// Every value, in label order.
+    pub const ALL: [Self; 5] = [
+        Self::Allowed,
+        Self::Denied,
+        Self::AuthnFailed,
+        Self::BadRequest,
+        Self::UpstreamError,
+    ];
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Allowed => "allowed",
+            Self::Denied => "denied",
+            Self::AuthnFailed => "authn_failed",
+            Self::BadRequest => "bad_request",
+            Self::UpstreamError => "upstream_error",
+        }
+    }
+}
+
+/// `trellis_authn_total{result}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthnResult {
+    /// A valid signature.
+    Signed,
+    /// No signature at all.
+    Anonymous,
+    /// The signature does not match.
+    BadSignature,
+    /// Outside the clock skew or past the presigned expiry, or an expired key.
+    Expired,
+    /// The access key id is not known.
+    UnknownKey,
+    /// The signature could not be parsed.
+    Malformed,
+    /// A required signed element is missing.
+    Incomplete,
+    /// The credential scope names another region or service.
+    WrongScope,
+}
+
+impl AuthnResult {
+    /// Every value, in label order.
+    pub const ALL: [Self; 8] = [
+        Self::Signed,
+        Self::Anonymous,
+        Self::BadSignature,
+        Self::Expired,
+        Self::UnknownKey,
+        Self::Malformed,
+        Self::Incomplete,
+        Self::WrongScope,
+    ];
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Signed => "signed",
+            Self::Anonymous => "anonymous",
+            Self::BadSignature => "bad_signature",
+            Self::Expired => "expired",
+            Self::UnknownKey => "unknown_key",
+            Self::Malformed => "malformed",
+            Self::Incomplete => "incomplete",
+            Self::WrongScope => "wrong_scope",
+        }
+    }
+
+    /// The value for a label (e.g. `ProxyError::Authn::metric_label`); unknown labels are
+    /// `malformed`, so a typo cannot create a new series.
+    pub fn from_label(label: &str) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.label() == label)
+            .unwrap_or(Self::Malformed)
+    }
+}
+
+/// The `allow` and `deny` counters of one (layer, statement) pair.
+#[derive(Debug, Clone)]
+pub struct StatementCounters {
+    /// `decision="allow"`.
+    pub allow: IntCounter,
+    /// `decision="deny"`.
+    pub deny: IntCounter,
+}
+
+/// Failure to create, register or encode metrics.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    /// The prometheus library refused a metric.
+    #[error("metrics registry error: {0}")]
+    Prometheus(#[from] prometheus::Error),
+}
+
+/// All metrics with their resolved handles.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: [IntCounter; 5],
+    durations: [Histogram; 5],
+    authn: [IntCounter; 8],
+    auth_duration: Histogram,
+    authz: IntCounterVec,
+    statement_labels: Mutex<HashMap<&'static str, HashSet<String>>>,
+    reloads: IntCounterVec,
+    statements: IntGaugeVec,
+    access_log_dropped: IntCounter,
+}
+
+fn resolve<const N: usize, T: Clone, K: Copy>(
+    keys: [K; N],
+    f: impl Fn(K) -> Result<T, prometheus::Error>,
+) -> Result<[T; N], prometheus::Error> {
+    let mut out = Vec::with_capacity(N);
+    for k in keys {
+        out.push(f(k)?);
+    }
+    out.try_into()
+        .map_err(|_| prometheus::Error::Msg("label count mismatch".to_owned()))
+}
+
+impl Metrics {
+    /// Registers every metric; `version` fills `trellis_build_info{version}`.
+    pub fn new(version: &str) -> Result<Self, MetricsError> {
+        let registry = Registry::new();
+        let requests_vec = IntCounterVec::new(
+            Opts::new("trellis_requests_total", "Requests by outcome."),
+            &["outcome"],
+        )?;
+        let durations_vec = HistogramVec::new(
+            HistogramOpts::new(
+                "trellis_request_duration_seconds",
+                "Time from request head to the end of the response body, by outcome.",
+            )
+            .buckets(REQUEST_BUCKETS.to_vec()),
+            &["outcome"],
+        )?;
+        let authn_vec = IntCounterVec::new(
+            Opts::new("trellis_authn_total", "Authentication results."),
+            &["result"],
+        )?;
+        let auth_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "trellis_auth_duration_seconds",
+                "Time spent in authentication and authorization per request.",
+            )
+            .buckets(AUTH_BUCKETS.to_vec()),
+        )?;
+        let authz = IntCounterVec::new(
+            Opts::new(
+                "trellis_authz_decisions_total",
+                "Authorization decisions by layer and deciding statement.",
+            ),
+            &["decision", "layer", "statement"],
+        )?;
+        let reloads = IntCounterVec::new(
+            Opts::new(
+                "trellis_policy_reloads_total",
+                "Policy and principals file loads.",
+            ),
+            &["file", "result"],
+        )?;
+        let statements = IntGaugeVec::new(
+            Opts::new(
+                "trellis_policy_statements",
+                "Statements in force per layer.",
+            ),
+            &["layer"],
+        )?;
+        let build_info = IntGaugeVec::new(
+            Opts::new("trellis_build_info", "Build information; always 1."),
+            &["version"],
+        )?;
+        let access_log_dropped = IntCounter::new(
+            "trellis_access_log_dropped_total",
+            "Access-log lines dropped because the writer fell behind.",
+        )?;
+        registry.register(Box::new(requests_vec.clone()))?;
+        registry.register(Box::new(durations_vec.clone()))?;
+        registry.register(Box::new(authn_vec.clone()))?;
+        registry.register(Box::new(auth_duration.clone()))?;
+        registry.register(Box::new(authz.clone()))?;
+        registry.register(Box::new(reloads.clone()))?;
+        registry.register(Box::new(statements.clone()))?;
+        registry.register(Box::new(build_info.clone()))?;
+        registry.register(Box::new(access_log_dropped.clone()))?;
+        build_info.get_metric_with_label_values(&[version])?.set(1);
+        Ok(Self {
+            requests: resolve(RequestOutcome::ALL, |o| {
+                requests_vec.get_metric_with_label_values(&[o.label()])
+            })?,
+            durations: resolve(RequestOutcome::ALL, |o| {
+                durations_vec.get_metric_with_label_values(&[o.label()])
+            })?,
+            authn: resolve(AuthnResult::ALL, |r| {
+                authn_vec.get_metric_with_label_values(&[r.label()])
+            })?,
+            registry,
+            auth_duration,
+            authz,
+            statement_labels: Mutex::new(HashMap::new()),
+            reloads,
+            statements,
+            access_log_dropped,
+        })
+    }
+
+    /// The registry, to add process metrics or to encode.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> Result<String, MetricsError> {
+        Ok(TextEncoder::new().encode_to_string(&self.registry.gather())?)
+    }
+
+    /// `trellis_requests_total{outcome}`.
+    pub fn requests(&self, outcome: RequestOutcome) -> &IntCounter {
+        &self.requests[outcome as usize]
+    }
+
+    /// `trellis_request_duration_seconds{outcome}`.
+    pub fn request_duration(&self, outcome: RequestOutcome) -> &Histogram {
+        &self.durations[outcome as usize]
+    }
+
+    /// `trellis_authn_total{result}`.
+    pub fn authn(&self, result: AuthnResult) -> &IntCounter {
+        &self.authn[result as usize]
+    }
+
+    /// `trellis_auth_duration_seconds`.
+    pub fn auth_duration(&self) -> &Histogram {
+        &self.auth_duration
+    }
+
+    /// `trellis_access_log_dropped_total`.
+    pub fn access_log_dropped(&self) -> &IntCounter {
+        &self.access_log_dropped
+    }
+
+    /// Resolves the `trellis_authz_decisions_total` handles of a compiled policy snapshot: one
+    /// pair per `(layer, statement)` in input order. `statement` is the Sid, `#N` or `none`.
+    ///
+    /// At most [`MAX_STATEMENT_LABELS`] distinct statement values per layer are ever created
+    /// (over all reloads, so reloads cannot grow the series without bound); later ones share
+    /// the `other` series. Called at compile time, never per request.
+    pub fn statement_counters(
+        &self,
+        statements: &[(PolicyLayer, &str)],
+    ) -> Result<Vec<StatementCounters>, MetricsError> {
+        let mut seen = self
+            .statement_labels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out = Vec::with_capacity(statements.len());
+        for &(layer, statement) in statements {
+            let labels = seen.entry(layer.label()).or_default();
+            let label = if labels.contains(statement) {
+                statement
+            } else if labels.len() < MAX_STATEMENT_LABELS {
+                labels.insert(statement.to_owned());
+                statement
+            } else {
+                "other"
+            };
+            out.push(StatementCounters {
+                allow: self
+                    .authz
+                    .get_metric_with_label_values(&["allow", layer.label(), label])?,
+                deny: self
+                    .authz
+                    .get_metric_with_label_values(&["deny", layer.label(), label])?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Counts one load of `file` (`result` = `ok` or `error`); called by the reload task.
+    pub fn policy_reload(&self, file: &str, ok: bool) -> Result<(), MetricsError> {
+        let result = if ok { "ok" } else { "error" };
+        self.reloads
+            .get_metric_with_label_values(&[file, result])?
+            .inc();
+        Ok(())
+    }
+
+    /// Sets `trellis_policy_statements{layer}` after a snapshot is swapped in.
+    pub fn set_policy_statements(
+        &self,
+        layer: PolicyLayer,
+        count: usize,
+    ) -> Result<(), MetricsError> {
+        let gauge: IntGauge = self
+            .statements
+            .get_metric_with_label_values(&[layer.label()])?;
+        gauge.set(i64::try_from(count).unwrap_or(i64::MAX));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

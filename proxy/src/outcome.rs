@@ -1,0 +1,186 @@
+//! The per-request `Outcome`: the single record from which `Audit` derives both the metrics and
+//! the access-log line, so the two can never disagree.
+//!
+//! Inner layers consume the request, so `Outcome` is a shared handle (`Arc`) placed in the
+//! request extensions by `Audit`; each fact is written once (`OnceLock`, no mutex) by the layer
+//! that knows it and read by `Audit` when the response body ends.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::error::PolicyLayer;
+use crate::metrics::{AuthnResult, RequestOutcome};
+
+/// The shared per-request record; clone it out of the request extensions to fill it.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome(Arc<Facts>);
+
+#[derive(Debug, Default)]
+struct Facts {
+    path: OnceLock<String>,
+    authn: OnceLock<AuthnRecord>,
+    decision: OnceLock<DecisionRecord>,
+    failure: OnceLock<Failure>,
+    target: OnceLock<SocketAddr>,
+    request_body_end: OnceLock<Instant>,
+    response_head: OnceLock<Instant>,
+    auth_nanos: AtomicU64,
+    bytes_received: AtomicU64,
+}
+
+/// What `Authenticate` found out about the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthnRecord {
+    /// The `trellis_authn_total{result}` value.
+    pub result: AuthnResult,
+    /// The caller for the log (`None` when the request failed authentication).
+    pub caller: Option<CallerLog>,
+}
+
+/// The caller's identity as the access log shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerLog {
+    /// `callerPrincipal` and `resolvedUser`: the session or user ARN, or `Anonymous`.
+    pub principal: Arc<str>,
+    /// `callerPrincipalOrgID`, `None` when unknown.
+    pub org_id: Option<Arc<str>>,
+    /// `callerPrincipalTags`: the tags as a JSON object text, `None` when there are none.
+    pub tags_json: Option<Arc<str>>,
+}
+
+/// What `Authorize` decided.
+#[derive(Debug, Clone)]
+pub struct DecisionRecord {
+    /// Whether the request may pass (in `audit` mode a denied request is still forwarded).
+    pub allowed: bool,
+    /// The denying layer (`authDeniedReason`), `None` when allowed.
+    pub denied_layer: Option<PolicyLayer>,
+    /// `matchedStatements`: e.g. `service#0(AllowCheckout),identity#2`; empty when none.
+    pub matched: String,
+    /// `trellis_authz_decisions_total` handles to increment once the request is done.
+    pub counters: Vec<prometheus::IntCounter>,
+}
+
+/// How the request failed, set by `Respond` (own answers) or by `Forward`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure {
+    /// The `trellis_requests_total{outcome}` value.
+    pub outcome: RequestOutcome,
+    /// The access-log `failureReason`.
+    pub reason: &'static str,
+}
+
+impl Outcome {
+    /// A fresh record for one request.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records the normalized path (`requestPath`).
+    pub fn set_path(&self, path: &str) {
+        let _ = self.0.path.set(path.to_owned());
+    }
+
+    /// The normalized path, if normalization succeeded.
+    pub fn path(&self) -> Option<&str> {
+        self.0.path.get().map(String::as_str)
+    }
+
+    /// Records the authentication result (first write wins).
+    pub fn set_authn(&self, record: AuthnRecord) {
+        let _ = self.0.authn.set(record);
+    }
+
+    /// The authentication result, if an `Authenticate` layer ran.
+    pub fn authn(&self) -> Option<&AuthnRecord> {
+        self.0.authn.get()
+    }
+
+    /// Records the authorization decision (first write wins).
+    pub fn set_decision(&self, record: DecisionRecord) {
+        let _ = self.0.decision.set(record);
+    }
+
+    /// The authorization decision, if an `Authorize` layer ran.
+    pub fn decision(&self) -> Option<&DecisionRecord> {
+        self.0.decision.get()
+    }
+
+    /// Records how the request failed (first write wins).
+    pub fn set_failure(&self, failure: Failure) {
+        let _ = self.0.failure.set(failure);
+    }
+
+    /// How the request failed, if it did.
+    pub fn failure(&self) -> Option<Failure> {
+        self.0.failure.get().copied()
+    }
+
+    /// Adds time spent authenticating and authorizing.
+    pub fn add_auth_duration(&self, d: Duration) {
+        let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        self.0.auth_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// Time spent authenticating and authorizing; `None` when no auth layer ran.
+    pub fn auth_duration(&self) -> Option<Duration> {
+        match self.0.auth_nanos.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(Duration::from_nanos(n)),
+        }
+    }
+
+    /// Records the upstream address the request went to (`targetIpPort`).
+    pub fn set_target(&self, addr: SocketAddr) {
+        let _ = self.0.target.set(addr);
+    }
+
+    /// The upstream address, if the request reached it.
+    pub fn target(&self) -> Option<SocketAddr> {
+        self.0.target.get().copied()
+    }
+
+    /// Marks the end of the request body (last byte towards the target).
+    pub fn mark_request_body_end(&self) {
+        let _ = self.0.request_body_end.set(Instant::now());
+    }
+
+    /// When the request body ended.
+    pub fn request_body_end(&self) -> Option<Instant> {
+        self.0.request_body_end.get().copied()
+    }
+
+    /// Marks the arrival of the upstream's response head.
+    pub fn mark_response_head(&self) {
+        let _ = self.0.response_head.set(Instant::now());
+    }
+
+    /// When the upstream's response head arrived.
+    pub fn response_head(&self) -> Option<Instant> {
+        self.0.response_head.get().copied()
+    }
+
+    /// Adds request bytes received from the caller.
+    pub fn add_bytes_received(&self, n: u64) {
+        self.0.bytes_received.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Request bytes received so far.
+    pub fn bytes_received(&self) -> u64 {
+        self.0.bytes_received.load(Ordering::Relaxed)
+    }
+
+    /// The `trellis_requests_total{outcome}` value: a failure wins, then a recorded denial
+    /// (audit mode forwards those), else `allowed`.
+    pub fn request_outcome(&self) -> RequestOutcome {
+        if let Some(f) = self.failure() {
+            return f.outcome;
+        }
+        match self.decision() {
+            Some(d) if !d.allowed => RequestOutcome::Denied,
+            _ => RequestOutcome::Allowed,
+        }
+    }
+}

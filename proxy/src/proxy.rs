@@ -1,0 +1,171 @@
+//! The data plane assembled: listener, admin endpoints, access-log writer and the stack, with
+//! an ordered shutdown (stop accepting, drain, stop admin, flush the log).
+//!
+//! `trellis run` builds a [`ProxyConfig`] from its flags, binds, hands in its auth layers and
+//! the `/policy` file source, and awaits [`Proxy::run`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tower_layer::Layer;
+
+use crate::access_log::{AccessLogOpenError, AccessLogTarget, AccessLogWriter};
+use crate::admin::{AdminState, FilesSource, Readiness};
+use crate::metrics::{Metrics, MetricsError};
+use crate::server::{ServerConfig, ShutdownReport};
+use crate::stack::{AuthInner, Stack, StackConfig, StackError};
+
+/// Everything the data plane needs.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    /// `--listen`.
+    pub listen: SocketAddr,
+    /// `--admin` (`None` for `off`).
+    pub admin: Option<SocketAddr>,
+    /// The stack: ARNs, mode, header limits, upstream.
+    pub stack: StackConfig,
+    /// Listener limits, TLS, drain timeout.
+    pub server: ServerConfig,
+    /// `--access-log`.
+    pub access_log: AccessLogTarget,
+    /// Records queued for the log writer before lines are dropped (and counted).
+    pub access_log_queue: usize,
+    /// `trellis_build_info{version}`.
+    pub version: String,
+}
+
+/// The data plane cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyStartError {
+    /// A listen address is taken or not allowed.
+    #[error(
+        "cannot listen on `{addr}`: {source}; choose a free address with `--listen` / `--admin`"
+    )]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Metrics registration failed.
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+    /// The access log cannot be opened.
+    #[error(transparent)]
+    AccessLog(#[from] AccessLogOpenError),
+    /// The stack cannot be built.
+    #[error(transparent)]
+    Stack(#[from] StackError),
+}
+
+/// A bound, not yet serving data plane.
+#[derive(Debug)]
+pub struct Proxy {
+    metrics: Arc<Metrics>,
+    ready: Readiness,
+    stack: Stack,
+    server: ServerConfig,
+    listener: TcpListener,
+    admin: Option<TcpListener>,
+    log_writer: AccessLogWriter,
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, ProxyStartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ProxyStartError::Bind { addr, source })
+}
+
+impl Proxy {
+    /// Binds the listeners, opens the access log and builds the stack.
+    pub async fn bind(config: ProxyConfig) -> Result<Self, ProxyStartError> {
+        let metrics = Arc::new(Metrics::new(&config.version)?);
+        let listener = bind(config.listen).await?;
+        let admin = match config.admin {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
+        let (log, log_writer) = crate::access_log::spawn(
+            &config.access_log,
+            config.access_log_queue,
+            metrics.access_log_dropped().clone(),
+        )
+        .await?;
+        let stack = Stack::new(&config.stack, Arc::clone(&metrics), log)?;
+        Ok(Self {
+            metrics,
+            ready: Readiness::new(),
+            stack,
+            server: config.server,
+            listener,
+            admin,
+            log_writer,
+        })
+    }
+
+    /// The metrics, to resolve statement counters and count reloads.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The readiness flag `/readyz` reports; set it once policies and principals are loaded.
+    pub fn readiness(&self) -> &Readiness {
+        &self.ready
+    }
+
+    /// The address callers connect to.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The admin address, when enabled.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight requests (up to the drain
+    /// timeout), stops the admin endpoints and flushes the access log.
+    pub async fn run<A>(
+        self,
+        auth: &A,
+        files: FilesSource,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<ShutdownReport>
+    where
+        A: Layer<AuthInner>,
+        crate::stack::ProxyService<A>: tower_service::Service<
+                http::Request<hyper::body::Incoming>,
+                Response = http::Response<crate::layers::audit::Observed<crate::body::ProxyBody>>,
+                Error = std::convert::Infallible,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        <crate::stack::ProxyService<A> as tower_service::Service<
+            http::Request<hyper::body::Incoming>,
+        >>::Future: Send + 'static,
+    {
+        let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+        let admin_task = self.admin.map(|listener| {
+            let state = AdminState {
+                metrics: Arc::clone(&self.metrics),
+                ready: self.ready.clone(),
+                files,
+            };
+            tokio::spawn(crate::admin::serve(listener, state, async move {
+                let _ = admin_stopped.await;
+            }))
+        });
+        let service = self.stack.service(auth);
+        let report = crate::server::serve(self.listener, self.server, service, shutdown).await;
+        let _ = admin_stop.send(());
+        if let Some(task) = admin_task {
+            let _ = task.await;
+        }
+        // The stack's clones (and their log senders) are gone with the connections.
+        drop(self.stack);
+        self.log_writer.shutdown().await?;
+        Ok(report)
+    }
+}

@@ -1,0 +1,252 @@
+//! The listener: accepts connections (TLS optional), serves HTTP/1.1 and HTTP/2 (h2c prior
+//! knowledge on plain TCP, ALPN with TLS) with hyper-util's auto builder, and enforces the
+//! connection limits. Each connection runs in its own task, so a stalled client only ever
+//! holds its own task and its connection permit.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use tower::ServiceExt;
+use tower_service::Service;
+
+use crate::activity::{Activity, ActivityIo};
+use crate::layers::ConnectionInfo;
+
+/// Limits and timeouts of the listener.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// TLS, when serving HTTPS.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Time a client has to send a complete request head (and the TLS handshake); an HTTP/1.1
+    /// connection waiting for its next request is closed after this long too.
+    pub header_read_timeout: Duration,
+    /// A connection with no bytes in either direction for this long is closed gracefully.
+    pub idle_timeout: Duration,
+    /// Most open connections; further callers wait in the listen backlog.
+    pub max_connections: usize,
+    /// Hard size limit of an HTTP/1.1 request head and of an HTTP/2 header list. The
+    /// `Normalize` layer enforces the configured limit below it with a `431` of our own.
+    pub max_header_bytes: usize,
+    /// Hard count limit of HTTP/1.1 header fields (see `max_header_bytes`).
+    pub max_headers: usize,
+    /// How long in-flight requests may run on shutdown before their connections are cut.
+    pub drain_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            tls: None,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
+            max_header_bytes: 128 * 1024,
+            max_headers: 200,
+            drain_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// What happened at shutdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Connections that finished within the drain timeout.
+    pub drained: usize,
+    /// Connections still busy at the drain deadline, closed without finishing.
+    pub cut: usize,
+}
+
+fn builder(config: &ServerConfig) -> auto::Builder<TokioExecutor> {
+    let mut b = auto::Builder::new(TokioExecutor::new());
+    b.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout)
+        .max_buf_size(config.max_header_bytes.max(8192))
+        .max_headers(config.max_headers);
+    b.http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX))
+        .keep_alive_interval(Some(config.idle_timeout / 2))
+        .keep_alive_timeout(config.header_read_timeout);
+    b
+}
+
+/// Serves `service` on `listener` until `shutdown` resolves, then drains.
+///
+/// Every request gets a [`ConnectionInfo`] in its extensions before `service` sees it.
+pub async fn serve<S, B>(
+    listener: TcpListener,
+    config: ServerConfig,
+    service: S,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> ShutdownReport
+where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let builder = Arc::new(builder(&config));
+    let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut conns = JoinSet::new();
+    let mut drained = 0usize;
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        while conns.try_join_next().is_some() {
+            drained += 1;
+        }
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            p = Arc::clone(&permits).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let (stream, remote) = tokio::select! {
+            () = &mut shutdown => break,
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                // Out of descriptors or a connection reset before accept: back off briefly
+                // rather than spin.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().unwrap_or(remote);
+        let info = ConnectionInfo {
+            remote,
+            local,
+            tls: config.tls.is_some(),
+        };
+        let conn = Connection {
+            builder: Arc::clone(&builder),
+            tls: config.tls.clone(),
+            header_read_timeout: config.header_read_timeout,
+            idle_timeout: config.idle_timeout,
+            stop: stop_rx.clone(),
+            info,
+        };
+        let service = service.clone();
+        conns.spawn(async move {
+            let _permit = permit;
+            conn.run(stream, service).await;
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let deadline = tokio::time::sleep(config.drain_timeout);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            next = conns.join_next() => match next {
+                Some(_) => drained += 1,
+                None => break,
+            },
+            () = &mut deadline => break,
+        }
+    }
+    let cut = conns.len();
+    conns.abort_all();
+    ShutdownReport { drained, cut }
+}
+
+struct Connection {
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    header_read_timeout: Duration,
+    idle_timeout: Duration,
+    stop: watch::Receiver<bool>,
+    info: ConnectionInfo,
+}
+
+impl Connection {
+    async fn run<S, B>(self, stream: tokio::net::TcpStream, service: S)
+    where
+        S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let activity = Activity::new();
+        let io = ActivityIo::new(stream, activity.clone());
+        match self.tls.clone() {
+            Some(tls) => {
+                let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+                // A failed or stalled handshake asked nothing, so there is nothing to answer.
+                let handshake = tokio::time::timeout(self.header_read_timeout, acceptor.accept(io));
+                if let Ok(Ok(tls_stream)) = handshake.await {
+                    self.serve(TokioIo::new(tls_stream), activity, service)
+                        .await;
+                }
+            }
+            None => self.serve(TokioIo::new(io), activity, service).await,
+        }
+    }
+
+    async fn serve<I, S, B>(mut self, io: I, activity: Activity, service: S)
+    where
+        I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+        S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let info = self.info;
+        let svc = tower::service_fn(move |mut req: Request<Incoming>| {
+            req.extensions_mut().insert(info);
+            service.clone().oneshot(req)
+        });
+        let conn = self
+            .builder
+            .serve_connection_with_upgrades(io, TowerToHyperService::new(svc));
+        tokio::pin!(conn);
+        let mut closing = false;
+        loop {
+            let idle_check = tokio::time::sleep(activity.remaining(self.idle_timeout));
+            tokio::select! {
+                // The connection's own errors (resets, timeouts) end only this connection.
+                _ = conn.as_mut() => break,
+                changed = self.stop.changed(), if !closing => {
+                    if changed.is_err() || *self.stop.borrow() {
+                        conn.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                }
+                () = idle_check, if !closing => {
+                    if activity.remaining(self.idle_timeout).is_zero() {
+                        conn.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Assembles the per-request tower stack:
+//! `Audit → SetRequestId → Respond → Normalize → [auth] → IdentityHeaders → Forward`.
+//!
+//! The auth slot is a type parameter: any `Layer<AuthInner>` whose service answers
+//! `Result<Response<ProxyBody>, ProxyError>`. Tests and `--service-auth-type NONE` pass
+//! [`NoAuth`]; the real `Authenticate` and `Authorize` layers are stacked into one
+//! (`tower_layer::Stack::new(AuthorizeLayer, AuthenticateLayer)`) and passed here.
+//!
+//! What an auth layer finds in the request extensions: [`crate::layers::ConnectionInfo`]
+//! (caller address, TLS), [`crate::layers::request_id::RequestId`],
+//! [`crate::normalize::NormalizedPath`] (the path for the resource and `RequestPath`, the raw
+//! query and its decoded pairs) and [`crate::outcome::Outcome`]. What it leaves:
+//! - `Authenticate`: for a signed caller, a [`crate::caller_identity::CallerIdentity`] (its
+//!   precomputed headers; `IdentityHeaders` forwards them) and `Outcome::set_authn` with the
+//!   result and the caller's log fields; for an anonymous caller only `set_authn`; on failure
+//!   it returns `Err(ProxyError::Authn { error_type, message, metric_label })`.
+//! - `Authorize`: `Outcome::set_decision` (allowed, denying layer, matched statements and the
+//!   statement counters resolved by `Metrics::statement_counters` when the snapshot was
+//!   compiled) and `Outcome::add_auth_duration`; on a denial in `enforce` mode it returns
+//!   `Err(ProxyError::Denied { message, layer })`, in `audit` mode it forwards.
+//!
+//! `Respond` turns the error into the answer and records it in the `Outcome` (filling the
+//! authn result or denial if the layer did not); `Audit` counts and logs from the `Outcome`
+//! when the response body ends.
+
+use std::sync::Arc;
+
+use http::HeaderValue;
+use hyper::body::Incoming;
+use tower_layer::Layer;
+
+use crate::access_log::AccessLog;
+use crate::layers::audit::{Audit, AuditContext, AuditLayer, Metered};
+use crate::layers::forward::Forward;
+use crate::layers::identity_headers::{target_header, IdentityHeaders, IdentityHeadersLayer};
+use crate::layers::normalize::{HeaderLimits, Normalize, NormalizeLayer};
+use crate::layers::request_id::{RequestIdLayer, SetRequestId};
+use crate::layers::respond::{Respond, RespondLayer};
+use crate::metrics::Metrics;
+use crate::upstream::{Upstream, UpstreamConfig, UpstreamSetupError};
+
+/// The request body type inside the stack (the caller's body, metered by `Audit`).
+pub type RequestBody = Metered<Incoming>;
+
+/// The service the auth slot wraps.
+pub type AuthInner = IdentityHeaders<Forward<RequestBody>>;
+
+/// The whole stack for an auth layer `A`; what the server serves.
+pub type ProxyService<A> =
+    Audit<SetRequestId<Respond<Normalize<<A as Layer<AuthInner>>::Service>>>>;
+
+/// The pass-through auth slot (no authentication, no authorization).
+pub type NoAuth = tower_layer::Identity;
+
+/// `--mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Denied requests are answered `403`.
+    #[default]
+    Enforce,
+    /// Denied requests are logged and counted, then forwarded.
+    Audit,
+}
+
+impl Mode {
+    /// The access-log spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enforce => "enforce",
+            Self::Audit => "audit",
+        }
+    }
+}
+
+/// What the stack needs to know.
+#[derive(Debug, Clone)]
+pub struct StackConfig {
+    /// `--service-arn`.
+    pub service_arn: String,
+    /// `--service-network-arn`.
+    pub service_network_arn: Option<String>,
+    /// `--mode` (logged; the `Authorize` layer acts on it).
+    pub mode: Mode,
+    /// Header limits answered with `431`.
+    pub header_limits: HeaderLimits,
+    /// The upstream.
+    pub upstream: UpstreamConfig,
+}
+
+/// The stack cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    /// An ARN holds a character not allowed in a header.
+    #[error("`{0}` cannot be sent in `x-amzn-lattice-target`; check `--service-arn` and `--service-network-arn`")]
+    Arn(String),
+    /// The upstream cannot be set up.
+    #[error(transparent)]
+    Upstream(#[from] UpstreamSetupError),
+}
+
+/// The shared parts of every connection's stack, built once.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    audit: Arc<AuditContext>,
+    upstream: Arc<Upstream<RequestBody>>,
+    target: HeaderValue,
+    limits: HeaderLimits,
+}
+
+impl Stack {
+    /// Builds the upstream pools and the audit context.
+    pub fn new(
+        config: &StackConfig,
+        metrics: Arc<Metrics>,
+        log: AccessLog,
+    ) -> Result<Self, StackError> {
+        let target = target_header(&config.service_arn, config.service_network_arn.as_deref())
+            .ok_or_else(|| StackError::Arn(config.service_arn.clone()))?;
+        Ok(Self {
+            audit: Arc::new(AuditContext {
+                metrics,
+                log,
+                service_arn: config.service_arn.as_str().into(),
+                service_network_arn: config.service_network_arn.as_deref().map(Arc::from),
+                mode: config.mode.as_str(),
+            }),
+            upstream: Arc::new(Upstream::new(&config.upstream)?),
+            target,
+            limits: config.header_limits,
+        })
+    }
+
+    /// The metrics every request is counted in.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.audit.metrics
+    }
+
+    /// The full service with `auth` in the auth slot.
+    pub fn service<A>(&self, auth: &A) -> ProxyService<A>
+    where
+        A: Layer<AuthInner>,
+    {
+        let inner = IdentityHeadersLayer::new(self.target.clone())
+            .layer(Forward::new(Arc::clone(&self.upstream)));
+        let authed = auth.layer(inner);
+        AuditLayer::new(Arc::clone(&self.audit)).layer(
+            RequestIdLayer
+                .layer(RespondLayer.layer(NormalizeLayer::new(self.limits).layer(authed))),
+        )
+    }
+}

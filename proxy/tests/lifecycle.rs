@@ -1,0 +1,97 @@
+//! The assembled data plane: bind, serve, shut down in order with the log flushed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::StatusCode;
+use support::*;
+use trellis::access_log::AccessLogTarget;
+use trellis::admin::LoadedFile;
+use trellis::layers::normalize::HeaderLimits;
+use trellis::proxy::{Proxy, ProxyConfig};
+use trellis::server::ServerConfig;
+use trellis::stack::{Mode, StackConfig};
+use trellis::upstream::UpstreamConfig;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_serves_then_drains_and_flushes_the_log_file() {
+    let up = spawn_upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("access.log");
+    let config = ProxyConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        admin: Some("127.0.0.1:0".parse().unwrap()),
+        stack: StackConfig {
+            service_arn: SERVICE_ARN.to_owned(),
+            service_network_arn: None,
+            mode: Mode::Audit,
+            header_limits: HeaderLimits::default(),
+            upstream: UpstreamConfig::new(format!("http://{up}").parse().unwrap()),
+        },
+        server: ServerConfig {
+            drain_timeout: Duration::from_secs(5),
+            ..ServerConfig::default()
+        },
+        access_log: AccessLogTarget::File(log_path.clone()),
+        access_log_queue: 1024,
+        version: "9.9.9".to_owned(),
+    };
+    let proxy = Proxy::bind(config).await.unwrap();
+    let addr = proxy.local_addr().unwrap();
+    let admin = proxy.admin_addr().unwrap();
+    proxy.readiness().set(true);
+    let files: trellis::admin::FilesSource = Arc::new(|| {
+        vec![LoadedFile {
+            path: "/etc/trellis/service-policy.json".into(),
+            sha256: "ab".repeat(32),
+            statements: 3,
+            loaded_at: std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        }]
+    });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        proxy
+            .run(&tower_layer::Identity::new(), files, async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let client = h1_client();
+    for i in 0..3 {
+        let (status, _, body) = get(&client, &format!("http://{addr}/life/{i}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(echoed(&body).path(), format!("/life/{i}"));
+    }
+    let (_, _, body) = get(&client, &format!("http://{admin}/policy")).await;
+    let policy: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        policy["files"][0]["path"],
+        "/etc/trellis/service-policy.json"
+    );
+    assert_eq!(policy["files"][0]["statements"], 3);
+    assert_eq!(policy["files"][0]["loaded_at"], "2023-11-14T22:13:20Z");
+    assert_eq!(
+        get(&client, &format!("http://{admin}/readyz")).await.0,
+        StatusCode::OK
+    );
+    let (_, _, metrics) = get(&client, &format!("http://{admin}/metrics")).await;
+    assert!(String::from_utf8_lossy(&metrics).contains("trellis_build_info{version=\"9.9.9\"} 1"));
+    drop(client);
+
+    stop.send(()).unwrap();
+    let report = within(10, run).await.unwrap().unwrap();
+    assert_eq!(report.cut, 0);
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines
+        .iter()
+        .all(|l| l["mode"] == "audit" && l["serviceNetworkArn"] == "-"));
+    assert!(tokio::net::TcpStream::connect(admin).await.is_err());
+}
