@@ -14,7 +14,9 @@
 #                           /metrics passes `promtool check metrics`; every metric the dashboard
 #                           and alerts use exists in that real /metrics (instead of in
 #                           expected-metrics.txt); `trellis healthcheck` exits 0 against the demo
-#                           and 1 once it is gone.
+#                           and 1 once it is gone; `trellis run` picks up a policy swapped into a
+#                           kubelet-style `..data` volume within 1 s and keeps the last good one
+#                           when the new file is invalid (uses 127.0.0.1:18080/18081/19901).
 #   TRELLIS_DEMO_LISTEN     where `trellis demo` serves callers  (default 127.0.0.1:8080)
 #   TRELLIS_DEMO_ADMIN      where `trellis demo` serves /metrics (default 127.0.0.1:9901)
 #   TRELLIS_MUSL_BIN=PATH   the static binary for the image check (default
@@ -42,8 +44,13 @@ CACHE="${TRELLIS_VALIDATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/trellis-deploy-
 VENV="$CACHE/venv"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/trellis-validate.XXXXXX")"
 DEMO_PID=""
+RUN_PID=""
+UPSTREAM_PID=""
 cleanup() {
-  if [[ -n "$DEMO_PID" ]]; then kill "$DEMO_PID" 2>/dev/null || true; fi
+  local pid
+  for pid in "$DEMO_PID" "$RUN_PID" "$UPSTREAM_PID"; do
+    if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; fi
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -159,14 +166,75 @@ check_kit_files_with_binary() {
     "$TRELLIS_BIN" principals check "$DEPLOY/ecs/principals.json"
 }
 
+# wait_http URL [PID]: until URL answers 2xx, for up to 10 s, or until PID exits.
 wait_http() {
-  local url="$1" i
+  local url="$1" pid="${2:-}" i
   for i in $(seq 1 100); do
     if curl -fsS -o /dev/null "$url" 2>/dev/null; then return 0; fi
-    if [[ -n "$DEMO_PID" ]] && ! kill -0 "$DEMO_PID" 2>/dev/null; then return 1; fi
+    if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
     sleep 0.1
   done
   return 1
+}
+
+# kubelet_swap DIR NAME FILE: publish FILE in DIR as kubelet updates a ConfigMap volume: a new
+# timestamped directory, a `..data_tmp` symlink to it renamed over `..data`, the old directory
+# removed. The visible file is a symlink through `..data`, created on the first call.
+kubelet_swap() {
+  local dir="$1" name="$2" file="$3" ts old=""
+  ts="..$(date +%Y_%m_%d_%H_%M_%S).$RANDOM"
+  mkdir -p "$dir/$ts"
+  cp "$file" "$dir/$ts/$name"
+  if [[ -L "$dir/..data" ]]; then old="$(readlink "$dir/..data")"; fi
+  ln -s "$ts" "$dir/..data_tmp"
+  mv -T "$dir/..data_tmp" "$dir/..data"
+  [[ -L "$dir/$name" ]] || ln -s "..data/$name" "$dir/$name"
+  if [[ -n "$old" ]]; then rm -rf "${dir:?}/$old"; fi
+}
+
+status_of() { curl -s -o /dev/null -w '%{http_code}' "$1"; }
+
+# The acceptance test of policy delivery through a ConfigMap: `trellis run` with the policy in a
+# kubelet-style volume (change events only: --reload-poll 0). A swapped-in policy decides within
+# 1 s; an invalid one is rejected, counted, and the previous one stays in force.
+check_configmap_swap() {
+  local listen=127.0.0.1:18080 admin=127.0.0.1:19901 upstream=127.0.0.1:18081
+  local svc=arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0
+  local dir="$WORK/configmap" i status
+  mkdir -p "$dir" "$WORK/www"
+  echo ok >"$WORK/www/index.html"
+  printf '{"Version":"2012-10-17","Statement":[{"Sid":"AllowAnyone","Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"%s/*"}]}\n' "$svc" >"$WORK/allow.json"
+  printf '{"Version":"2012-10-17","Statement":[{"Sid":"AllowOtherOnly","Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"%s/other/*"}]}\n' "$svc" >"$WORK/deny.json"
+  printf '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",\n' >"$WORK/invalid.json"
+  kubelet_swap "$dir" service-policy.json "$WORK/allow.json"
+  python3 -m http.server --bind 127.0.0.1 --directory "$WORK/www" 18081 >"$WORK/upstream.log" 2>&1 &
+  UPSTREAM_PID=$!
+  "$TRELLIS_BIN" run --listen "$listen" --admin "$admin" --upstream "http://$upstream" \
+    --service-arn "$svc" --service-policy "$dir/service-policy.json" --access-log off \
+    --reload-poll 0 >"$WORK/run.log" 2>&1 &
+  RUN_PID=$!
+  wait_http "http://$admin/readyz" "$RUN_PID" || { cat "$WORK/run.log" >&2; echo "trellis run did not become ready" >&2; return 1; }
+  wait_http "http://$upstream/" || { echo "the test upstream did not start" >&2; return 1; }
+  status="$(status_of "http://$listen/")"
+  [[ "$status" == 200 ]] || { echo "first policy: GET / gave $status, expected 200" >&2; return 1; }
+  echo "policy allowing /: 200"
+  kubelet_swap "$dir" service-policy.json "$WORK/deny.json"
+  for i in $(seq 1 10); do
+    sleep 0.1
+    status="$(status_of "http://$listen/")"
+    [[ "$status" == 403 ]] && break
+  done
+  [[ "$status" == 403 ]] || { echo "1 s after the ..data swap GET / still gave $status, expected 403" >&2; return 1; }
+  echo "swapped ..data to a policy allowing /other/* only: 403 after $((i * 100)) ms"
+  kubelet_swap "$dir" service-policy.json "$WORK/invalid.json"
+  sleep 1.5
+  status="$(status_of "http://$listen/")"
+  [[ "$status" == 403 ]] || { echo "after an invalid policy GET / gave $status: the last good policy must stay in force" >&2; return 1; }
+  curl -fsS "http://$admin/metrics" | grep -E '^trellis_policy_reloads_total\{.*result="error".*\} [1-9]' \
+    || { echo "an invalid policy must count trellis_policy_reloads_total{result=\"error\"}" >&2; return 1; }
+  echo "swapped ..data to an invalid policy: rejected and counted, the previous policy still decides (403)"
+  kill "$RUN_PID" "$UPSTREAM_PID"; wait "$RUN_PID" "$UPSTREAM_PID" 2>/dev/null || true
+  RUN_PID=""; UPSTREAM_PID=""
 }
 
 # Runs `trellis demo`, drives a few requests, scrapes /metrics into $WORK/metrics.txt and writes
@@ -175,7 +243,7 @@ check_demo() {
   local listen="${TRELLIS_DEMO_LISTEN:-127.0.0.1:8080}" admin="${TRELLIS_DEMO_ADMIN:-127.0.0.1:9901}"
   "$TRELLIS_BIN" demo >"$WORK/demo.log" 2>&1 &
   DEMO_PID=$!
-  wait_http "http://$admin/readyz" || { cat "$WORK/demo.log" >&2; echo "demo did not become ready on $admin" >&2; return 1; }
+  wait_http "http://$admin/readyz" "$DEMO_PID" || { cat "$WORK/demo.log" >&2; echo "demo did not become ready on $admin" >&2; return 1; }
   curl -s -o /dev/null "http://$listen/" || true
   curl -s -o /dev/null "http://$listen/public/ping" || true
   curl -s -o /dev/null -H 'Authorization: AWS4-HMAC-SHA256 Credential=AKIAEXAMPLEUNKNOWN00/20260101/us-west-2/vpc-lattice-svcs/aws4_request, SignedHeaders=host, Signature=00' "http://$listen/orders" || true
@@ -329,6 +397,11 @@ validate() {
   if [[ -n "${TRELLIS_BIN:-}" ]]; then
     [[ -x "$TRELLIS_BIN" ]] || die "TRELLIS_BIN=$TRELLIS_BIN is not an executable"
     run "trellis policy check / principals check on the kit's files" check_kit_files_with_binary
+    if "$TRELLIS_BIN" run --help >/dev/null 2>&1; then
+      run "ConfigMap ..data swap: new policy within 1 s, invalid one keeps the old" check_configmap_swap
+    else
+      skip "ConfigMap ..data swap: new policy within 1 s, invalid one keeps the old" "$TRELLIS_BIN has no \`run\` subcommand"
+    fi
     if "$TRELLIS_BIN" demo --help >/dev/null 2>&1; then
       run "trellis demo: promtool check metrics, expected-metrics.txt, healthcheck 0/1" check_demo
       if [[ -s "$WORK/exposed-metrics.txt" ]]; then
@@ -340,6 +413,7 @@ validate() {
   else
     skip "trellis demo: promtool check metrics, healthcheck 0/1" "set TRELLIS_BIN=path/to/trellis"
     skip "trellis policy check / principals check on the kit's files" "set TRELLIS_BIN=path/to/trellis"
+    skip "ConfigMap ..data swap: new policy within 1 s, invalid one keeps the old" "set TRELLIS_BIN=path/to/trellis"
   fi
   run "every metric in the dashboard and alerts exists (checked against $source)" \
     check_metrics_used "$metrics_list" "$DEPLOY/observability/alerts.yaml" "$WORK/dashboard-rules.json"
