@@ -124,6 +124,7 @@ check_overlay() {
 check_rules() { promtool check rules "$@"; }
 check_rule_tests() { promtool test rules "$@"; }
 check_cfn() { "$CFN_LINT" "$@"; }
+check_cfn_mirror() { "$PY" "$CI/check_cfn_mirror.py" "$1" "$2"; }
 check_task_definition() { "$PY" "$CI/check_task_definition.py" "$1"; }
 
 # check_dashboard DASHBOARD RULES_OUT: jq extracts every `expr` (and the selectors of
@@ -390,6 +391,8 @@ validate() {
   run "dashboard: every expr parsed by promtool" \
     check_dashboard "$DEPLOY/observability/dashboard.json" "$WORK/dashboard-rules.json"
   run "cfn-lint deploy/ecs/cloudformation.yaml" check_cfn "$DEPLOY/ecs/cloudformation.yaml"
+  run "cloudformation.yaml and task-definition.json describe the same task" \
+    check_cfn_mirror "$DEPLOY/ecs/cloudformation.yaml" "$DEPLOY/ecs/task-definition.json"
   run "ECS task definition against botocore RegisterTaskDefinition (+ enum walk)" \
     check_task_definition "$DEPLOY/ecs/task-definition.json"
 
@@ -438,6 +441,8 @@ self_test() {
     check_task_definition "$B/task-definition-health.json"
   expect_failure "CloudFormation with a misspelled property" "ContainerDefintions" \
     check_cfn "$B/cloudformation-typo.yaml"
+  expect_failure "CloudFormation drifted from task-definition.json (stopTimeout)" "stopTimeout" \
+    check_cfn_mirror "$B/cloudformation-drift.yaml" "$DEPLOY/ecs/task-definition.json"
   expect_failure "alert rule with bad PromQL" "parse error|unexpected|unclosed" check_rules "$B/alerts-bad-promql.yaml"
   expect_failure "dashboard with bad PromQL" "parse error|unexpected|unclosed" \
     check_dashboard "$B/dashboard-bad-promql.json" "$WORK/broken-dashboard-rules.json"
