@@ -178,7 +178,7 @@ def main(flavour, path):
     for e in errors:
         print(f"{flavour}: {e}", file=sys.stderr)
     if not errors:
-        print(f"{flavour}: sidecar invariants hold (loopback app, Service->8080, NetworkPolicy, hardening, probes, volumes, grace)")
+        print(f"{flavour}: sidecar invariants hold (loopback app, Service->8080, NetworkPolicy, hardening, probes, volumes, grace; PodMonitor against its CRD fields)")
     return 1 if errors else 0
 
 
