@@ -2,6 +2,11 @@
 //!
 //! `cargo bench -p trellis-benches --bench policy -- --warm-up-time 1 --measurement-time 3`
 
+/// The allocator the `trellis` binary ships with, so allocation-heavy work (policy
+/// compilation) is measured as the binary runs it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;
 use trellis_benches::policy_workload::{auth_policy, identity_policy, Call};

@@ -5,6 +5,11 @@
 #[path = "../../proxy/tests/sigv4_support/mod.rs"]
 mod sigv4_support;
 
+/// The allocator the `trellis` binary ships with, so allocation-heavy work (policy
+/// compilation) is measured as the binary runs it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
