@@ -1,6 +1,8 @@
 //! Request timestamps: `X-Amz-Date` (`YYYYMMDD'T'HHMMSS'Z'`) and, as botocore sends when the
-//! caller set one, an RFC 7231/2822 `Date` header. Kept to integer seconds since the epoch so
-//! the hot path never touches a calendar library.
+//! caller set one, an RFC 7231/2822 `Date` header. Kept to integer seconds since the epoch; the
+//! calendar arithmetic (plain integer work, no allocation) is the `time` crate's.
+
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
 /// Seconds since the Unix epoch (UTC), plus the ISO-8601 basic form used in the string to sign.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,16 +24,15 @@ impl AmzDate {
     }
 
     pub(crate) fn from_epoch(epoch: i64) -> Self {
-        let days = epoch.div_euclid(86_400);
-        let secs = epoch.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
         let mut iso = *b"00000000T000000Z";
-        put_digits(&mut iso[0..4], y.clamp(0, 9999) as u64);
-        put_digits(&mut iso[4..6], u64::from(m));
-        put_digits(&mut iso[6..8], u64::from(d));
-        put_digits(&mut iso[9..11], (secs / 3600) as u64);
-        put_digits(&mut iso[11..13], (secs / 60 % 60) as u64);
-        put_digits(&mut iso[13..15], (secs % 60) as u64);
+        if let Ok(t) = OffsetDateTime::from_unix_timestamp(epoch) {
+            put_digits(&mut iso[0..4], t.year().clamp(0, 9999) as u64);
+            put_digits(&mut iso[4..6], u64::from(u8::from(t.month())));
+            put_digits(&mut iso[6..8], u64::from(t.day()));
+            put_digits(&mut iso[9..11], u64::from(t.hour()));
+            put_digits(&mut iso[11..13], u64::from(t.minute()));
+            put_digits(&mut iso[13..15], u64::from(t.second()));
+        }
         Self { epoch, iso }
     }
 
@@ -104,46 +105,22 @@ fn put_digits(out: &mut [u8], mut v: u64) {
     }
 }
 
+/// Seconds since the epoch of a UTC calendar time; `None` for an impossible date or time.
 fn to_epoch(y: u32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> Option<i64> {
-    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60
-    {
-        return None;
-    }
-    let days = days_from_civil(i64::from(y), mo, d);
-    Some(days * 86_400 + i64::from(h * 3600 + mi * 60 + s))
-}
-
-fn days_in_month(y: u32, m: u32) -> u32 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-// Howard Hinnant's days_from_civil / civil_from_days.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    let month = Month::try_from(u8::try_from(mo).ok()?).ok()?;
+    let date =
+        Date::from_calendar_date(i32::try_from(y).ok()?, month, u8::try_from(d).ok()?).ok()?;
+    let time = Time::from_hms(
+        u8::try_from(h).ok()?,
+        u8::try_from(mi).ok()?,
+        u8::try_from(s).ok()?,
+    )
+    .ok()?;
+    Some(
+        PrimitiveDateTime::new(date, time)
+            .assume_utc()
+            .unix_timestamp(),
+    )
 }
 
 #[cfg(test)]
