@@ -235,16 +235,8 @@ fn derive(principal: &str) -> Result<(Option<Caller>, &'static str), String> {
             "principal `{principal}` is not `anonymous`, a 12-digit account id, or an IAM user, role or root ARN, an `assumed-role` session ARN or a `federated-user` ARN"
         )
     };
-    let parts = crate::scalar::arn_parts(principal).ok_or_else(bad)?;
-    let [arn, partition, service, region, account, resource] = parts;
-    if arn != "arn"
-        || partition.is_empty()
-        || !region.is_empty()
-        || account.len() != 12
-        || !account.bytes().all(|b| b.is_ascii_digit())
-    {
-        return Err(bad());
-    }
+    let [_, partition, service, _, account, resource] =
+        crate::scalar::principal_arn_parts(principal).ok_or_else(bad)?;
     let own = || caller(principal.to_owned(), principal.to_owned(), account);
     match (service, resource.split_once('/')) {
         ("iam", None) if resource == "root" => Ok((Some(own()), "Account")),

@@ -148,16 +148,8 @@ pub(crate) fn parse_aws(value: &str) -> Result<Entry, String> {
             "invalid AWS principal `{value}`: use `*`, a 12-digit account id, or an IAM user, role, root, assumed-role session or federated-user ARN"
         )
     };
-    let parts = crate::scalar::arn_parts(value).ok_or_else(bad)?;
-    let [arn, partition, service, region, account, resource] = parts;
-    if arn != "arn"
-        || partition.is_empty()
-        || !region.is_empty()
-        || account.len() != 12
-        || !account.bytes().all(|b| b.is_ascii_digit())
-    {
-        return Err(bad());
-    }
+    let [_, partition, service, _, account, resource] =
+        crate::scalar::principal_arn_parts(value).ok_or_else(bad)?;
     match service {
         "iam" => {
             if resource == "root" {

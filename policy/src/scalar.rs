@@ -77,6 +77,20 @@ pub(crate) fn arn_parts(arn: &str) -> Option<[&str; 6]> {
     Some(parts)
 }
 
+/// The parts of an IAM or STS principal ARN (`arn:PARTITION:SERVICE::ACCOUNT:RESOURCE`), with
+/// the checks every principal ARN must pass: the `arn` prefix, a partition, no region and a
+/// 12-digit account.
+pub(crate) fn principal_arn_parts(arn: &str) -> Option<[&str; 6]> {
+    let parts = arn_parts(arn)?;
+    let [prefix, partition, _, region, account, _] = parts;
+    let valid = prefix == "arn"
+        && !partition.is_empty()
+        && region.is_empty()
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit());
+    valid.then_some(parts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
