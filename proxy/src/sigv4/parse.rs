@@ -226,7 +226,7 @@ pub(crate) fn split_byte(s: &str, sep: u8) -> impl Iterator<Item = &str> {
     let mut rest = Some(s);
     std::iter::from_fn(move || {
         let r = rest?;
-        match r.bytes().position(|b| b == sep) {
+        match memchr::memchr(sep, r.as_bytes()) {
             Some(i) => {
                 rest = Some(&r[i + 1..]);
                 Some(&r[..i])
@@ -241,7 +241,7 @@ pub(crate) fn split_byte(s: &str, sep: u8) -> impl Iterator<Item = &str> {
 
 /// Splits at the first `sep` (an ASCII byte).
 pub(crate) fn split_once_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
-    let i = s.bytes().position(|b| b == sep)?;
+    let i = memchr::memchr(sep, s.as_bytes())?;
     Some((&s[..i], &s[i + 1..]))
 }
 
