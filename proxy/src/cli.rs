@@ -7,6 +7,8 @@ mod policy_check;
 mod policy_eval;
 mod principals_check;
 
+pub(crate) use output::text_line as diagnostic_line;
+
 use std::ffi::OsString;
 use std::io::Write;
 

@@ -17,6 +17,7 @@ pub mod proxy;
 pub mod server;
 pub mod signals;
 pub mod sigv4;
+pub mod snapshot;
 pub mod stack;
 pub mod tls;
 pub mod upstream;
