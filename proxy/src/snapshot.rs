@@ -141,7 +141,14 @@ impl Snapshot {
         &self,
         matched: &[Matched],
         denied: Option<(PolicyLayer, bool)>,
-    ) -> Vec<StatementCounters> {
+    ) -> Vec<prometheus::IntCounter> {
+        let pick = |c: &StatementCounters| {
+            if denied.is_some() {
+                c.deny.clone()
+            } else {
+                c.allow.clone()
+            }
+        };
         let mut out = Vec::with_capacity(matched.len().max(1));
         for m in matched {
             let layer = match m.layer {
@@ -164,18 +171,15 @@ impl Snapshot {
                 PolicyLayer::Identity => self.identity_counters.get(&identity_key(m)),
             };
             if let Some(c) = counters {
-                out.push(c.clone());
+                out.push(pick(c));
             }
         }
         if let Some((layer, false)) = denied {
-            out.push(
-                match layer {
-                    PolicyLayer::Network => &self.network.none,
-                    PolicyLayer::Service => &self.service.none,
-                    PolicyLayer::Identity => &self.identity_none,
-                }
-                .clone(),
-            );
+            out.push(pick(match layer {
+                PolicyLayer::Network => &self.network.none,
+                PolicyLayer::Service => &self.service.none,
+                PolicyLayer::Identity => &self.identity_none,
+            }));
         }
         out
     }
