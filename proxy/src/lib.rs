@@ -7,6 +7,7 @@ pub mod admin;
 pub mod body;
 pub mod caller_identity;
 pub mod cli;
+pub mod config;
 pub mod error;
 pub mod layers;
 pub mod metrics;
