@@ -341,3 +341,145 @@ async fn conditions_see_headers_query_values_port_and_source() {
     let (status, _, _) = send(&client, req("tag=b%20c", &["a"])).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn http2_callers_are_verified_against_their_authority() {
+    let (proxy, _h, _d) = start(Mode::Enforce).await;
+    let mut req = signed("GET", &proxy.url("/orders/7"), CHECKOUT);
+    // HTTP/2 carries the host in `:authority`; no `host` header is sent.
+    req.headers_mut().remove("host");
+    let (status, _, body) = send(&h2c_client(), req).await;
+    assert_eq!(status, StatusCode::OK, "{}", text(&body));
+    let e = echoed(&body);
+    assert_eq!(e.version(), "HTTP/2.0");
+    assert!(e.has("x-amzn-lattice-identity"));
+}
+
+#[tokio::test]
+async fn presigned_urls_authenticate_and_a_tampered_query_fails() {
+    let (proxy, _h, _d) = start(Mode::Enforce).await;
+    let (status, _, body) = send(
+        &h1_client(),
+        presigned(&proxy.url("/orders/7?x=1"), CHECKOUT),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{}", text(&body));
+    assert!(echoed(&body).has("x-amzn-lattice-identity"));
+    // Tampering with the signed query fails; it is not retried as anonymous.
+    let req = presigned(&proxy.url("/orders/7?x=1"), CHECKOUT);
+    let tampered = req.uri().to_string().replace("x=1", "x=2");
+    let (status, headers, _) = send(
+        &h1_client(),
+        Request::get(tampered)
+            .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
+            .body(full(""))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(headers["x-amzn-errortype"], "InvalidSignatureException");
+}
+
+async fn start_with_settings(
+    config: trellis::snapshot::SnapshotConfig,
+    s: trellis::layers::auth::AuthSettings,
+) -> (TestProxy, SnapshotHandle) {
+    let up = spawn_upstream().await;
+    let mut handle = None;
+    let proxy =
+        TestProxy::start_with(ProxyOptions::new(up), make_auth(config, s, &mut handle)).await;
+    (proxy, handle.unwrap())
+}
+
+#[tokio::test]
+async fn with_both_levels_none_nothing_is_verified_and_no_identity_is_added() {
+    use trellis::snapshot::AuthType;
+    let dir = policy_dir();
+    let mut config = snapshot_config(dir.path());
+    config.network_auth = AuthType::None;
+    config.service_auth = AuthType::None;
+    let mut s = settings(Mode::Enforce);
+    s.enabled = config.auth_enabled();
+    let (proxy, _h) = start_with_settings(config, s).await;
+    let (status, _, body) = send(
+        &h1_client(),
+        signed("GET", &proxy.url("/admin/users"), (CHECKOUT.0, "wrong")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!echoed(&body).has("x-amzn-lattice-identity"));
+}
+
+#[tokio::test]
+async fn service_none_skips_the_service_policy_and_identity_ignore_skips_identity() {
+    use trellis::layers::auth::IdentityPolicies;
+    use trellis::snapshot::AuthType;
+    let dir = policy_dir();
+    let mut config = snapshot_config(dir.path());
+    config.service_auth = AuthType::None;
+    let mut s = settings(Mode::Enforce);
+    s.identity_policies = IdentityPolicies::Ignore;
+    let (proxy, _h) = start_with_settings(config, s).await;
+    // The service's explicit deny of /admin is inactive; the network policy lets org members in.
+    let (status, _, body) = send(
+        &h1_client(),
+        signed("GET", &proxy.url("/admin/users"), CHECKOUT),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{}", text(&body));
+    // No identity policy needed under `ignore`.
+    let (status, _, body) = send(&h1_client(), signed("GET", &proxy.url("/x"), NOPOL)).await;
+    assert_eq!(status, StatusCode::OK, "{}", text(&body));
+    // Still signed: the caller's identity is forwarded.
+    assert!(echoed(&body).has("x-amzn-lattice-identity"));
+}
+
+#[tokio::test]
+async fn explicit_denies_in_the_network_and_identity_layers_name_their_layer() {
+    let dir = policy_dir();
+    let deny = |resource: &str, principal: bool| {
+        let p = if principal { r#""Principal":"*","# } else { "" };
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"Deny","Effect":"Deny",{p}"Action":"vpc-lattice-svcs:Invoke","Resource":"{SERVICE_ARN}{resource}"}},{{"Sid":"All","Effect":"Allow",{p}"Action":"*","Resource":"*"}}]}}"#
+        )
+    };
+    std::fs::write(dir.path().join("network.json"), deny("/net/*", true)).unwrap();
+    let mut people: serde_json::Value = serde_json::from_str(&principals_text()).unwrap();
+    people["principals"][0]["policies"] =
+        serde_json::json!([serde_json::from_str::<serde_json::Value>(&deny(
+            "/orders/secret",
+            false
+        ))
+        .unwrap()]);
+    std::fs::write(dir.path().join("principals.json"), people.to_string()).unwrap();
+    let (proxy, _h) =
+        start_with_settings(snapshot_config(dir.path()), settings(Mode::Enforce)).await;
+    let client = h1_client();
+    let (status, _, body) = send(&client, signed("GET", &proxy.url("/net/a"), CHECKOUT)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        text(&body).trim_end(),
+        deny_body(
+            CHECKOUT_SESSION,
+            "/net/a",
+            "with an explicit deny in a network-based policy"
+        )
+    );
+    let (status, _, body) = send(
+        &client,
+        signed("GET", &proxy.url("/orders/secret"), CHECKOUT),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        text(&body).trim_end(),
+        deny_body(
+            CHECKOUT_SESSION,
+            "/orders/secret",
+            "with an explicit deny in a identity-based policy"
+        )
+    );
+    let lines = proxy.log.wait_for(2).await;
+    assert_eq!(lines[0]["authDeniedReason"], "Network");
+    assert_eq!(lines[1]["authDeniedReason"], "Identity");
+}

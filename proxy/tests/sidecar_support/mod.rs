@@ -150,6 +150,52 @@ pub fn signed_at(
     req
 }
 
+/// A presigned GET: the signature in the query (aws-sigv4 `QueryParams`), with
+/// `x-amz-content-sha256: UNSIGNED-PAYLOAD` sent and signed.
+pub fn presigned(url: &str, key: (&str, &str)) -> Request<TestBody> {
+    use aws_credential_types::Credentials;
+    use aws_sigv4::http_request::{
+        sign, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
+    };
+    use aws_smithy_runtime_api::client::identity::Identity;
+
+    let uri: http::Uri = url.parse().unwrap();
+    let host = uri.authority().unwrap().as_str().to_owned();
+    let identity: Identity = Credentials::new(key.0, key.1, None, None, "test").into();
+    let mut s = SigningSettings::default();
+    s.signature_location = SignatureLocation::QueryParams;
+    s.expires_in = Some(Duration::from_secs(300));
+    let params: aws_sigv4::http_request::SigningParams<'_> =
+        aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-west-2")
+            .name("vpc-lattice-svcs")
+            .time(SystemTime::now())
+            .settings(s)
+            .build()
+            .unwrap()
+            .into();
+    let headers = [
+        ("host", host.as_str()),
+        ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+    ];
+    let signable = SignableRequest::new(
+        "GET",
+        url,
+        headers.iter().copied(),
+        SignableBody::UnsignedPayload,
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut req = Request::get(url)
+        .header("host", &host)
+        .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
+        .body(full(""))
+        .unwrap();
+    instructions.apply_to_request_http1x(&mut req);
+    req
+}
+
 pub fn signed(method: &str, url: &str, key: (&str, &str)) -> Request<TestBody> {
     signed_at(method, url, key, SystemTime::now(), &[])
 }
