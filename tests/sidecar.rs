@@ -428,3 +428,82 @@ fn the_readme_quickstart_demo_allows_denies_and_serves_anonymous_callers() {
     demo.signal("INT");
     assert!(demo.wait(Duration::from_secs(10)).success());
 }
+
+/// GET `target` over TLS (trusting only `cert`), HTTP/1.1; returns the raw answer.
+fn tls_get(
+    addr: SocketAddr,
+    cert: rustls_pki_types::CertificateDer<'static>,
+    target: &str,
+) -> String {
+    use std::io::{Read, Write};
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    write!(
+        tls,
+        "GET {target} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    // Read the head and `content-length` bytes of body; the peer's close is not awaited.
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&out).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap())
+                })
+                .unwrap_or(0);
+            if body.len() >= length {
+                return text;
+            }
+        }
+        match tls.read(&mut buf) {
+            Ok(0) | Err(_) => return text,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[test]
+fn tls_flags_serve_https_and_secure_transport_is_true() {
+    let dir = tempfile::tempdir().unwrap();
+    example_dir(dir.path());
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
+    let (cert_pem, key_pem) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_pem, certified.cert.pem()).unwrap();
+    std::fs::write(&key_pem, certified.signing_key.serialize_pem()).unwrap();
+    // Public reads only over TLS.
+    let service = dir.path().join("service-policy.json");
+    let text = std::fs::read_to_string(&service).unwrap().replace(
+        "\"vpc-lattice-svcs:RequestMethod\": [\"GET\", \"HEAD\"] }",
+        "\"vpc-lattice-svcs:RequestMethod\": [\"GET\", \"HEAD\"], \"aws:SecureTransport\": \"true\" }",
+    );
+    assert!(text.contains("SecureTransport"));
+    std::fs::write(&service, text).unwrap();
+    let (c, k) = (
+        cert_pem.display().to_string(),
+        key_pem.display().to_string(),
+    );
+    let s = start(dir.path(), &["--tls-cert", &c, "--tls-key", &k]);
+    let answer = tls_get(s.addr, certified.cert.der().clone(), "/public/index.html");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("x-forwarded-proto: https"), "{answer}");
+}
