@@ -5,6 +5,8 @@
 mod sidecar_support;
 mod support;
 
+use std::time::SystemTime;
+
 use http::{Request, StatusCode};
 use sidecar_support::*;
 use support::*;
@@ -212,7 +214,30 @@ async fn authentication_failures_carry_aws_error_types_and_never_fall_back_to_an
             "Signature expired",
             "expired",
         ),
+        (
+            signed("GET", &url, EXPIRED),
+            "ExpiredTokenException",
+            "The security token included in the request is expired",
+            "expired",
+        ),
+        (
+            signed_in("us-east-1", "GET", &url, CHECKOUT, SystemTime::now(), &[]),
+            "InvalidSignatureException",
+            "Credential should be scoped to a valid region, not 'us-east-1'.",
+            "wrong_scope",
+        ),
+        (
+            Request::get(&url)
+                .header("authorization", "AWS4-HMAC-SHA256 Credential=nonsense")
+                .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
+                .body(full(""))
+                .unwrap(),
+            "IncompleteSignatureException",
+            "",
+            "incomplete",
+        ),
     ];
+    let mut expired_seen = 0;
     for (req, error_type, message, label) in cases {
         let (status, headers, body) = send(&client, req).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{label}");
@@ -223,10 +248,13 @@ async fn authentication_failures_carry_aws_error_types_and_never_fall_back_to_an
             "{label}: {body}"
         );
         assert!(!body.contains("AWS4-HMAC-SHA256\n"), "{body}");
+        if label == "expired" {
+            expired_seen += 1;
+        }
         let m = proxy.metrics.encode().unwrap();
         assert_eq!(
             sample(&m, &format!("trellis_authn_total{{result=\"{label}\"}}")),
-            1,
+            if label == "expired" { expired_seen } else { 1 },
             "{label}"
         );
     }
@@ -240,7 +268,7 @@ async fn authentication_failures_carry_aws_error_types_and_never_fall_back_to_an
     let m = proxy.metrics.encode().unwrap();
     assert_eq!(
         sample(&m, "trellis_requests_total{outcome=\"authn_failed\"}"),
-        4
+        7
     );
     assert_eq!(sample(&m, "trellis_authn_total{result=\"anonymous\"}"), 0);
 }

@@ -26,6 +26,8 @@ pub const OPS: (&str, &str) = (
 );
 /// A platform user with no identity policy: the auth policies allow, identity does not.
 pub const NOPOL: (&str, &str) = ("AKIAEXAMPLENOPOLICY1", "nopolicy/EXAMPLE/secret/0003");
+/// A checkout key past its `expires_at`.
+pub const EXPIRED: (&str, &str) = ("AKIAEXAMPLEEXPIRED01", "expired/EXAMPLE/secret/0004");
 pub const CHECKOUT_SESSION: &str =
     "arn:aws:sts::111122223333:assumed-role/checkout/checkout-task-1";
 
@@ -46,6 +48,13 @@ pub fn principals_text() -> String {
             "org_id": "o-a1b2c3d4e5",
             "tags": {"team": "platform"},
             "keys": [{"access_key_id": NOPOL.0, "secret_access_key": NOPOL.1}]
+        }));
+    v["principals"][0]["keys"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "access_key_id": EXPIRED.0, "secret_access_key": EXPIRED.1,
+            "expires_at": "2020-01-01T00:00:00Z"
         }));
     serde_json::to_string_pretty(&v).unwrap()
 }
@@ -110,6 +119,18 @@ pub fn signed_at(
     at: SystemTime,
     extra: &[(&str, &str)],
 ) -> Request<TestBody> {
+    signed_in("us-west-2", method, url, key, at, extra)
+}
+
+/// [`signed_at`] with the credential scope in `region`.
+pub fn signed_in(
+    region: &str,
+    method: &str,
+    url: &str,
+    key: (&str, &str),
+    at: SystemTime,
+    extra: &[(&str, &str)],
+) -> Request<TestBody> {
     use aws_credential_types::Credentials;
     use aws_sigv4::http_request::{
         sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings,
@@ -124,7 +145,7 @@ pub fn signed_at(
     let params: aws_sigv4::http_request::SigningParams<'_> =
         aws_sigv4::sign::v4::SigningParams::builder()
             .identity(&identity)
-            .region("us-west-2")
+            .region(region)
             .name("vpc-lattice-svcs")
             .time(at)
             .settings(s)
