@@ -118,9 +118,124 @@ fn audit(c: &mut Criterion) {
     });
 }
 
+/// Authentication and the layered decision over the example policies, without sockets.
+fn auth(c: &mut Criterion) {
+    use std::sync::Arc;
+    use trellis::admin::Readiness;
+    use trellis::layers::auth::{AuthSettings, IdentityPolicies};
+    use trellis::layers::authenticate::authenticate;
+    use trellis::layers::authorize::authorize;
+    use trellis::normalize::NormalizedPath;
+    use trellis::outcome::Outcome;
+    use trellis::sigv4::VerifierConfig;
+    use trellis::snapshot::{AuthType, SnapshotConfig, SnapshotHandle};
+    use trellis::stack::Mode;
+
+    let examples =
+        std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples"));
+    let handle = SnapshotHandle::load_initial(
+        SnapshotConfig {
+            network_auth: AuthType::AwsIam,
+            network_policy: Some(examples.join("network-policy.json")),
+            service_auth: AuthType::AwsIam,
+            service_policy: Some(examples.join("service-policy.json")),
+            principals: Some(examples.join("principals.json")),
+        },
+        Arc::new(Metrics::new("bench").unwrap()),
+        Readiness::new(),
+    )
+    .unwrap();
+    let settings = AuthSettings {
+        verifier: VerifierConfig::new("us-west-2"),
+        service_arn: "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0"
+            .into(),
+        service_network_arn: None,
+        source_vpc: None,
+        source_vpc_owner: None,
+        identity_policies: IdentityPolicies::Enforce,
+        mode: Mode::Enforce,
+        enabled: true,
+    };
+    let now = SystemTime::now();
+    let request = |path: &str, headers: &[(String, String)]| {
+        let mut b = Request::get(path).header("host", "svc.local");
+        for (k, v) in headers {
+            b = b.header(k, v);
+        }
+        let mut req = b.body(()).unwrap();
+        let (p, q) = path
+            .split_once('?')
+            .map_or((path, None), |(p, q)| (p, Some(q)));
+        req.extensions_mut()
+            .insert(NormalizedPath::new(p, q).unwrap());
+        req.extensions_mut().insert(ConnectionInfo {
+            remote: "10.0.0.7:50000".parse().unwrap(),
+            local: "10.0.0.1:8080".parse().unwrap(),
+            tls: false,
+        });
+        req
+    };
+    let signed = {
+        use aws_credential_types::Credentials;
+        use aws_sigv4::http_request::{
+            sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings,
+        };
+        use aws_smithy_runtime_api::client::identity::Identity;
+        let identity: Identity = Credentials::new(
+            "AKIAEXAMPLECHECKOUT1",
+            "checkout/EXAMPLE/secret/key/do/not/use/0001",
+            None,
+            None,
+            "bench",
+        )
+        .into();
+        let mut s = SigningSettings::default();
+        s.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        let params: aws_sigv4::http_request::SigningParams<'_> =
+            aws_sigv4::sign::v4::SigningParams::builder()
+                .identity(&identity)
+                .region("us-west-2")
+                .name("vpc-lattice-svcs")
+                .time(now)
+                .settings(s)
+                .build()
+                .unwrap()
+                .into();
+        let signable = SignableRequest::new(
+            "GET",
+            "https://svc.local/orders/7?x=1",
+            [("host", "svc.local")].into_iter(),
+            SignableBody::UnsignedPayload,
+        )
+        .unwrap();
+        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        let mut r = Request::get("https://svc.local/orders/7?x=1")
+            .body(())
+            .unwrap();
+        instructions.apply_to_request_http1x(&mut r);
+        r.headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
+            .collect::<Vec<_>>()
+    };
+    for (name, path, headers) in [
+        ("anonymous", "/public/index.html", Vec::new()),
+        ("signed", "/orders/7?x=1", signed),
+    ] {
+        let mut req = request(path, &headers);
+        c.bench_function(&format!("auth/{name}"), |b| {
+            b.iter(|| {
+                req.extensions_mut().insert(Outcome::new());
+                authenticate(&mut req, handle.current(), &settings, now).unwrap();
+                authorize(black_box(&req), &settings, now).unwrap();
+            })
+        });
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    targets = normalize, headers, audit
+    targets = normalize, headers, audit, auth
 }
 criterion_main!(benches);

@@ -1,5 +1,7 @@
 //! One HTTP/1.1 keep-alive request through the whole data plane on loopback, against the same
 //! request sent straight to the upstream: the difference is the proxy's per-request cost.
+//! With the real auth layers over the example policies of `deploy/examples`, an anonymous and
+//! a signed (SigV4, aws-sigv4) request add authentication and the layered decision.
 //! `cargo bench -p trellis --bench roundtrip -- --warm-up-time 1 --measurement-time 3`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -17,11 +19,63 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use trellis::access_log::AccessLogTarget;
+use trellis::layers::auth::{auth_layers, AuthSettings, IdentityPolicies};
 use trellis::layers::normalize::HeaderLimits;
 use trellis::proxy::{Proxy, ProxyConfig};
 use trellis::server::ServerConfig;
+use trellis::sigv4::VerifierConfig;
+use trellis::snapshot::{AuthType, SnapshotConfig, SnapshotHandle};
 use trellis::stack::{Mode, StackConfig};
 use trellis::upstream::UpstreamConfig;
+
+const SERVICE_ARN: &str =
+    "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0";
+
+/// Headers of a SigV4-signed GET of `url` by the example checkout role (valid for the
+/// verifier's 5-minute skew window, longer than a bench run).
+fn signed_headers(url: &str) -> Vec<(String, String)> {
+    use aws_credential_types::Credentials;
+    use aws_sigv4::http_request::{
+        sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings,
+    };
+    use aws_smithy_runtime_api::client::identity::Identity;
+    let uri: http::Uri = url.parse().unwrap();
+    let host = uri.authority().unwrap().as_str().to_owned();
+    let identity: Identity = Credentials::new(
+        "AKIAEXAMPLECHECKOUT1",
+        "checkout/EXAMPLE/secret/key/do/not/use/0001",
+        None,
+        None,
+        "bench",
+    )
+    .into();
+    let mut s = SigningSettings::default();
+    s.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    let params: aws_sigv4::http_request::SigningParams<'_> =
+        aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-west-2")
+            .name("vpc-lattice-svcs")
+            .time(std::time::SystemTime::now())
+            .settings(s)
+            .build()
+            .unwrap()
+            .into();
+    let signable = SignableRequest::new(
+        "GET",
+        url,
+        [("host", host.as_str())].into_iter(),
+        SignableBody::UnsignedPayload,
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut req = Request::get(url).header("host", &host).body(()).unwrap();
+    instructions.apply_to_request_http1x(&mut req);
+    req.headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
+        .collect()
+}
 
 async fn upstream() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -43,12 +97,19 @@ async fn upstream() -> SocketAddr {
 }
 
 async fn proxy(up: SocketAddr, access_log: AccessLogTarget) -> SocketAddr {
+    proxy_with(up, access_log, false).await
+}
+
+fn examples() -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples"))
+}
+
+async fn proxy_with(up: SocketAddr, access_log: AccessLogTarget, auth: bool) -> SocketAddr {
     let config = ProxyConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         admin: None,
         stack: StackConfig {
-            service_arn: "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0"
-                .to_owned(),
+            service_arn: SERVICE_ARN.to_owned(),
             service_network_arn: None,
             mode: Mode::Enforce,
             header_limits: HeaderLimits::default(),
@@ -61,6 +122,38 @@ async fn proxy(up: SocketAddr, access_log: AccessLogTarget) -> SocketAddr {
     };
     let proxy = Proxy::bind(config).await.unwrap();
     let addr = proxy.local_addr().unwrap();
+    if auth {
+        let snapshot = SnapshotConfig {
+            network_auth: AuthType::AwsIam,
+            network_policy: Some(examples().join("network-policy.json")),
+            service_auth: AuthType::AwsIam,
+            service_policy: Some(examples().join("service-policy.json")),
+            principals: Some(examples().join("principals.json")),
+        };
+        let handle = SnapshotHandle::load_initial(
+            snapshot,
+            Arc::clone(proxy.metrics()),
+            proxy.readiness().clone(),
+        )
+        .unwrap();
+        let settings = AuthSettings {
+            verifier: VerifierConfig::new("us-west-2"),
+            service_arn: SERVICE_ARN.into(),
+            service_network_arn: None,
+            source_vpc: None,
+            source_vpc_owner: None,
+            identity_policies: IdentityPolicies::Enforce,
+            mode: Mode::Enforce,
+            enabled: true,
+        };
+        let layers = auth_layers(handle.shared(), settings);
+        tokio::spawn(async move {
+            proxy
+                .run(&layers, handle.files_source(), std::future::pending())
+                .await
+        });
+        return addr;
+    }
     tokio::spawn(async move {
         proxy
             .run(
@@ -80,14 +173,43 @@ fn roundtrip(c: &mut Criterion) {
         .build()
         .unwrap();
     let log_dir = tempfile::tempdir().unwrap();
-    let (direct, via_proxy, via_proxy_logged) = rt.block_on(async {
+    let (direct, via_proxy, via_proxy_logged, via_auth) = rt.block_on(async {
         let up = upstream().await;
         let p = proxy(up, AccessLogTarget::Off).await;
         let logged = proxy(up, AccessLogTarget::File(log_dir.path().join("access.log"))).await;
-        (up, p, logged)
+        let auth = proxy_with(up, AccessLogTarget::Off, true).await;
+        (up, p, logged, auth)
     });
     let client: Client<HttpConnector, Empty<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
+    for (name, path, signed) in [
+        ("proxy_auth_anonymous", "/public/index.html", false),
+        ("proxy_auth_signed", "/orders/7?x=1", true),
+    ] {
+        let url = format!("http://{via_auth}{path}");
+        let headers = if signed {
+            signed_headers(&url)
+        } else {
+            Vec::new()
+        };
+        let uri: http::Uri = url.parse().unwrap();
+        c.bench_function(&format!("roundtrip_h1/{name}"), |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let mut req = Request::get(uri.clone());
+                    for (k, v) in &headers {
+                        req = req.header(k, v);
+                    }
+                    let res = client
+                        .request(req.body(Empty::new()).unwrap())
+                        .await
+                        .unwrap();
+                    assert_eq!(res.status(), 200);
+                    res.into_body().collect().await.unwrap()
+                })
+            })
+        });
+    }
     for (name, addr) in [
         ("direct", direct),
         ("proxy", via_proxy),

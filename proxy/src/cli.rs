@@ -2,10 +2,15 @@
 //! (0 success, 1 invalid input, 2 usage error — CONTRACT §1) instead of exiting, so the logic
 //! stays testable and `main` stays a few lines.
 
+mod demo;
+mod healthcheck;
 mod output;
 mod policy_check;
 mod policy_eval;
 mod principals_check;
+mod run;
+
+pub(crate) use output::text_line as diagnostic_line;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -30,6 +35,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the sidecar proxy.
+    Run(Box<crate::config::RunArgs>),
+    /// Start a built-in echo service behind the proxy with example policies and principals,
+    /// and print curl commands to try.
+    Demo(demo::DemoArgs),
+    /// Probe the admin endpoint (for images without a shell); exit 0 on 200.
+    Healthcheck(healthcheck::HealthcheckArgs),
     /// Validate and evaluate IAM auth and identity policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -71,11 +83,29 @@ where
             return code;
         }
     };
+    // The serving commands write from several threads (reload diagnostics, the access log):
+    // they must not hold the stdout/stderr locks for their whole run.
+    let command = match cli.command {
+        Command::Run(args) => {
+            let mut err = std::io::stderr();
+            return match crate::config::Config::from_args(*args) {
+                Ok(config) => run::run(&config, &mut err),
+                Err(e) => {
+                    let _ = writeln!(err, "trellis run: {e}");
+                    EXIT_INVALID
+                }
+            };
+        }
+        Command::Demo(args) => return demo::run(&args, &mut std::io::stderr()),
+        other => other,
+    };
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     let mut out = stdout.lock();
     let mut err = stderr.lock();
-    let code = match cli.command {
+    let code = match command {
+        Command::Run(_) | Command::Demo(_) => EXIT_USAGE,
+        Command::Healthcheck(args) => healthcheck::run(&args, &mut out, &mut err),
         Command::Policy(PolicyCommand::Check(args)) => policy_check::run(&args, &mut out, &mut err),
         Command::Policy(PolicyCommand::Eval(args)) => {
             let stdin = std::io::stdin();

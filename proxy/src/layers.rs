@@ -7,6 +7,9 @@
 //! type is `Infallible`, so a failure can never reach hyper and reset a connection.
 
 pub mod audit;
+pub mod auth;
+pub mod authenticate;
+pub mod authorize;
 pub mod forward;
 pub mod identity_headers;
 pub mod normalize;

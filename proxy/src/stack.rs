@@ -2,9 +2,10 @@
 //! `Audit → SetRequestId → Respond → Normalize → [auth] → IdentityHeaders → Forward`.
 //!
 //! The auth slot is a type parameter: any `Layer<AuthInner>` whose service answers
-//! `Result<Response<ProxyBody>, ProxyError>`. Tests and `--service-auth-type NONE` pass
-//! [`NoAuth`]; the real `Authenticate` and `Authorize` layers are stacked into one
-//! (`tower_layer::Stack::new(AuthorizeLayer, AuthenticateLayer)`) and passed here.
+//! `Result<Response<ProxyBody>, ProxyError>`. Tests of the plumbing pass [`NoAuth`];
+//! `trellis run` passes [`crate::layers::auth::auth_layers`] (`Authenticate` outside
+//! `Authorize`, over the snapshot cell), which pass requests through untouched when both
+//! auth types are `NONE`.
 //!
 //! What an auth layer finds in the request extensions: [`crate::layers::ConnectionInfo`]
 //! (caller address, TLS), [`crate::layers::request_id::RequestId`],

@@ -1,0 +1,460 @@
+//! `trellis run` flags (CONTRACT §2) → a validated [`Config`].
+//!
+//! Every flag also reads `TRELLIS_<FLAG>` (clap's `env`; the flag wins). Values that need
+//! checking (addresses, URLs, ARNs, durations, file pairs) are taken as text and validated
+//! here, so each error names its flag and exits 1 (invalid input) rather than 2 (usage).
+
+mod value;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Uri;
+
+use crate::access_log::AccessLogTarget;
+use crate::layers::auth::{AuthSettings, IdentityPolicies};
+use crate::layers::normalize::HeaderLimits;
+use crate::proxy::ProxyConfig;
+use crate::server::ServerConfig;
+use crate::sigv4::VerifierConfig;
+use crate::snapshot::{AuthType, SnapshotConfig};
+use crate::stack::{Mode, StackConfig};
+use crate::upstream::UpstreamConfig;
+
+pub use value::{parse_duration, LatticeArn};
+
+/// `AWS_IAM` or `NONE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthTypeArg {
+    /// Callers must be allowed by the level's auth policy.
+    #[value(name = "AWS_IAM")]
+    AwsIam,
+    /// The level is not checked.
+    #[value(name = "NONE")]
+    None,
+}
+
+impl From<AuthTypeArg> for AuthType {
+    fn from(a: AuthTypeArg) -> Self {
+        match a {
+            AuthTypeArg::AwsIam => AuthType::AwsIam,
+            AuthTypeArg::None => AuthType::None,
+        }
+    }
+}
+
+/// `--identity-policies`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IdentityPoliciesArg {
+    /// A signed caller also needs an allow from its own identity policies.
+    Enforce,
+    /// Only the auth policies decide.
+    Ignore,
+}
+
+/// `--mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeArg {
+    /// Denied requests are answered 403.
+    Enforce,
+    /// Denied requests are logged and counted, then forwarded.
+    Audit,
+}
+
+/// The flags of `trellis run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Where callers connect.
+    #[arg(
+        long,
+        env = "TRELLIS_LISTEN",
+        default_value = "0.0.0.0:8080",
+        value_name = "ADDR"
+    )]
+    pub listen: String,
+    /// The local service (http or https).
+    #[arg(
+        long,
+        env = "TRELLIS_UPSTREAM",
+        default_value = "http://127.0.0.1:8081",
+        value_name = "URL"
+    )]
+    pub upstream: String,
+    /// Admin endpoints (/metrics, /healthz, /readyz, /policy); `off` disables.
+    #[arg(
+        long,
+        env = "TRELLIS_ADMIN",
+        default_value = "127.0.0.1:9901",
+        value_name = "ADDR"
+    )]
+    pub admin: String,
+    /// arn:aws:vpc-lattice:REGION:ACCOUNT:service/svc-ID (gives region and account).
+    #[arg(long, env = "TRELLIS_SERVICE_ARN", value_name = "ARN")]
+    pub service_arn: String,
+    /// arn:aws:vpc-lattice:REGION:ACCOUNT:servicenetwork/sn-ID.
+    #[arg(long, env = "TRELLIS_SERVICE_NETWORK_ARN", value_name = "ARN")]
+    pub service_network_arn: Option<String>,
+    /// The service's auth type; AWS_IAM without a policy denies everything.
+    #[arg(
+        long,
+        env = "TRELLIS_SERVICE_AUTH_TYPE",
+        value_enum,
+        default_value = "AWS_IAM"
+    )]
+    pub service_auth_type: AuthTypeArg,
+    /// The service's auth policy.
+    #[arg(long, env = "TRELLIS_SERVICE_POLICY", value_name = "FILE")]
+    pub service_policy: Option<PathBuf>,
+    /// The service network's auth type [default: AWS_IAM with --network-policy, else NONE].
+    #[arg(long, env = "TRELLIS_NETWORK_AUTH_TYPE", value_enum)]
+    pub network_auth_type: Option<AuthTypeArg>,
+    /// The service network's auth policy.
+    #[arg(long, env = "TRELLIS_NETWORK_POLICY", value_name = "FILE")]
+    pub network_policy: Option<PathBuf>,
+    /// Callers' keys, identities and identity policies.
+    #[arg(long, env = "TRELLIS_PRINCIPALS", value_name = "FILE")]
+    pub principals: Option<PathBuf>,
+    /// Whether a signed caller also needs an allow from its identity policies.
+    #[arg(
+        long,
+        env = "TRELLIS_IDENTITY_POLICIES",
+        value_enum,
+        default_value = "enforce"
+    )]
+    pub identity_policies: IdentityPoliciesArg,
+    /// `audit`: decide, log and count every request, but forward even denied ones.
+    #[arg(long, env = "TRELLIS_MODE", value_enum, default_value = "enforce")]
+    pub mode: ModeArg,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, env = "TRELLIS_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, env = "TRELLIS_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// JSON access log: stdout, off or a file to append to.
+    #[arg(
+        long,
+        env = "TRELLIS_ACCESS_LOG",
+        default_value = "stdout",
+        value_name = "stdout|off|FILE"
+    )]
+    pub access_log: String,
+    /// Allowed difference between X-Amz-Date and now.
+    #[arg(
+        long,
+        env = "TRELLIS_MAX_CLOCK_SKEW",
+        default_value = "5m",
+        value_name = "DURATION"
+    )]
+    pub max_clock_skew: String,
+    /// Value of vpc-lattice-svcs:SourceVpc.
+    #[arg(long, env = "TRELLIS_SOURCE_VPC", value_name = "ID")]
+    pub source_vpc: Option<String>,
+    /// Value of vpc-lattice-svcs:SourceVpcOwnerAccount.
+    #[arg(long, env = "TRELLIS_SOURCE_VPC_OWNER", value_name = "ACCOUNT")]
+    pub source_vpc_owner: Option<String>,
+    /// Also re-check watched files this often; 0 disables.
+    #[arg(
+        long,
+        env = "TRELLIS_RELOAD_POLL",
+        default_value = "10s",
+        value_name = "DURATION"
+    )]
+    pub reload_poll: String,
+    /// On SIGTERM/SIGINT, finish in-flight requests up to this long.
+    #[arg(
+        long,
+        env = "TRELLIS_DRAIN_TIMEOUT",
+        default_value = "20s",
+        value_name = "DURATION"
+    )]
+    pub drain_timeout: String,
+}
+
+/// A flag value is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`--{flag}`: {message}")]
+pub struct ConfigError {
+    /// The flag, without dashes.
+    pub flag: &'static str,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(flag: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            flag,
+            message: message.into(),
+        }
+    }
+}
+
+/// A validated `trellis run` configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `--listen`.
+    pub listen: SocketAddr,
+    /// `--upstream`.
+    pub upstream: Uri,
+    /// `--admin`; `None` for `off`.
+    pub admin: Option<SocketAddr>,
+    /// `--service-arn`.
+    pub service_arn: LatticeArn,
+    /// `--service-network-arn`.
+    pub service_network_arn: Option<LatticeArn>,
+    /// The auth levels and the files a snapshot is built from.
+    pub snapshot: SnapshotConfig,
+    /// `--identity-policies`.
+    pub identity_policies: IdentityPolicies,
+    /// `--mode`.
+    pub mode: Mode,
+    /// `--tls-cert`, `--tls-key`.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// `--access-log`.
+    pub access_log: AccessLogTarget,
+    /// `--max-clock-skew`.
+    pub max_clock_skew: Duration,
+    /// `--source-vpc`.
+    pub source_vpc: Option<String>,
+    /// `--source-vpc-owner`.
+    pub source_vpc_owner: Option<String>,
+    /// `--reload-poll`; `None` for `0`.
+    pub reload_poll: Option<Duration>,
+    /// `--drain-timeout`.
+    pub drain_timeout: Duration,
+}
+
+fn addr(flag: &'static str, s: &str) -> Result<SocketAddr, ConfigError> {
+    s.parse().map_err(|_| {
+        ConfigError::new(
+            flag,
+            format!("`{s}` is not an address; give IP:PORT such as `0.0.0.0:8080`"),
+        )
+    })
+}
+
+fn duration(flag: &'static str, s: &str) -> Result<Duration, ConfigError> {
+    parse_duration(s).map_err(|m| ConfigError::new(flag, m))
+}
+
+impl Config {
+    /// Parses `trellis run` arguments (program name first), for tests and tools.
+    pub fn parse_from<I, T>(args: I) -> Result<Config, ParseError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        #[derive(Debug, clap::Parser)]
+        struct Run {
+            #[command(flatten)]
+            args: RunArgs,
+        }
+        let run = <Run as clap::Parser>::try_parse_from(args).map_err(ParseError::Usage)?;
+        Config::from_args(run.args).map_err(ParseError::Invalid)
+    }
+
+    /// Validates parsed flags.
+    pub fn from_args(a: RunArgs) -> Result<Config, ConfigError> {
+        let service_arn =
+            LatticeArn::parse(&a.service_arn, "service", "svc-").ok_or_else(|| {
+                ConfigError::new(
+                    "service-arn",
+                    format!(
+                        "`{}` must look like arn:aws:vpc-lattice:REGION:ACCOUNT:service/svc-ID",
+                        a.service_arn
+                    ),
+                )
+            })?;
+        let service_network_arn = a
+            .service_network_arn
+            .as_deref()
+            .map(|s| {
+                LatticeArn::parse(s, "servicenetwork", "sn-").ok_or_else(|| {
+                    ConfigError::new(
+                        "service-network-arn",
+                        format!("`{s}` must look like arn:aws:vpc-lattice:REGION:ACCOUNT:servicenetwork/sn-ID"),
+                    )
+                })
+            })
+            .transpose()?;
+        let upstream: Uri = a
+            .upstream
+            .parse()
+            .ok()
+            .filter(|u: &Uri| {
+                matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some()
+            })
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "upstream",
+                    format!(
+                        "`{}` must be `http://HOST:PORT` or `https://HOST:PORT`",
+                        a.upstream
+                    ),
+                )
+            })?;
+        let admin = match a.admin.as_str() {
+            "off" => None,
+            s => Some(addr("admin", s)?),
+        };
+        let tls = match (a.tls_cert, a.tls_key) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "tls-key",
+                    "is required with `--tls-cert`; give the certificate's private key",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "tls-cert",
+                    "is required with `--tls-key`; give the certificate chain",
+                ))
+            }
+        };
+        let access_log = match a.access_log.as_str() {
+            "stdout" | "-" => AccessLogTarget::Stdout,
+            "off" => AccessLogTarget::Off,
+            "" => {
+                return Err(ConfigError::new(
+                    "access-log",
+                    "is empty; give `stdout`, `off` or a file path",
+                ))
+            }
+            f => AccessLogTarget::File(PathBuf::from(f)),
+        };
+        let network_auth = a.network_auth_type.map_or(
+            if a.network_policy.is_some() {
+                AuthType::AwsIam
+            } else {
+                AuthType::None
+            },
+            AuthType::from,
+        );
+        let reload_poll = Some(duration("reload-poll", &a.reload_poll)?).filter(|d| !d.is_zero());
+        let non_empty = |flag: &'static str, v: Option<String>| match v {
+            Some(s) if s.trim().is_empty() => Err(ConfigError::new(
+                flag,
+                "is empty; give a value or leave the flag out",
+            )),
+            v => Ok(v),
+        };
+        Ok(Config {
+            listen: addr("listen", &a.listen)?,
+            upstream,
+            admin,
+            service_arn,
+            service_network_arn,
+            snapshot: SnapshotConfig {
+                network_auth,
+                network_policy: a.network_policy,
+                service_auth: a.service_auth_type.into(),
+                service_policy: a.service_policy,
+                principals: a.principals,
+            },
+            identity_policies: match a.identity_policies {
+                IdentityPoliciesArg::Enforce => IdentityPolicies::Enforce,
+                IdentityPoliciesArg::Ignore => IdentityPolicies::Ignore,
+            },
+            mode: match a.mode {
+                ModeArg::Enforce => Mode::Enforce,
+                ModeArg::Audit => Mode::Audit,
+            },
+            tls,
+            access_log,
+            max_clock_skew: duration("max-clock-skew", &a.max_clock_skew)?,
+            source_vpc: non_empty("source-vpc", a.source_vpc)?,
+            source_vpc_owner: non_empty("source-vpc-owner", a.source_vpc_owner)?,
+            reload_poll,
+            drain_timeout: duration("drain-timeout", &a.drain_timeout)?,
+        })
+    }
+
+    /// Things that are allowed but probably not meant, one line each.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        let s = &self.snapshot;
+        if s.service_auth == AuthType::AwsIam && s.service_policy.is_none() {
+            w.push("warning: `--service-auth-type AWS_IAM` without `--service-policy` denies every request, as in Lattice; give a policy or use `--service-auth-type NONE`".to_owned());
+        }
+        if s.service_auth == AuthType::None && s.service_policy.is_some() {
+            w.push(
+                "warning: `--service-policy` is inactive with `--service-auth-type NONE`"
+                    .to_owned(),
+            );
+        }
+        if s.network_auth == AuthType::AwsIam && s.network_policy.is_none() {
+            w.push("warning: `--network-auth-type AWS_IAM` without `--network-policy` denies every request; give a policy or use `NONE`".to_owned());
+        }
+        if s.network_auth == AuthType::None && s.network_policy.is_some() {
+            w.push(
+                "warning: `--network-policy` is inactive with `--network-auth-type NONE`"
+                    .to_owned(),
+            );
+        }
+        w
+    }
+
+    /// The settings of the auth layers.
+    pub fn auth_settings(&self) -> AuthSettings {
+        let mut verifier = VerifierConfig::new(self.service_arn.region());
+        verifier.max_clock_skew = self.max_clock_skew;
+        AuthSettings {
+            verifier,
+            service_arn: self.service_arn.as_str().into(),
+            service_network_arn: self
+                .service_network_arn
+                .as_ref()
+                .map(|a| Arc::from(a.as_str())),
+            source_vpc: self.source_vpc.as_deref().map(Arc::from),
+            source_vpc_owner: self.source_vpc_owner.as_deref().map(Arc::from),
+            identity_policies: self.identity_policies,
+            mode: self.mode,
+            enabled: self.snapshot.auth_enabled(),
+        }
+    }
+
+    /// The data plane's configuration; `tls` is the loaded server config, if any.
+    pub fn proxy_config(&self, tls: Option<Arc<rustls::ServerConfig>>) -> ProxyConfig {
+        ProxyConfig {
+            listen: self.listen,
+            admin: self.admin,
+            stack: StackConfig {
+                service_arn: self.service_arn.as_str().to_owned(),
+                service_network_arn: self
+                    .service_network_arn
+                    .as_ref()
+                    .map(|a| a.as_str().to_owned()),
+                mode: self.mode,
+                header_limits: HeaderLimits::default(),
+                upstream: UpstreamConfig::new(self.upstream.clone()),
+            },
+            server: ServerConfig {
+                tls,
+                drain_timeout: self.drain_timeout,
+                ..ServerConfig::default()
+            },
+            access_log: self.access_log.clone(),
+            access_log_queue: 8192,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
+    }
+}
+
+/// Why arguments did not give a configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    /// Unknown flag, missing required flag, or a value outside a fixed choice (exit 2).
+    #[error(transparent)]
+    Usage(clap::Error),
+    /// A value is invalid (exit 1).
+    #[error(transparent)]
+    Invalid(ConfigError),
+}
+
+#[cfg(test)]
+mod tests;

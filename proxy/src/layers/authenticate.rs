@@ -1,0 +1,150 @@
+//! Authentication: the request's SigV4/SigV4A signature checked against the principals of the
+//! snapshot in force, on the request exactly as it arrived.
+//!
+//! A signed caller gets its precomputed [`crate::caller_identity::CallerIdentity`] (only
+//! `HeaderValue` clones) and an [`AuthenticatedCaller`]; an unsigned one is anonymous; a
+//! request carrying signature material that fails is rejected, never treated as anonymous.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use futures_util::future::{ready, Either, Ready};
+use http::{Request, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::auth::{AuthSettings, AuthenticatedCaller};
+use crate::body::ProxyBody;
+use crate::error::{Authn, ProxyError};
+use crate::metrics::AuthnResult;
+use crate::outcome::{AuthnRecord, Outcome};
+use crate::sigv4::{self, AuthError, Authenticated, RequestParts};
+use crate::snapshot::Snapshot;
+
+/// Adds [`Authenticate`].
+#[derive(Debug, Clone)]
+pub struct AuthenticateLayer {
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    settings: Arc<AuthSettings>,
+}
+
+impl AuthenticateLayer {
+    /// Authenticates against the principals of `snapshot`'s current value.
+    pub fn new(snapshot: Arc<ArcSwap<Snapshot>>, settings: Arc<AuthSettings>) -> Self {
+        Self { snapshot, settings }
+    }
+}
+
+impl<S> Layer<S> for AuthenticateLayer {
+    type Service = Authenticate<S>;
+    fn layer(&self, inner: S) -> Authenticate<S> {
+        Authenticate {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// Verifies the caller; see the module docs.
+#[derive(Debug, Clone)]
+pub struct Authenticate<S> {
+    inner: S,
+    layer: AuthenticateLayer,
+}
+
+/// The `ProxyError` for a verifier failure: AWS's error type and wording, the metric label.
+pub fn authn_error(e: &AuthError) -> ProxyError {
+    ProxyError::Authn(Authn {
+        error_type: e.kind.error_type(),
+        message: e.message().to_owned(),
+        metric_label: e.reason.metric_label(),
+    })
+}
+
+/// Authenticates `req` against `snapshot` at `now`; on success the caller facts are in the
+/// request extensions and the outcome.
+pub fn authenticate<B>(
+    req: &mut Request<B>,
+    snapshot: Arc<Snapshot>,
+    settings: &AuthSettings,
+    now: SystemTime,
+) -> Result<(), ProxyError> {
+    let outcome = req.extensions().get::<Outcome>().cloned();
+    let record = |result: AuthnResult, caller| {
+        if let Some(o) = &outcome {
+            o.set_authn(AuthnRecord { result, caller });
+        }
+    };
+    let verified = {
+        let parts = RequestParts {
+            method: req.method().as_str(),
+            target: req.uri().path_and_query().map_or("/", |pq| pq.as_str()),
+            headers: req.headers(),
+            authority: req.uri().authority().map(|a| a.as_str()),
+        };
+        match sigv4::verify(&settings.verifier, &parts, now, snapshot.principals()) {
+            Ok(Authenticated::Anonymous) => Ok(None),
+            Ok(Authenticated::Signed { key, .. }) => Ok(Some(key.principal())),
+            Err(e) => Err(e),
+        }
+    };
+    match verified {
+        Ok(None) => {
+            record(AuthnResult::Anonymous, None);
+            req.extensions_mut().insert(AuthenticatedCaller {
+                snapshot,
+                principal: None,
+            });
+            Ok(())
+        }
+        Ok(Some(handle)) => {
+            let Some(view) = snapshot.caller(handle) else {
+                return Err(ProxyError::Internal(format!(
+                    "principal handle {handle} has no caller view"
+                )));
+            };
+            record(AuthnResult::Signed, Some(view.log.clone()));
+            req.extensions_mut().insert(view.identity.clone());
+            req.extensions_mut().insert(AuthenticatedCaller {
+                snapshot,
+                principal: Some(handle),
+            });
+            Ok(())
+        }
+        Err(e) => {
+            record(AuthnResult::from_label(e.reason.metric_label()), None);
+            Err(authn_error(&e))
+        }
+    }
+}
+
+impl<S, B> Service<Request<B>> for Authenticate<S>
+where
+    S: Service<Request<B>, Response = Response<ProxyBody>, Error = ProxyError>,
+{
+    type Response = Response<ProxyBody>;
+    type Error = ProxyError;
+    type Future = Either<Ready<Result<Response<ProxyBody>, ProxyError>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ProxyError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        if !self.layer.settings.enabled {
+            return Either::Right(self.inner.call(req));
+        }
+        let start = Instant::now();
+        let snapshot = self.layer.snapshot.load_full();
+        let result = authenticate(&mut req, snapshot, &self.layer.settings, SystemTime::now());
+        if let Some(o) = req.extensions().get::<Outcome>() {
+            o.add_auth_duration(start.elapsed());
+        }
+        match result {
+            Ok(()) => Either::Right(self.inner.call(req)),
+            Err(e) => Either::Left(ready(Err(e))),
+        }
+    }
+}

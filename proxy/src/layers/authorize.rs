@@ -1,0 +1,203 @@
+//! Authorization: the Lattice layered decision (network, service, identity) for
+//! `vpc-lattice-svcs:Invoke` on `<service ARN><normalized path>`, with the snapshot the
+//! `Authenticate` layer loaded for this request.
+//!
+//! The decision is synchronous and borrows everything; the resource string and the matched
+//! statement list are thread-local buffers reused across requests.
+
+mod context;
+
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Instant, SystemTime};
+
+use futures_util::future::{ready, Either, Ready};
+use http::{Request, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+use trellis_policy::{decide, LayerPolicy, Layers, Matched, Principal, Reason};
+
+pub use self::context::{iso8601, RequestContext};
+use super::auth::{AuthSettings, AuthenticatedCaller, IdentityPolicies};
+use super::ConnectionInfo;
+use crate::body::ProxyBody;
+use crate::error::{Denied, PolicyLayer, ProxyError};
+use crate::normalize::NormalizedPath;
+use crate::outcome::{DecisionRecord, Outcome};
+use crate::stack::Mode;
+
+/// The action every HTTP request is authorized for.
+pub const INVOKE: &str = "vpc-lattice-svcs:Invoke";
+
+thread_local! {
+    static SCRATCH: RefCell<(String, Vec<Matched>)> = const { RefCell::new((String::new(), Vec::new())) };
+}
+
+/// Adds [`Authorize`].
+#[derive(Debug, Clone)]
+pub struct AuthorizeLayer {
+    settings: Arc<AuthSettings>,
+}
+
+impl AuthorizeLayer {
+    /// A layer deciding with `settings`.
+    pub fn new(settings: Arc<AuthSettings>) -> Self {
+        Self { settings }
+    }
+}
+
+impl<S> Layer<S> for AuthorizeLayer {
+    type Service = Authorize<S>;
+    fn layer(&self, inner: S) -> Authorize<S> {
+        Authorize {
+            inner,
+            settings: Arc::clone(&self.settings),
+        }
+    }
+}
+
+/// Decides the request; see the module docs.
+#[derive(Debug, Clone)]
+pub struct Authorize<S> {
+    inner: S,
+    settings: Arc<AuthSettings>,
+}
+
+fn policy_layer(l: trellis_policy::Layer) -> PolicyLayer {
+    match l {
+        trellis_policy::Layer::Network => PolicyLayer::Network,
+        trellis_policy::Layer::Service | trellis_policy::Layer::Policy => PolicyLayer::Service,
+        trellis_policy::Layer::Identity => PolicyLayer::Identity,
+    }
+}
+
+/// `service#0(AllowCheckout),identity#2`.
+pub fn matched_list(matched: &[Matched]) -> String {
+    let mut s = String::new();
+    for (i, m) in matched.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "{}#{}", m.layer.as_str(), m.index);
+        if let Some(sid) = &m.sid {
+            let _ = write!(s, "({sid})");
+        }
+    }
+    s
+}
+
+/// The `AccessDeniedException` message (after `AccessDeniedException: `), CONTRACT §3.
+pub fn denied_message(user: &str, resource: &str, layer: PolicyLayer, explicit: bool) -> String {
+    let layer = layer.label();
+    if explicit {
+        format!("User: {user} is not authorized to perform: {INVOKE} on resource: {resource} with an explicit deny in a {layer}-based policy")
+    } else {
+        format!("User: {user} is not authorized to perform: {INVOKE} on resource: {resource} because no {layer}-based policy allows the {INVOKE} action")
+    }
+}
+
+/// Decides `req` (already authenticated) and records the decision in its outcome; `Err` is the
+/// denial to answer (never in audit mode).
+pub fn authorize<B>(
+    req: &Request<B>,
+    settings: &AuthSettings,
+    now: SystemTime,
+) -> Result<(), ProxyError> {
+    let ext = req.extensions();
+    let (Some(caller), Some(path)) = (
+        ext.get::<AuthenticatedCaller>(),
+        ext.get::<NormalizedPath>(),
+    ) else {
+        return Err(ProxyError::Internal(
+            "authorize ran without an authenticated caller or a normalized path".to_owned(),
+        ));
+    };
+    let snapshot = &caller.snapshot;
+    let principal = caller
+        .principal
+        .and_then(|h| snapshot.principals().principals().get(h));
+    let identity = match (principal, settings.identity_policies) {
+        (Some(p), IdentityPolicies::Enforce) => LayerPolicy::Policies(&p.policies),
+        _ => LayerPolicy::Off,
+    };
+    let layers = Layers {
+        network: snapshot.network().layer(),
+        service: snapshot.service().layer(),
+        identity,
+    };
+    let context = RequestContext::new(
+        settings,
+        ext.get::<ConnectionInfo>(),
+        req.method().as_str(),
+        path,
+        req.headers(),
+        principal,
+        now,
+    );
+    SCRATCH.with_borrow_mut(|(resource, matches)| {
+        resource.clear();
+        resource.push_str(&settings.service_arn);
+        resource.push_str(path.path());
+        let request = trellis_policy::Request {
+            principal: principal.map_or(Principal::Anonymous, |p| p.as_principal()),
+            action: INVOKE,
+            resource,
+        };
+        let decision = decide(&layers, &request, &context, matches);
+        let denied = decision
+            .layer
+            .filter(|_| decision.reason != Reason::Allowed)
+            .map(|l| (policy_layer(l), decision.reason == Reason::ExplicitDeny));
+        if let Some(outcome) = ext.get::<Outcome>() {
+            outcome.set_decision(DecisionRecord {
+                allowed: denied.is_none(),
+                denied_layer: denied.map(|(l, _)| l),
+                matched: matched_list(matches),
+                counters: snapshot.decision_counters(matches, denied),
+            });
+        }
+        match (denied, settings.mode) {
+            (Some((layer, explicit)), Mode::Enforce) => {
+                let user = principal.map_or("anonymous", |p| p.caller_arn.as_str());
+                Err(ProxyError::Denied(Denied {
+                    message: denied_message(user, resource, layer, explicit),
+                    layer,
+                }))
+            }
+            _ => Ok(()),
+        }
+    })
+}
+
+impl<S, B> Service<Request<B>> for Authorize<S>
+where
+    S: Service<Request<B>, Response = Response<ProxyBody>, Error = ProxyError>,
+{
+    type Response = Response<ProxyBody>;
+    type Error = ProxyError;
+    type Future = Either<Ready<Result<Response<ProxyBody>, ProxyError>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ProxyError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        if !self.settings.enabled {
+            return Either::Right(self.inner.call(req));
+        }
+        let start = Instant::now();
+        let result = authorize(&req, &self.settings, SystemTime::now());
+        if let Some(o) = req.extensions().get::<Outcome>() {
+            o.add_auth_duration(start.elapsed());
+        }
+        match result {
+            Ok(()) => Either::Right(self.inner.call(req)),
+            Err(e) => Either::Left(ready(Err(e))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

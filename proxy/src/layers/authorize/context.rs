@@ -1,0 +1,174 @@
+//! The condition keys of one request, answered from the request, the connection, the
+//! settings and the principal directly: nothing is formatted unless a policy asks for it, and
+//! then only once per request.
+
+use std::cell::OnceCell;
+use std::time::SystemTime;
+
+use http::HeaderMap;
+use trellis_policy::{Context, GlobalKey, Key, KeyKind, Values};
+
+use crate::layers::auth::AuthSettings;
+use crate::layers::ConnectionInfo;
+use crate::normalize::NormalizedPath;
+use crate::principals::PrincipalRecord;
+
+/// The request as policy conditions see it.
+#[derive(Debug)]
+pub struct RequestContext<'a> {
+    pub(crate) settings: &'a AuthSettings,
+    pub(crate) conn: Option<&'a ConnectionInfo>,
+    pub(crate) method: &'a str,
+    pub(crate) path: &'a NormalizedPath,
+    pub(crate) headers: &'a HeaderMap,
+    /// `None` for anonymous callers.
+    pub(crate) principal: Option<&'a PrincipalRecord>,
+    pub(crate) now: SystemTime,
+    lazy: Lazy,
+}
+
+#[derive(Debug, Default)]
+struct Lazy {
+    current_time: OnceCell<String>,
+    epoch_time: OnceCell<String>,
+    source_ip: OnceCell<String>,
+    port: OnceCell<String>,
+    /// Repeated headers joined with `, `, by (lower-case) name.
+    joined: OnceCell<Vec<(String, String)>>,
+    /// Decoded query values by lower-cased key, in order.
+    query: OnceCell<Vec<(String, Vec<String>)>>,
+}
+
+impl<'a> RequestContext<'a> {
+    /// A context over one request.
+    pub fn new(
+        settings: &'a AuthSettings,
+        conn: Option<&'a ConnectionInfo>,
+        method: &'a str,
+        path: &'a NormalizedPath,
+        headers: &'a HeaderMap,
+        principal: Option<&'a PrincipalRecord>,
+        now: SystemTime,
+    ) -> Self {
+        Self {
+            settings,
+            conn,
+            method,
+            path,
+            headers,
+            principal,
+            now,
+            lazy: Lazy::default(),
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<Values<'_>> {
+        let mut values = self.headers.get_all(name).iter();
+        let first = values.next()?;
+        if values.next().is_none() {
+            return first.to_str().ok().map(Values::One);
+        }
+        let joined = self.lazy.joined.get_or_init(|| {
+            let mut out: Vec<(String, String)> = Vec::new();
+            for key in self.headers.keys() {
+                let all: Vec<&str> = self
+                    .headers
+                    .get_all(key)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .collect();
+                if all.len() > 1 {
+                    out.push((key.as_str().to_owned(), all.join(", ")));
+                }
+            }
+            out
+        });
+        joined
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| Values::One(v.as_str()))
+    }
+
+    fn query(&self, name: &str) -> Option<Values<'_>> {
+        let groups = self.lazy.query.get_or_init(|| {
+            let mut out: Vec<(String, Vec<String>)> = Vec::new();
+            for (k, v) in self.path.query_pairs() {
+                let k = k.to_ascii_lowercase();
+                match out.iter_mut().find(|(key, _)| *key == k) {
+                    Some((_, values)) => values.push(v),
+                    None => out.push((k, vec![v])),
+                }
+            }
+            out
+        });
+        groups
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| Values::Many(v))
+    }
+}
+
+/// `2026-11-23T13:33:40Z`.
+pub fn iso8601(t: SystemTime) -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    time::OffsetDateTime::from(t)
+        .format(&format)
+        .unwrap_or_default()
+}
+
+impl Context for RequestContext<'_> {
+    fn get(&self, key: &Key<'_>) -> Option<Values<'_>> {
+        let s = self.settings;
+        match key.kind {
+            KeyKind::Global(g) => match g {
+                GlobalKey::SourceIp => self.conn.map(|c| {
+                    Values::One(
+                        self.lazy
+                            .source_ip
+                            .get_or_init(|| c.remote.ip().to_string()),
+                    )
+                }),
+                GlobalKey::CurrentTime => Some(Values::One(
+                    self.lazy.current_time.get_or_init(|| iso8601(self.now)),
+                )),
+                GlobalKey::EpochTime => Some(Values::One(self.lazy.epoch_time.get_or_init(|| {
+                    self.now
+                        .duration_since(SystemTime::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs())
+                        .to_string()
+                }))),
+                GlobalKey::SecureTransport => self
+                    .conn
+                    .map(|c| Values::One(if c.tls { "true" } else { "false" })),
+                GlobalKey::LatticePort => self.conn.map(|c| {
+                    Values::One(self.lazy.port.get_or_init(|| c.local.port().to_string()))
+                }),
+                GlobalKey::LatticeRequestMethod => Some(Values::One(self.method)),
+                GlobalKey::LatticeRequestPath => Some(Values::One(self.path.path())),
+                GlobalKey::LatticeServiceArn => Some(Values::One(&s.service_arn)),
+                GlobalKey::LatticeServiceNetworkArn => {
+                    s.service_network_arn.as_deref().map(Values::One)
+                }
+                GlobalKey::LatticeSourceVpc => s.source_vpc.as_deref().map(Values::One),
+                GlobalKey::LatticeSourceVpcOwnerAccount => {
+                    s.source_vpc_owner.as_deref().map(Values::One)
+                }
+                _ => self.principal_value(key),
+            },
+            KeyKind::RequestHeader(name) => self.header(name),
+            KeyKind::RequestQueryString(name) => self.query(name),
+            _ => self.principal_value(key),
+        }
+    }
+}
+
+impl RequestContext<'_> {
+    fn principal_value(&self, key: &Key<'_>) -> Option<Values<'_>> {
+        match self.principal {
+            Some(p) => p.condition_value(key),
+            None => matches!(key.kind, KeyKind::Global(GlobalKey::PrincipalType))
+                .then_some(Values::One("Anonymous")),
+        }
+    }
+}

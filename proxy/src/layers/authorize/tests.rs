@@ -1,0 +1,153 @@
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http::HeaderMap;
+use trellis_policy::{Context, Effect, Key, Values};
+
+use super::*;
+use crate::sigv4::VerifierConfig;
+
+fn settings() -> AuthSettings {
+    AuthSettings {
+        verifier: VerifierConfig::new("us-west-2"),
+        service_arn: "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0"
+            .into(),
+        service_network_arn: None,
+        source_vpc: Some("vpc-1".into()),
+        source_vpc_owner: None,
+        identity_policies: IdentityPolicies::Enforce,
+        mode: Mode::Enforce,
+        enabled: true,
+    }
+}
+
+fn one(v: Option<Values<'_>>) -> Option<String> {
+    match v {
+        Some(Values::One(s)) => Some(s.to_owned()),
+        Some(Values::Many(_)) => panic!("expected one value"),
+        None => None,
+    }
+}
+
+fn many(v: Option<Values<'_>>) -> Vec<String> {
+    match v {
+        Some(Values::Many(l)) => (0..l.len()).map(|i| l.get(i).to_owned()).collect(),
+        other => panic!("expected many values, got {other:?}"),
+    }
+}
+
+fn key(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+#[test]
+fn request_keys_come_from_the_request_connection_and_settings() {
+    let s = settings();
+    let conn = ConnectionInfo {
+        remote: "10.0.0.7:50000".parse::<SocketAddr>().unwrap(),
+        local: "10.0.0.1:8443".parse::<SocketAddr>().unwrap(),
+        tls: true,
+    };
+    let path = NormalizedPath::new("/a/b", Some("Tag=x&tag=y%20z&other")).unwrap();
+    let mut headers = HeaderMap::new();
+    headers.append("x-team", "a".parse().unwrap());
+    headers.append("x-team", "b".parse().unwrap());
+    headers.insert("content-type", "application/json".parse().unwrap());
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let ctx = RequestContext::new(&s, Some(&conn), "PUT", &path, &headers, None, now);
+    let get = |name: &str| {
+        let lower = key(name);
+        one(ctx.get(&Key::parse(&lower)))
+    };
+    assert_eq!(get("aws:SourceIp").as_deref(), Some("10.0.0.7"));
+    assert_eq!(get("aws:SecureTransport").as_deref(), Some("true"));
+    assert_eq!(get("aws:EpochTime").as_deref(), Some("1700000000"));
+    assert_eq!(
+        get("aws:CurrentTime").as_deref(),
+        Some("2023-11-14T22:13:20Z")
+    );
+    assert_eq!(get("vpc-lattice-svcs:Port").as_deref(), Some("8443"));
+    assert_eq!(
+        get("vpc-lattice-svcs:RequestMethod").as_deref(),
+        Some("PUT")
+    );
+    assert_eq!(get("vpc-lattice-svcs:RequestPath").as_deref(), Some("/a/b"));
+    assert_eq!(
+        get("vpc-lattice-svcs:ServiceArn").as_deref(),
+        Some(&*s.service_arn)
+    );
+    assert_eq!(get("vpc-lattice-svcs:ServiceNetworkArn"), None);
+    assert_eq!(get("vpc-lattice-svcs:SourceVpc").as_deref(), Some("vpc-1"));
+    assert_eq!(get("vpc-lattice-svcs:SourceVpcOwnerAccount"), None);
+    assert_eq!(
+        get("vpc-lattice-svcs:RequestHeader/X-Team").as_deref(),
+        Some("a, b")
+    );
+    assert_eq!(
+        get("vpc-lattice-svcs:RequestHeader/content-type").as_deref(),
+        Some("application/json")
+    );
+    assert_eq!(get("vpc-lattice-svcs:RequestHeader/absent"), None);
+    let lower = key("vpc-lattice-svcs:RequestQueryString/TAG");
+    assert_eq!(many(ctx.get(&Key::parse(&lower))), ["x", "y z"]);
+    let lower = key("vpc-lattice-svcs:RequestQueryString/other");
+    assert_eq!(many(ctx.get(&Key::parse(&lower))), [""]);
+    let lower = key("vpc-lattice-svcs:RequestQueryString/none");
+    assert!(ctx.get(&Key::parse(&lower)).is_none());
+}
+
+#[test]
+fn anonymous_callers_have_a_principal_type_and_no_other_principal_key() {
+    let s = settings();
+    let path = NormalizedPath::new("/", None).unwrap();
+    let headers = HeaderMap::new();
+    let ctx = RequestContext::new(&s, None, "GET", &path, &headers, None, SystemTime::now());
+    let get = |name: &str| {
+        let lower = key(name);
+        one(ctx.get(&Key::parse(&lower)))
+    };
+    assert_eq!(get("aws:PrincipalType").as_deref(), Some("Anonymous"));
+    for absent in [
+        "aws:PrincipalArn",
+        "aws:PrincipalAccount",
+        "aws:PrincipalOrgID",
+        "aws:PrincipalTag/team",
+        "aws:username",
+        "aws:SourceIp",
+    ] {
+        assert_eq!(get(absent), None, "{absent}");
+    }
+}
+
+#[test]
+fn deny_messages_follow_the_contract() {
+    let r = "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0/";
+    assert_eq!(
+        denied_message("anonymous", r, PolicyLayer::Network, false),
+        format!("User: anonymous is not authorized to perform: vpc-lattice-svcs:Invoke on resource: {r} because no network-based policy allows the vpc-lattice-svcs:Invoke action")
+    );
+    assert_eq!(
+        denied_message("arn:aws:iam::111122223333:user/a", r, PolicyLayer::Identity, true),
+        format!("User: arn:aws:iam::111122223333:user/a is not authorized to perform: vpc-lattice-svcs:Invoke on resource: {r} with an explicit deny in a identity-based policy")
+    );
+}
+
+#[test]
+fn matched_statements_are_listed_with_layer_index_and_sid() {
+    let m = [
+        Matched {
+            layer: trellis_policy::Layer::Service,
+            index: 0,
+            sid: Some("AllowCheckout".into()),
+            effect: Effect::Allow,
+        },
+        Matched {
+            layer: trellis_policy::Layer::Identity,
+            index: 2,
+            sid: None,
+            effect: Effect::Allow,
+        },
+    ];
+    assert_eq!(matched_list(&m), "service#0(AllowCheckout),identity#2");
+    assert_eq!(matched_list(&[]), "");
+}

@@ -1,0 +1,279 @@
+//! Everything a request decision depends on that a reload may change, in one value swapped
+//! atomically: compiled auth policies, the principals (keys, identities, precomputed identity
+//! headers and log fields), the per-statement metric handles and the `/policy` file list.
+//!
+//! A reload reads, validates and compiles every configured file off the hot path and swaps
+//! only when all of them are good, so a request sees either the old state or the new one,
+//! never a mix (a principal handle of one file with the policies of another). A bad file
+//! leaves the previous snapshot in force.
+
+mod build;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use trellis_policy::{CompiledPolicy, LayerPolicy, Matched};
+
+use crate::admin::{FilesSource, LoadedFile, Readiness};
+use crate::caller_identity::CallerIdentity;
+use crate::error::PolicyLayer;
+use crate::metrics::{Metrics, StatementCounters};
+use crate::outcome::CallerLog;
+use crate::principals::PrincipalStore;
+
+pub use build::{load, LoadError};
+
+/// `--service-auth-type` / `--network-auth-type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthType {
+    /// The level is not checked.
+    None,
+    /// The level's auth policy must allow (no policy: nothing is allowed).
+    AwsIam,
+}
+
+/// The files a snapshot is built from and how each level is configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotConfig {
+    /// `--network-auth-type`.
+    pub network_auth: AuthType,
+    /// `--network-policy`.
+    pub network_policy: Option<PathBuf>,
+    /// `--service-auth-type`.
+    pub service_auth: AuthType,
+    /// `--service-policy`.
+    pub service_policy: Option<PathBuf>,
+    /// `--principals`.
+    pub principals: Option<PathBuf>,
+}
+
+impl SnapshotConfig {
+    /// Every configured file, for the watcher.
+    pub fn files(&self) -> Vec<PathBuf> {
+        [&self.network_policy, &self.service_policy, &self.principals]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
+    /// Whether any level checks callers; with none, Lattice does no SigV4 checks at all.
+    pub fn auth_enabled(&self) -> bool {
+        self.network_auth == AuthType::AwsIam || self.service_auth == AuthType::AwsIam
+    }
+}
+
+/// One auth level as compiled.
+#[derive(Debug)]
+pub struct LevelPolicy {
+    auth: AuthType,
+    policies: Vec<CompiledPolicy>,
+    /// Handles by statement index of the (single) policy.
+    counters: Vec<StatementCounters>,
+    /// `statement="none"`: an implicit deny with nothing matched.
+    none: StatementCounters,
+}
+
+impl LevelPolicy {
+    /// The layer as the decision sees it: `NONE` is off; `AWS_IAM` without a policy denies.
+    pub fn layer(&self) -> LayerPolicy<'_> {
+        match self.auth {
+            AuthType::None => LayerPolicy::Off,
+            AuthType::AwsIam => LayerPolicy::Policies(&self.policies),
+        }
+    }
+}
+
+/// What the request path needs about one principal, computed when the snapshot is built.
+#[derive(Debug)]
+pub struct CallerView {
+    /// `x-amzn-lattice-identity` and `-tags`, cloned into signed requests.
+    pub identity: CallerIdentity,
+    /// The caller's access-log fields.
+    pub log: CallerLog,
+}
+
+/// The state in force; see the module docs.
+#[derive(Debug)]
+pub struct Snapshot {
+    network: LevelPolicy,
+    service: LevelPolicy,
+    principals: PrincipalStore,
+    callers: Vec<CallerView>,
+    /// Identity statements by `(Sid, 0)` or `(None, index)`: the label a statement gets.
+    identity_counters: HashMap<(Option<Arc<str>>, u32), StatementCounters>,
+    identity_none: StatementCounters,
+    files: Vec<LoadedFile>,
+}
+
+impl Snapshot {
+    /// The network level.
+    pub fn network(&self) -> &LevelPolicy {
+        &self.network
+    }
+
+    /// The service level.
+    pub fn service(&self) -> &LevelPolicy {
+        &self.service
+    }
+
+    /// The callers and their keys.
+    pub fn principals(&self) -> &PrincipalStore {
+        &self.principals
+    }
+
+    /// The precomputed view of the principal with this handle.
+    pub fn caller(&self, principal: usize) -> Option<&CallerView> {
+        self.callers.get(principal)
+    }
+
+    /// The files in force, for `/policy`.
+    pub fn files(&self) -> &[LoadedFile] {
+        &self.files
+    }
+
+    /// The counters a decision increments: every matched statement of the effect that decided
+    /// (in the denying layer for a deny), or the layer's `none` series for an implicit deny
+    /// with nothing matched.
+    pub fn decision_counters(
+        &self,
+        matched: &[Matched],
+        denied: Option<(PolicyLayer, bool)>,
+    ) -> Vec<prometheus::IntCounter> {
+        let pick = |c: &StatementCounters| {
+            if denied.is_some() {
+                c.deny.clone()
+            } else {
+                c.allow.clone()
+            }
+        };
+        let mut out = Vec::with_capacity(matched.len().max(1));
+        for m in matched {
+            let layer = match m.layer {
+                trellis_policy::Layer::Network => PolicyLayer::Network,
+                trellis_policy::Layer::Service => PolicyLayer::Service,
+                trellis_policy::Layer::Identity => PolicyLayer::Identity,
+                trellis_policy::Layer::Policy => continue,
+            };
+            let wanted = match denied {
+                None => m.effect == trellis_policy::Effect::Allow,
+                Some((l, true)) => l == layer && m.effect == trellis_policy::Effect::Deny,
+                Some((_, false)) => false,
+            };
+            if !wanted {
+                continue;
+            }
+            let counters = match layer {
+                PolicyLayer::Network => self.network.counters.get(m.index as usize),
+                PolicyLayer::Service => self.service.counters.get(m.index as usize),
+                PolicyLayer::Identity => self.identity_counters.get(&identity_key(m)),
+            };
+            if let Some(c) = counters {
+                out.push(pick(c));
+            }
+        }
+        if let Some((layer, false)) = denied {
+            out.push(pick(match layer {
+                PolicyLayer::Network => &self.network.none,
+                PolicyLayer::Service => &self.service.none,
+                PolicyLayer::Identity => &self.identity_none,
+            }));
+        }
+        out
+    }
+}
+
+fn identity_key(m: &Matched) -> (Option<Arc<str>>, u32) {
+    match &m.sid {
+        Some(sid) => (Some(Arc::clone(sid)), 0),
+        None => (None, m.index),
+    }
+}
+
+/// The shared, swappable snapshot plus what a reload needs: the configuration, the metrics to
+/// count reloads in and the readiness flag set by the first good load.
+#[derive(Debug, Clone)]
+pub struct SnapshotHandle {
+    current: Arc<ArcSwap<Snapshot>>,
+    config: Arc<SnapshotConfig>,
+    metrics: Arc<Metrics>,
+    ready: Readiness,
+}
+
+impl SnapshotHandle {
+    /// Loads the first snapshot; `Err` carries one diagnostic line per problem.
+    pub fn load_initial(
+        config: SnapshotConfig,
+        metrics: Arc<Metrics>,
+        ready: Readiness,
+    ) -> Result<Self, Vec<LoadError>> {
+        let snapshot = load(&config, &metrics)?;
+        publish_gauges(&metrics, &snapshot);
+        ready.set(true);
+        Ok(Self {
+            current: Arc::new(ArcSwap::from_pointee(snapshot)),
+            config: Arc::new(config),
+            metrics,
+            ready,
+        })
+    }
+
+    /// The snapshot swap cell, for the auth layers.
+    pub fn shared(&self) -> Arc<ArcSwap<Snapshot>> {
+        Arc::clone(&self.current)
+    }
+
+    /// The snapshot in force.
+    pub fn current(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Re-reads every file and swaps the result in; on failure the old snapshot stays, each
+    /// problem is written to stderr as `FILE:LINE:COL: error: message` and counted. Blocking:
+    /// run it off the request path (the watcher runs it on the blocking pool).
+    pub fn reload(&self) -> Result<(), Vec<LoadError>> {
+        match load(&self.config, &self.metrics) {
+            Ok(snapshot) => {
+                publish_gauges(&self.metrics, &snapshot);
+                self.current.store(Arc::new(snapshot));
+                self.ready.set(true);
+                eprintln!("trellis: policies and principals reloaded");
+                Ok(())
+            }
+            Err(errors) => {
+                for e in &errors {
+                    eprintln!("{e}");
+                }
+                eprintln!(
+                    "trellis: reload rejected; the previous policies and principals stay in force"
+                );
+                Err(errors)
+            }
+        }
+    }
+
+    /// The `/policy` source over this handle.
+    pub fn files_source(&self) -> FilesSource {
+        let current = Arc::clone(&self.current);
+        Arc::new(move || current.load().files().to_vec())
+    }
+}
+
+fn publish_gauges(metrics: &Metrics, s: &Snapshot) {
+    let count = |l: &LevelPolicy| l.policies.iter().map(CompiledPolicy::statement_count).sum();
+    let identity: usize = s
+        .principals
+        .principals()
+        .iter()
+        .flat_map(|p| p.policies.iter())
+        .map(CompiledPolicy::statement_count)
+        .sum();
+    let _ = metrics.set_policy_statements(PolicyLayer::Network, count(&s.network));
+    let _ = metrics.set_policy_statements(PolicyLayer::Service, count(&s.service));
+    let _ = metrics.set_policy_statements(PolicyLayer::Identity, identity);
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,509 @@
+//! `trellis run`, `trellis healthcheck` and `trellis demo` as users run them: the real binary
+//! on loopback, a real upstream, requests signed by aws-sigv4.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a panic is a failed test
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use trellis_e2e::net::*;
+use trellis_e2e::{stderr, trellis};
+
+const SERVICE_ARN: &str =
+    "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0";
+const CHECKOUT: (&str, &str) = (
+    "AKIAEXAMPLECHECKOUT1",
+    "checkout/EXAMPLE/secret/key/do/not/use/0001",
+);
+const CHECKOUT_SESSION: &str = "arn:aws:sts::111122223333:assumed-role/checkout/checkout-task-1";
+const NEWCOMER: (&str, &str) = ("AKIAEXAMPLENEWCOMER1", "newcomer/EXAMPLE/secret/0009");
+
+/// The example policies and principals in `dir`.
+fn example_dir(dir: &Path) {
+    copy_example("service-policy.json", &dir.join("service-policy.json"));
+    copy_example("network-policy.json", &dir.join("network-policy.json"));
+    copy_example("principals.json", &dir.join("principals.json"));
+}
+
+struct Sidecar {
+    proc: Running,
+    addr: SocketAddr,
+    admin: SocketAddr,
+}
+
+fn start(dir: &Path, extra: &[&str]) -> Sidecar {
+    let upstream = spawn_echo();
+    let addr = free_addr();
+    let admin = free_addr();
+    let files = |n: &str| dir.join(n).display().to_string();
+    let (service, network, principals) = (
+        files("service-policy.json"),
+        files("network-policy.json"),
+        files("principals.json"),
+    );
+    let upstream = format!("http://{upstream}");
+    let (addr_s, admin_s) = (addr.to_string(), admin.to_string());
+    let mut args = vec![
+        "run",
+        "--listen",
+        &addr_s,
+        "--admin",
+        &admin_s,
+        "--upstream",
+        &upstream,
+        "--service-arn",
+        SERVICE_ARN,
+        "--service-policy",
+        &service,
+        "--network-policy",
+        &network,
+        "--principals",
+        &principals,
+    ];
+    if !extra.contains(&"--access-log") {
+        args.extend_from_slice(&["--access-log", "stdout"]);
+    }
+    args.extend_from_slice(extra);
+    let mut proc = Running::start(&args);
+    proc.wait_ready(admin);
+    Sidecar { proc, addr, admin }
+}
+
+fn reloads(admin: SocketAddr, file: &Path, result: &str) -> u64 {
+    metric(
+        admin,
+        &format!(
+            "trellis_policy_reloads_total{{file=\"{}\",result=\"{result}\"}}",
+            file.display()
+        ),
+    )
+}
+
+#[test]
+fn run_refuses_to_start_when_the_first_load_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    example_dir(dir.path());
+    let service = dir.path().join("service-policy.json");
+    std::fs::write(
+        &service,
+        "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": 7\n}\n",
+    )
+    .unwrap();
+    let admin = free_addr().to_string();
+    let out = trellis(
+        &[
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            &admin,
+            "--service-arn",
+            SERVICE_ARN,
+            "--service-policy",
+            &service.display().to_string(),
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.lines().any(|l| l.starts_with(&format!("{}:3:", service.display())) && l.contains(": error: ")),
+        "{err}"
+    );
+    assert!(err.contains("cannot start"), "{err}");
+}
+
+#[test]
+fn run_validates_flags_with_the_flag_in_the_message() {
+    let out = trellis(
+        &[
+            "run",
+            "--service-arn",
+            "arn:aws:vpc-lattice:us-west-2:1:service/x",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("`--service-arn`: `arn:aws:vpc-lattice:us-west-2:1:service/x` must look like arn:aws:vpc-lattice:REGION:ACCOUNT:service/svc-ID"),
+        "{}",
+        stderr(&out)
+    );
+    let out = trellis(
+        &[
+            "run",
+            "--service-arn",
+            SERVICE_ARN,
+            "--drain-timeout",
+            "soon",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("`--drain-timeout`"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(trellis(&["run"], "").status.code(), Some(2));
+    assert_eq!(
+        trellis(&["run", "--service-arn", SERVICE_ARN, "--nope"], "")
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn run_serves_decides_reloads_and_shuts_down_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    example_dir(dir.path());
+    let mut s = start(dir.path(), &["--reload-poll", "0"]);
+
+    let ok = signed_get(s.addr, "/orders/7", CHECKOUT);
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert!(
+        ok.body.contains(&format!(
+            "x-amzn-lattice-identity: Principal={CHECKOUT_SESSION}; "
+        )),
+        "{}",
+        ok.body
+    );
+    let denied = signed_get(s.addr, "/admin/users", CHECKOUT);
+    assert_eq!(denied.status, 403);
+    assert_eq!(
+        denied.header("x-amzn-errortype"),
+        Some("AccessDeniedException")
+    );
+    assert_eq!(
+        denied.body,
+        format!("AccessDeniedException: User: {CHECKOUT_SESSION} is not authorized to perform: vpc-lattice-svcs:Invoke on resource: {SERVICE_ARN}/admin/users with an explicit deny in a service-based policy")
+    );
+    assert_eq!(
+        signed_get(s.addr, "/orders/7", NEWCOMER).header("x-amzn-errortype"),
+        Some("UnrecognizedClientException")
+    );
+
+    // A bad service policy is rejected: counted, logged with its position, the old one stays.
+    let service = dir.path().join("service-policy.json");
+    let good = std::fs::read_to_string(&service).unwrap();
+    std::fs::write(
+        &service,
+        "{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\"}]}",
+    )
+    .unwrap();
+    let counted = eventually(Duration::from_secs(5), || {
+        (reloads(s.admin, &service, "error") == 1).then_some(())
+    });
+    assert!(counted.is_some(), "stderr:\n{}", s.proc.stderr());
+    assert!(
+        s.proc
+            .stderr()
+            .contains(&format!("{}:1:", service.display())),
+        "{}",
+        s.proc.stderr()
+    );
+    assert_eq!(signed_get(s.addr, "/admin/users", CHECKOUT).status, 403);
+    assert_eq!(signed_get(s.addr, "/orders/7", CHECKOUT).status, 200);
+
+    // Good again, without the admin deny; and a new principal: both take effect together.
+    let relaxed = good.replace("\"Effect\": \"Deny\"", "\"Effect\": \"Allow\"");
+    std::fs::write(&service, relaxed).unwrap();
+    let principals = dir.path().join("principals.json");
+    let mut p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&principals).unwrap()).unwrap();
+    p["principals"][0]["keys"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "access_key_id": NEWCOMER.0, "secret_access_key": NEWCOMER.1
+        }));
+    std::fs::write(&principals, serde_json::to_string_pretty(&p).unwrap()).unwrap();
+    let swapped = eventually(Duration::from_secs(5), || {
+        (signed_get(s.addr, "/admin/users", CHECKOUT).status == 200
+            && signed_get(s.addr, "/orders/7", NEWCOMER).status == 200)
+            .then_some(())
+    });
+    assert!(swapped.is_some(), "stderr:\n{}", s.proc.stderr());
+    assert!(reloads(s.admin, &principals, "ok") >= 2);
+
+    // SIGHUP forces a reload even without a change.
+    let before = reloads(s.admin, &service, "ok");
+    s.proc.signal("HUP");
+    assert!(eventually(Duration::from_secs(5), || (reloads(
+        s.admin, &service, "ok"
+    ) > before)
+        .then_some(()))
+    .is_some());
+
+    assert!(metric(s.admin, "trellis_requests_total{outcome=\"denied\"}") >= 2);
+    assert!(metric(s.admin, "trellis_authn_total{result=\"unknown_key\"}") >= 1);
+    assert!(metric(s.admin, "trellis_requests_total{outcome=\"allowed\"}") >= 4);
+    let policy: serde_json::Value = serde_json::from_str(&get(s.admin, "/policy").body).unwrap();
+    assert_eq!(policy["files"].as_array().unwrap().len(), 3);
+
+    s.proc.signal("TERM");
+    assert!(s.proc.wait(Duration::from_secs(10)).success());
+    assert!(s.proc.stderr().contains("shut down"), "{}", s.proc.stderr());
+    let log: Vec<serde_json::Value> = s
+        .proc
+        .stdout()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(log[0]["requestPath"], "/orders/7");
+    assert_eq!(log[0]["authnResult"], "signed");
+    assert_eq!(log[1]["authDeniedReason"], "Service");
+    assert_eq!(log[2]["authnResult"], "unknown_key");
+}
+
+#[test]
+fn a_kubelet_style_symlink_swap_is_picked_up_within_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let v1 = d.join("..2026_11_23_v1");
+    std::fs::create_dir(&v1).unwrap();
+    example_dir(&v1);
+    std::os::unix::fs::symlink("..2026_11_23_v1", d.join("..data")).unwrap();
+    for f in [
+        "service-policy.json",
+        "network-policy.json",
+        "principals.json",
+    ] {
+        std::os::unix::fs::symlink(format!("..data/{f}"), d.join(f)).unwrap();
+    }
+    let s = start(d, &["--reload-poll", "0"]);
+    assert_eq!(signed_get(s.addr, "/admin/users", CHECKOUT).status, 403);
+
+    let v2 = d.join("..2026_11_23_v2");
+    std::fs::create_dir(&v2).unwrap();
+    example_dir(&v2);
+    let relaxed = std::fs::read_to_string(v2.join("service-policy.json"))
+        .unwrap()
+        .replace("\"Effect\": \"Deny\"", "\"Effect\": \"Allow\"");
+    std::fs::write(v2.join("service-policy.json"), relaxed).unwrap();
+    std::os::unix::fs::symlink("..2026_11_23_v2", d.join("..data_tmp")).unwrap();
+    let swapped_at = Instant::now();
+    std::fs::rename(d.join("..data_tmp"), d.join("..data")).unwrap();
+    let seen = eventually(Duration::from_secs(3), || {
+        (signed_get(s.addr, "/admin/users", CHECKOUT).status == 200).then(|| swapped_at.elapsed())
+    });
+    let took = seen.unwrap_or_else(|| panic!("not reloaded; stderr:\n{}", s.proc.stderr()));
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+}
+
+#[test]
+fn reloads_under_concurrent_load_fail_no_request() {
+    let dir = tempfile::tempdir().unwrap();
+    example_dir(dir.path());
+    let s = start(dir.path(), &["--reload-poll", "0", "--access-log", "off"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..4)
+        .map(|i| {
+            let (stop, sent, addr) = (Arc::clone(&stop), Arc::clone(&sent), s.addr);
+            std::thread::spawn(move || {
+                let mut failures = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let a = if i % 2 == 0 {
+                        signed_get(addr, "/orders/7", CHECKOUT)
+                    } else {
+                        get(addr, "/public/index.html")
+                    };
+                    if a.status != 200 {
+                        failures.push(a);
+                    }
+                    sent.fetch_add(1, Ordering::Relaxed);
+                }
+                failures
+            })
+        })
+        .collect();
+    let service = dir.path().join("service-policy.json");
+    let principals = dir.path().join("principals.json");
+    let good = std::fs::read_to_string(&service).unwrap();
+    let people = std::fs::read_to_string(&principals).unwrap();
+    for round in 0..8 {
+        // Alternate the text (both versions allow the requests above), and rewrite the
+        // principals in place, as editors and config tools do.
+        let text = if round % 2 == 0 {
+            good.replace("orders-service", "orders-service-v2")
+        } else {
+            good.clone()
+        };
+        std::fs::write(&service, text).unwrap();
+        std::fs::write(&principals, format!("{people}\n")).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let failures: Vec<Answer> = workers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(sent.load(Ordering::Relaxed) > 100);
+    assert!(
+        reloads(s.admin, &service, "ok") >= 4,
+        "stderr:\n{}",
+        s.proc.stderr()
+    );
+    assert_eq!(reloads(s.admin, &service, "error"), 0);
+}
+
+#[test]
+fn healthcheck_answers_for_a_running_proxy_and_a_closed_port() {
+    let dir = tempfile::tempdir().unwrap();
+    example_dir(dir.path());
+    let s = start(dir.path(), &[]);
+    let admin = s.admin.to_string();
+    let out = trellis(&["healthcheck", "--admin", &admin], "");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = trellis(&["healthcheck", "--admin", &admin, "--path", "/nope"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("answered 404"), "{}", stderr(&out));
+    let closed = free_addr().to_string();
+    let out = trellis(&["healthcheck", "--admin", &closed, "--timeout", "1s"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("cannot connect"), "{}", stderr(&out));
+}
+
+#[test]
+fn the_readme_quickstart_demo_allows_denies_and_serves_anonymous_callers() {
+    let addr = free_addr();
+    let admin = free_addr();
+    let (addr_s, admin_s) = (addr.to_string(), admin.to_string());
+    let mut demo = Running::start(&[
+        "demo",
+        "--listen",
+        &addr_s,
+        "--admin",
+        &admin_s,
+        "--access-log",
+        "off",
+    ]);
+    demo.wait_ready(admin);
+    let printed = eventually(Duration::from_secs(5), || {
+        let out = demo.stdout();
+        out.contains("Ctrl-C").then_some(out)
+    })
+    .unwrap();
+    assert!(printed.contains(&format!(
+        "curl --aws-sigv4 'aws:amz:us-west-2:vpc-lattice-svcs' --user '{}:{}' -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' http://{addr}/orders/7",
+        CHECKOUT.0, CHECKOUT.1
+    )), "{printed}");
+    assert!(
+        printed.contains(&format!("curl http://{addr}/public/index.html")),
+        "{printed}"
+    );
+
+    let ok = signed_get(addr, "/orders/7", CHECKOUT);
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert!(
+        ok.body.contains(&format!(
+            "\"x-amzn-lattice-identity\": \"Principal={CHECKOUT_SESSION}; "
+        )),
+        "{}",
+        ok.body
+    );
+    let denied = signed_get(addr, "/admin/users", CHECKOUT);
+    assert_eq!(denied.status, 403);
+    assert!(
+        denied
+            .body
+            .ends_with("with an explicit deny in a service-based policy"),
+        "{}",
+        denied.body
+    );
+    assert!(
+        printed.contains(&denied.body),
+        "the printed expectation matches:\n{printed}"
+    );
+    let anonymous = get(addr, "/public/index.html");
+    assert_eq!(anonymous.status, 200);
+    assert!(!anonymous.body.contains("x-amzn-lattice-identity"));
+
+    demo.signal("INT");
+    assert!(demo.wait(Duration::from_secs(10)).success());
+}
+
+/// GET `target` over TLS (trusting only `cert`), HTTP/1.1; returns the raw answer.
+fn tls_get(
+    addr: SocketAddr,
+    cert: rustls_pki_types::CertificateDer<'static>,
+    target: &str,
+) -> String {
+    use std::io::{Read, Write};
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    write!(
+        tls,
+        "GET {target} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    // Read the head and `content-length` bytes of body; the peer's close is not awaited.
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&out).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap())
+                })
+                .unwrap_or(0);
+            if body.len() >= length {
+                return text;
+            }
+        }
+        match tls.read(&mut buf) {
+            Ok(0) | Err(_) => return text,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[test]
+fn tls_flags_serve_https_and_secure_transport_is_true() {
+    let dir = tempfile::tempdir().unwrap();
+    example_dir(dir.path());
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
+    let (cert_pem, key_pem) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_pem, certified.cert.pem()).unwrap();
+    std::fs::write(&key_pem, certified.signing_key.serialize_pem()).unwrap();
+    // Public reads only over TLS.
+    let service = dir.path().join("service-policy.json");
+    let text = std::fs::read_to_string(&service).unwrap().replace(
+        "\"vpc-lattice-svcs:RequestMethod\": [\"GET\", \"HEAD\"] }",
+        "\"vpc-lattice-svcs:RequestMethod\": [\"GET\", \"HEAD\"], \"aws:SecureTransport\": \"true\" }",
+    );
+    assert!(text.contains("SecureTransport"));
+    std::fs::write(&service, text).unwrap();
+    let (c, k) = (
+        cert_pem.display().to_string(),
+        key_pem.display().to_string(),
+    );
+    let s = start(dir.path(), &["--tls-cert", &c, "--tls-key", &k]);
+    let answer = tls_get(s.addr, certified.cert.der().clone(), "/public/index.html");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("x-forwarded-proto: https"), "{answer}");
+}

@@ -1,0 +1,305 @@
+//! Loopback plumbing for tests of the running binary: a free port, an echo upstream, a
+//! blocking HTTP/1.1 client, a SigV4 signer (aws-sigv4, Lattice's unsigned-payload recipe) and
+//! a `trellis` child process that is stopped when dropped.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::{trellis_bin, workspace_root};
+
+/// A loopback address nobody listens on right now.
+pub fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// An upstream answering every request `200` with the request head as its body.
+pub fn spawn_echo() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let _ = echo_connection(stream);
+            });
+        }
+    });
+    addr
+}
+
+fn echo_connection(stream: TcpStream) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut out = stream;
+    loop {
+        let mut head = String::new();
+        let mut content_length = 0usize;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 {
+                return Ok(());
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                content_length = v.trim().parse().unwrap_or(0);
+            }
+            if line == "\r\n" {
+                break;
+            }
+            head.push_str(&line);
+        }
+        let mut body = vec![0; content_length];
+        reader.read_exact(&mut body)?;
+        write!(
+            out,
+            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{head}",
+            head.len()
+        )?;
+    }
+}
+
+/// A response: status, lower-cased header lines, body.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends `method target` with `headers` to `addr` on a new connection and reads the answer.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+) -> std::io::Result<Answer> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut req = format!("{method} {target} HTTP/1.1\r\nconnection: close\r\n");
+    if !headers.iter().any(|(k, _)| k == "host") {
+        req.push_str(&format!("host: {addr}\r\n"));
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes())?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("not an HTTP answer: {text:?}")))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Ok(Answer {
+        status,
+        headers,
+        body: body.to_owned(),
+    })
+}
+
+/// An unsigned GET.
+pub fn get(addr: SocketAddr, target: &str) -> Answer {
+    request(addr, "GET", target, &[]).unwrap()
+}
+
+/// The headers of a SigV4-signed request (`host`, `x-amz-date`, `x-amz-content-sha256:
+/// UNSIGNED-PAYLOAD`, `authorization`), signed by aws-sigv4 for `vpc-lattice-svcs` in
+/// us-west-2.
+pub fn sign(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    key: (&str, &str),
+    at: SystemTime,
+) -> Vec<(String, String)> {
+    use aws_credential_types::Credentials;
+    use aws_sigv4::http_request::{
+        sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings,
+    };
+    use aws_smithy_runtime_api::client::identity::Identity;
+
+    let identity: Identity = Credentials::new(key.0, key.1, None, None, "test").into();
+    let mut settings = SigningSettings::default();
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    let params: aws_sigv4::http_request::SigningParams<'_> =
+        aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-west-2")
+            .name("vpc-lattice-svcs")
+            .time(at)
+            .settings(settings)
+            .build()
+            .unwrap()
+            .into();
+    let host = addr.to_string();
+    let url = format!("http://{host}{target}");
+    let signable = SignableRequest::new(
+        method,
+        url.clone(),
+        [("host", host.as_str())].into_iter(),
+        SignableBody::UnsignedPayload,
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("host", &host)
+        .body(())
+        .unwrap();
+    instructions.apply_to_request_http1x(&mut req);
+    req.headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// A signed GET.
+pub fn signed_get(addr: SocketAddr, target: &str, key: (&str, &str)) -> Answer {
+    request(
+        addr,
+        "GET",
+        target,
+        &sign(addr, "GET", target, key, SystemTime::now()),
+    )
+    .unwrap()
+}
+
+/// Polls `f` every 20 ms until it returns `Some`, for at most `limit`.
+pub fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let end = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() > end {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A running `trellis` process; stopped with SIGKILL when dropped if still running.
+#[derive(Debug)]
+pub struct Running {
+    child: Child,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+fn collect(r: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+    let buf = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&buf);
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(r).lines();
+        while let Some(Ok(line)) = lines.next() {
+            let mut b = sink.lock().unwrap();
+            b.push_str(&line);
+            b.push('\n');
+        }
+    });
+    buf
+}
+
+impl Running {
+    /// Starts `trellis ARGS` in the workspace root.
+    pub fn start(args: &[&str]) -> Running {
+        let mut child = Command::new(trellis_bin())
+            .args(args)
+            .current_dir(workspace_root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = collect(child.stdout.take().unwrap());
+        let stderr = collect(child.stderr.take().unwrap());
+        Running {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Sends `signal` (`TERM`, `INT`, `HUP`) to the process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the exit, at most `limit`.
+    pub fn wait(&mut self, limit: Duration) -> ExitStatus {
+        eventually(limit, || self.child.try_wait().unwrap())
+            .unwrap_or_else(|| panic!("trellis did not exit; stderr:\n{}", self.stderr()))
+    }
+
+    /// Waits until `GET path` on `admin` answers 200.
+    pub fn wait_ready(&mut self, admin: SocketAddr) {
+        let ok = eventually(Duration::from_secs(20), || {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("trellis exited with {status}; stderr:\n{}", self.stderr());
+            }
+            request(admin, "GET", "/readyz", &[])
+                .ok()
+                .filter(|a| a.status == 200)
+        });
+        assert!(ok.is_some(), "not ready; stderr:\n{}", self.stderr());
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The value of one `/metrics` sample, 0 when absent.
+pub fn metric(admin: SocketAddr, series: &str) -> u64 {
+    get(admin, "/metrics")
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|r| r.strip_prefix(' ')))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+/// Copies the example file `name` of `deploy/examples` to `to`.
+pub fn copy_example(name: &str, to: &Path) {
+    std::fs::copy(workspace_root().join("deploy/examples").join(name), to).unwrap();
+}
