@@ -240,6 +240,12 @@ impl Metrics {
         registry.register(Box::new(statements.clone()))?;
         registry.register(Box::new(build_info.clone()))?;
         registry.register(Box::new(access_log_dropped.clone()))?;
+        // `process_*` (RSS, CPU seconds, open fds, start time): what dashboards chart next to
+        // the request metrics. Read from /proc at scrape time, never on the request path.
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
         build_info.get_metric_with_label_values(&[version])?.set(1);
         Ok(Self {
             requests: resolve(RequestOutcome::ALL, |o| {

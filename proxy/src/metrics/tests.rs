@@ -86,3 +86,21 @@ fn authn_labels_round_trip_and_unknown_is_malformed() {
     }
     assert_eq!(AuthnResult::from_label("nonsense"), AuthnResult::Malformed);
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn process_metrics_are_exported_for_dashboards() {
+    let m = Metrics::new("t").unwrap();
+    let text = m.encode().unwrap();
+    for name in [
+        "process_resident_memory_bytes ",
+        "process_cpu_seconds_total ",
+        "process_open_fds ",
+        "process_start_time_seconds ",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(name)),
+            "`{name}` missing from:\n{text}"
+        );
+    }
+}
