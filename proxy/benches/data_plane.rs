@@ -106,7 +106,7 @@ fn audit(c: &mut Criterion) {
         caller: None,
         denied_layer: None,
         failure_reason: None,
-        matched_statements: "service#0(AllowAll)".to_owned(),
+        matched_statements: Some("service#0(AllowAll)".into()),
         mode: "enforce",
     };
     let mut buf = Vec::with_capacity(1024);

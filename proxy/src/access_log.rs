@@ -79,8 +79,9 @@ pub struct AccessRecord {
     pub denied_layer: Option<PolicyLayer>,
     /// `failureReason`.
     pub failure_reason: Option<&'static str>,
-    /// `matchedStatements` (empty when none or no policy ran).
-    pub matched_statements: String,
+    /// `matchedStatements` (`None` when no policy ran; empty when none matched). Shared with
+    /// the request's decision record, so logging it copies nothing on the request path.
+    pub matched_statements: Option<Arc<str>>,
     /// `enforce` or `audit`.
     pub mode: &'static str,
 }
@@ -174,10 +175,9 @@ impl AccessRecord {
             auth_denied_reason: self.denied_layer.map_or(DASH, PolicyLayer::log_name),
             failure_reason: self.failure_reason.unwrap_or(DASH),
             authn_result: self.authn.map_or(DASH, AuthnResult::label),
-            matched_statements: if self.matched_statements.is_empty() {
-                DASH
-            } else {
-                &self.matched_statements
+            matched_statements: match self.matched_statements.as_deref() {
+                None | Some("") => DASH,
+                Some(listed) => listed,
             },
             mode: self.mode,
         };

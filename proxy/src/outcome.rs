@@ -58,7 +58,7 @@ pub struct DecisionRecord {
     /// The denying layer (`authDeniedReason`), `None` when allowed.
     pub denied_layer: Option<PolicyLayer>,
     /// `matchedStatements`: e.g. `service#0(AllowCheckout),identity#2`; empty when none.
-    pub matched: String,
+    pub matched: Arc<str>,
     /// `trellis_authz_decisions_total` handles to increment once the request is done.
     pub counters: Vec<prometheus::IntCounter>,
 }

@@ -111,7 +111,7 @@ where
                 outcome.set_decision(DecisionRecord {
                     allowed: false,
                     denied_layer: Some(PolicyLayer::Service),
-                    matched: String::new(),
+                    matched: "".into(),
                     counters: vec![self.layer.deny.deny.clone()],
                 });
                 let message = format!("User: {CALLER} is not authorized to perform: vpc-lattice-svcs:Invoke on resource: {SERVICE_ARN}{path} because no service-based policy allows the vpc-lattice-svcs:Invoke action");

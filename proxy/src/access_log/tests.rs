@@ -28,7 +28,7 @@ fn record() -> AccessRecord {
         }),
         denied_layer: Some(PolicyLayer::Service),
         failure_reason: Some("ClientAccessDenied"),
-        matched_statements: String::new(),
+        matched_statements: None,
         mode: "enforce",
     }
 }

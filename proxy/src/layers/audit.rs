@@ -168,7 +168,7 @@ impl Pending {
             caller: authn.and_then(|a| a.caller.clone()),
             denied_layer: decision.and_then(|d| d.denied_layer),
             failure_reason: o.failure().map(|f| f.reason),
-            matched_statements: decision.map(|d| d.matched.clone()).unwrap_or_default(),
+            matched_statements: decision.map(|d| Arc::clone(&d.matched)),
             mode: self.ctx.mode,
         };
         self.ctx.log.submit(record);

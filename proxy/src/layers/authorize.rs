@@ -154,7 +154,7 @@ pub fn authorize<B>(
             outcome.set_decision(DecisionRecord {
                 allowed: denied.is_none(),
                 denied_layer: denied.map(|(l, _)| l),
-                matched: matched_list(matches),
+                matched: matched_list(matches).into(),
                 counters: snapshot.decision_counters(matches, denied),
             });
         }

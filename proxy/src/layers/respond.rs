@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::header::{HeaderName, CONTENT_TYPE};
@@ -88,7 +89,7 @@ pub fn record(outcome: &Outcome, err: &ProxyError) {
         ProxyError::Denied(d) => outcome.set_decision(DecisionRecord {
             allowed: false,
             denied_layer: Some(d.layer),
-            matched: String::new(),
+            matched: Arc::from(""),
             counters: Vec::new(),
         }),
         _ => {}
