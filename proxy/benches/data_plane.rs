@@ -2,11 +2,15 @@
 //! `cargo bench -p trellis --bench data_plane -- --warm-up-time 1 --measurement-time 3`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+#[path = "../tests/sigv4_support/mod.rs"]
+mod sigv4_support;
+
 use std::hint::black_box;
 use std::time::{Duration, SystemTime};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::{HeaderValue, Method, Request};
+use sigv4_support::{sign_request, Signing};
 use trellis::access_log::AccessRecord;
 use trellis::caller_identity::{CallerIdentity, IdentityFields};
 use trellis::layers::identity_headers::{rewrite, target_header};
@@ -176,45 +180,22 @@ fn auth(c: &mut Criterion) {
         req
     };
     let signed = {
-        use aws_credential_types::Credentials;
-        use aws_sigv4::http_request::{
-            sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings,
+        let signing = Signing {
+            at: now,
+            ..Signing::header((
+                "AKIAEXAMPLECHECKOUT1",
+                "checkout/EXAMPLE/secret/key/do/not/use/0001",
+            ))
         };
-        use aws_smithy_runtime_api::client::identity::Identity;
-        let identity: Identity = Credentials::new(
-            "AKIAEXAMPLECHECKOUT1",
-            "checkout/EXAMPLE/secret/key/do/not/use/0001",
-            None,
-            None,
-            "bench",
-        )
-        .into();
-        let mut s = SigningSettings::default();
-        s.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-        let params: aws_sigv4::http_request::SigningParams<'_> =
-            aws_sigv4::sign::v4::SigningParams::builder()
-                .identity(&identity)
-                .region("us-west-2")
-                .name("vpc-lattice-svcs")
-                .time(now)
-                .settings(s)
-                .build()
-                .unwrap()
-                .into();
-        let signable = SignableRequest::new(
+        let r = sign_request(
             "GET",
             "https://svc.local/orders/7?x=1",
-            [("host", "svc.local")].into_iter(),
-            SignableBody::UnsignedPayload,
-        )
-        .unwrap();
-        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-        let mut r = Request::get("https://svc.local/orders/7?x=1")
-            .body(())
-            .unwrap();
-        instructions.apply_to_request_http1x(&mut r);
+            &[("host", "svc.local")],
+            &signing,
+        );
         r.headers()
             .iter()
+            .filter(|(k, _)| k.as_str() != "host")
             .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
             .collect::<Vec<_>>()
     };

@@ -5,6 +5,9 @@
 //! `cargo bench -p trellis --bench roundtrip -- --warm-up-time 1 --measurement-time 3`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+#[path = "../tests/sigv4_support/mod.rs"]
+mod sigv4_support;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +20,7 @@ use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use sigv4_support::{sign_request, Signing};
 use tokio::net::TcpListener;
 use trellis::access_log::AccessLogTarget;
 use trellis::layers::auth::{auth_layers, AuthSettings, IdentityPolicies};
@@ -34,47 +38,22 @@ const SERVICE_ARN: &str =
 /// Headers of a SigV4-signed GET of `url` by the example checkout role (valid for the
 /// verifier's 5-minute skew window, longer than a bench run).
 fn signed_headers(url: &str) -> Vec<(String, String)> {
-    use aws_credential_types::Credentials;
-    use aws_sigv4::http_request::{
-        sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings,
-    };
-    use aws_smithy_runtime_api::client::identity::Identity;
     let uri: http::Uri = url.parse().unwrap();
     let host = uri.authority().unwrap().as_str().to_owned();
-    let identity: Identity = Credentials::new(
+    let key = (
         "AKIAEXAMPLECHECKOUT1",
         "checkout/EXAMPLE/secret/key/do/not/use/0001",
-        None,
-        None,
-        "bench",
-    )
-    .into();
-    let mut s = SigningSettings::default();
-    s.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-    let params: aws_sigv4::http_request::SigningParams<'_> =
-        aws_sigv4::sign::v4::SigningParams::builder()
-            .identity(&identity)
-            .region("us-west-2")
-            .name("vpc-lattice-svcs")
-            .time(std::time::SystemTime::now())
-            .settings(s)
-            .build()
-            .unwrap()
-            .into();
-    let signable = SignableRequest::new(
+    );
+    sign_request(
         "GET",
         url,
-        [("host", host.as_str())].into_iter(),
-        SignableBody::UnsignedPayload,
+        &[("host", host.as_str())],
+        &Signing::header(key),
     )
-    .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut req = Request::get(url).header("host", &host).body(()).unwrap();
-    instructions.apply_to_request_http1x(&mut req);
-    req.headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
-        .collect()
+    .headers()
+    .iter()
+    .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
+    .collect()
 }
 
 async fn upstream() -> SocketAddr {

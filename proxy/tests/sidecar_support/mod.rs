@@ -14,6 +14,7 @@ use trellis::sigv4::VerifierConfig;
 use trellis::snapshot::{AuthType, SnapshotConfig, SnapshotHandle};
 use trellis::stack::Mode;
 
+use super::sigv4_support::{sign_request, Mode as SigningMode, Signing};
 use super::support::{full, TestBody, NETWORK_ARN, SERVICE_ARN};
 
 pub const CHECKOUT: (&str, &str) = (
@@ -131,90 +132,37 @@ pub fn signed_in(
     at: SystemTime,
     extra: &[(&str, &str)],
 ) -> Request<TestBody> {
-    use aws_credential_types::Credentials;
-    use aws_sigv4::http_request::{
-        sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings,
+    let signing = Signing {
+        region,
+        at,
+        ..Signing::header(key)
     };
-    use aws_smithy_runtime_api::client::identity::Identity;
-
-    let uri: http::Uri = url.parse().unwrap();
-    let host = uri.authority().unwrap().as_str().to_owned();
-    let identity: Identity = Credentials::new(key.0, key.1, None, None, "test").into();
-    let mut s = SigningSettings::default();
-    s.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-    let params: aws_sigv4::http_request::SigningParams<'_> =
-        aws_sigv4::sign::v4::SigningParams::builder()
-            .identity(&identity)
-            .region(region)
-            .name("vpc-lattice-svcs")
-            .time(at)
-            .settings(s)
-            .build()
-            .unwrap()
-            .into();
-    let mut headers: Vec<(&str, &str)> = vec![("host", host.as_str())];
-    headers.extend_from_slice(extra);
-    let signable = SignableRequest::new(
-        method,
-        url,
-        headers.iter().copied(),
-        SignableBody::UnsignedPayload,
-    )
-    .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut b = Request::builder().method(method).uri(url);
-    for (k, v) in &headers {
-        b = b.header(*k, *v);
-    }
-    let mut req = b.body(full("")).unwrap();
-    instructions.apply_to_request_http1x(&mut req);
-    req
+    with_host(method, url, extra, &signing)
 }
 
 /// A presigned GET: the signature in the query (aws-sigv4 `QueryParams`), with
 /// `x-amz-content-sha256: UNSIGNED-PAYLOAD` sent and signed.
 pub fn presigned(url: &str, key: (&str, &str)) -> Request<TestBody> {
-    use aws_credential_types::Credentials;
-    use aws_sigv4::http_request::{
-        sign, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
+    let signing = Signing {
+        mode: SigningMode::Presigned,
+        ..Signing::header(key)
     };
-    use aws_smithy_runtime_api::client::identity::Identity;
+    with_host("GET", url, &[], &signing)
+}
 
+/// `url` signed with its authority as `host` plus `extra`, as a request the stack takes.
+fn with_host(
+    method: &str,
+    url: &str,
+    extra: &[(&str, &str)],
+    signing: &Signing<'_>,
+) -> Request<TestBody> {
     let uri: http::Uri = url.parse().unwrap();
     let host = uri.authority().unwrap().as_str().to_owned();
-    let identity: Identity = Credentials::new(key.0, key.1, None, None, "test").into();
-    let mut s = SigningSettings::default();
-    s.signature_location = SignatureLocation::QueryParams;
-    s.expires_in = Some(Duration::from_secs(300));
-    let params: aws_sigv4::http_request::SigningParams<'_> =
-        aws_sigv4::sign::v4::SigningParams::builder()
-            .identity(&identity)
-            .region("us-west-2")
-            .name("vpc-lattice-svcs")
-            .time(SystemTime::now())
-            .settings(s)
-            .build()
-            .unwrap()
-            .into();
-    let headers = [
-        ("host", host.as_str()),
-        ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
-    ];
-    let signable = SignableRequest::new(
-        "GET",
-        url,
-        headers.iter().copied(),
-        SignableBody::UnsignedPayload,
-    )
-    .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut req = Request::get(url)
-        .header("host", &host)
-        .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
-        .body(full(""))
-        .unwrap();
-    instructions.apply_to_request_http1x(&mut req);
-    req
+    let mut headers: Vec<(&str, &str)> = vec![("host", host.as_str())];
+    headers.extend_from_slice(extra);
+    let (parts, ()) = sign_request(method, url, &headers, signing).into_parts();
+    Request::from_parts(parts, full(""))
 }
 
 pub fn signed(method: &str, url: &str, key: (&str, &str)) -> Request<TestBody> {

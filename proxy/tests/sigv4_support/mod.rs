@@ -112,17 +112,44 @@ pub enum Mode {
     Presigned,
 }
 
-/// Signs `req` in place with aws-sigv4 for `vpc-lattice-svcs`: SigV4 (`region_set: None`) or
-/// SigV4A, in the header or as a presigned URL, with `x-amz-content-sha256: UNSIGNED-PAYLOAD`
-/// sent and signed (the Lattice recipe). `host` must already be among the headers.
-pub fn sign(
-    req: &mut WireRequest,
-    mode: Mode,
-    region: &str,
-    region_set: Option<&str>,
-    token: Option<&str>,
-    at: SystemTime,
-) {
+/// Key, scope and placement of one aws-sigv4 signature for `vpc-lattice-svcs`.
+#[derive(Debug, Clone, Copy)]
+pub struct Signing<'a> {
+    /// Access key id and secret.
+    pub key: (&'a str, &'a str),
+    pub token: Option<&'a str>,
+    /// SigV4 credential-scope region (ignored for SigV4A).
+    pub region: &'a str,
+    /// `Some` signs with SigV4A for this region set.
+    pub region_set: Option<&'a str>,
+    pub at: SystemTime,
+    pub mode: Mode,
+}
+
+impl<'a> Signing<'a> {
+    /// SigV4 in the header with `key`, in us-west-2, now.
+    pub fn header(key: (&'a str, &'a str)) -> Signing<'a> {
+        Signing {
+            key,
+            token: None,
+            region: "us-west-2",
+            region_set: None,
+            at: SystemTime::now(),
+            mode: Mode::Header,
+        }
+    }
+}
+
+/// Signs `method url` carrying `headers` (which must include `host`) the Lattice way:
+/// `x-amz-content-sha256: UNSIGNED-PAYLOAD` sent and signed, every given header signed. Returns
+/// the request as signed: the given headers plus the authentication headers, and for a presigned
+/// URL the URI with the `X-Amz-*` query.
+pub fn sign_request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    s: &Signing<'_>,
+) -> http::Request<()> {
     use aws_credential_types::Credentials;
     use aws_sigv4::http_request::{
         sign, PayloadChecksumKind, SignableBody, SignableRequest, SignatureLocation,
@@ -131,26 +158,29 @@ pub fn sign(
     use aws_smithy_runtime_api::client::identity::Identity;
 
     let identity: Identity =
-        Credentials::new(AKID, SECRET, token.map(str::to_owned), None, "test").into();
+        Credentials::new(s.key.0, s.key.1, s.token.map(str::to_owned), None, "test").into();
     let mut settings = SigningSettings::default();
     settings.excluded_headers = None;
-    match mode {
+    let mut headers = headers.to_vec();
+    match s.mode {
         Mode::Header => settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256,
         Mode::Presigned => {
             settings.signature_location = SignatureLocation::QueryParams;
             settings.expires_in = Some(Duration::from_secs(300));
-            req.headers.insert(
-                "x-amz-content-sha256",
-                HeaderValue::from_static("UNSIGNED-PAYLOAD"),
-            );
+            if !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("x-amz-content-sha256"))
+            {
+                headers.push(("x-amz-content-sha256", "UNSIGNED-PAYLOAD"));
+            }
         }
     }
-    let params: aws_sigv4::http_request::SigningParams<'_> = match region_set {
+    let params: aws_sigv4::http_request::SigningParams<'_> = match s.region_set {
         None => aws_sigv4::sign::v4::SigningParams::builder()
             .identity(&identity)
-            .region(region)
+            .region(s.region)
             .name("vpc-lattice-svcs")
-            .time(at)
+            .time(s.at)
             .settings(settings)
             .build()
             .unwrap()
@@ -159,12 +189,40 @@ pub fn sign(
             .identity(&identity)
             .region_set(set)
             .name("vpc-lattice-svcs")
-            .time(at)
+            .time(s.at)
             .settings(settings)
             .build()
             .unwrap()
             .into(),
     };
+    let signable = SignableRequest::new(
+        method,
+        url,
+        headers.iter().copied(),
+        SignableBody::UnsignedPayload,
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut signed = http::Request::builder().method(method).uri(url);
+    for (k, v) in &headers {
+        signed = signed.header(*k, *v);
+    }
+    let mut signed = signed.body(()).unwrap();
+    instructions.apply_to_request_http1x(&mut signed);
+    signed
+}
+
+/// Signs `req` in place with aws-sigv4 for `vpc-lattice-svcs` (see [`sign_request`]): SigV4
+/// (`region_set: None`) or SigV4A, in the header or as a presigned URL, with the test key.
+/// `host` must already be among the headers.
+pub fn sign(
+    req: &mut WireRequest,
+    mode: Mode,
+    region: &str,
+    region_set: Option<&str>,
+    token: Option<&str>,
+    at: SystemTime,
+) {
     let host = req.headers["host"].to_str().unwrap().to_owned();
     let uri = format!("https://{host}{}", req.target);
     let headers: Vec<(String, String)> = req
@@ -172,20 +230,19 @@ pub fn sign(
         .iter()
         .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
         .collect();
-    let signable = SignableRequest::new(
-        &req.method,
-        uri.clone(),
-        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::UnsignedPayload,
-    )
-    .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut signed = http::Request::builder()
-        .method(req.method.as_str())
-        .uri(uri)
-        .body(())
-        .unwrap();
-    instructions.apply_to_request_http1x(&mut signed);
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let signing = Signing {
+        key: (AKID, SECRET),
+        token,
+        region,
+        region_set,
+        at,
+        mode,
+    };
+    let signed = sign_request(&req.method, &uri, &headers, &signing);
     for (k, v) in signed.headers() {
         req.headers.insert(k.clone(), v.clone());
     }
