@@ -243,8 +243,13 @@ pub fn sign(
         mode,
     };
     let signed = sign_request(&req.method, &uri, &headers, &signing);
-    for (k, v) in signed.headers() {
-        req.headers.insert(k.clone(), v.clone());
+    // Only the headers signing added: a repeated header of the request stays as it was.
+    for name in signed.headers().keys() {
+        if !req.headers.contains_key(name) {
+            for value in signed.headers().get_all(name) {
+                req.headers.append(name.clone(), value.clone());
+            }
+        }
     }
     req.target = signed
         .uri()
