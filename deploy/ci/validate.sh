@@ -16,14 +16,21 @@
 #                           expected-metrics.txt); `trellis healthcheck` exits 0 against the demo
 #                           and 1 once it is gone; `trellis run` picks up a policy swapped into a
 #                           kubelet-style `..data` volume within 1 s and keeps the last good one
-#                           when the new file is invalid (uses 127.0.0.1:18080/18081/19901).
-#   TRELLIS_DEMO_LISTEN     where `trellis demo` serves callers  (default 127.0.0.1:8080)
-#   TRELLIS_DEMO_ADMIN      where `trellis demo` serves /metrics (default 127.0.0.1:9901)
-#   TRELLIS_MUSL_BIN=PATH   the static binary for the image check (default
-#                           target/x86_64-unknown-linux-musl/release/trellis). As root with
-#                           buildah, builds the `runtime-prebuilt` image around it, runs
-#                           `trellis --version` as 65532, checks there is no shell and reports
-#                           the compressed size (at most 20 MB).
+#                           when the new file is invalid (on free loopback ports).
+#   TRELLIS_DEMO_LISTEN     where `trellis demo` serves callers  (default: a free loopback port)
+#   TRELLIS_DEMO_ADMIN      where `trellis demo` serves /metrics (default: a free loopback port)
+#   TRELLIS_MUSL_BIN=PATH   the static binary for the image check. Unset, the script builds it
+#                           as the image does: `cargo build --release --locked --target
+#                           x86_64-unknown-linux-musl -p trellis` (the release profile, fat
+#                           LTO: the size measured is the size shipped), installing Debian's
+#                           musl-tools (musl-gcc, for the C code of ring and mimalloc) and the
+#                           rust target first. As root with buildah (installed with apt-get when
+#                           missing), builds the `runtime-prebuilt` image around it, runs
+#                           `trellis --version` and `trellis healthcheck` (0 against the demo,
+#                           1 once it is gone) in the image as its USER, proves that user is
+#                           65532 and not root, checks there is no shell and reports the
+#                           compressed size (gzip layers of an OCI layout; at most 20 MB).
+#                           Not root: the image check is skipped.
 #   TRELLIS_SKIP_IMAGE=1    skip the image check.
 #   TRELLIS_VALIDATE_CACHE  tool cache (default ${XDG_CACHE_HOME:-~/.cache}/trellis-deploy-validate)
 set -euo pipefail
@@ -61,18 +68,27 @@ die() { echo "validate.sh: $*" >&2; exit 1; }
 # Tools
 # ---------------------------------------------------------------------------------------------
 
+APT_UPDATED=""
 apt_install() {
-  # Only as root on Debian/Ubuntu; otherwise say what to install.
+  # Only as root on Debian/Ubuntu; otherwise say what to install. The package lists are
+  # refreshed once per run, before the first install (a fresh machine may have none).
   if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    echo "-- installing $* with apt-get"
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >"$WORK/apt.log" 2>&1; then
-      apt-get update >"$WORK/apt.log" 2>&1 || true
-      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >"$WORK/apt.log" 2>&1 \
-        || { cat "$WORK/apt.log" >&2; die "apt-get install $* failed"; }
+    if [[ -z "$APT_UPDATED" ]]; then
+      echo "-- apt-get update"
+      apt-get update >"$WORK/apt.log" 2>&1 || { cat "$WORK/apt.log" >&2; die "apt-get update failed: the first run needs network access to the Debian mirrors"; }
+      APT_UPDATED=1
     fi
+    echo "-- installing $* with apt-get"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >"$WORK/apt.log" 2>&1 \
+      || { cat "$WORK/apt.log" >&2; die "apt-get install $* failed"; }
   else
     die "$1 is required: install it (Debian/Ubuntu: apt-get install -y --no-install-recommends $*)"
   fi
+}
+
+# free_addr: a loopback address with a port nobody listens on (other jobs may share the machine).
+free_addr() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print("127.0.0.1:%d" % s.getsockname()[1])'
 }
 
 ensure_tools() {
@@ -199,7 +215,8 @@ status_of() { curl -s -o /dev/null -w '%{http_code}' "$1"; }
 # kubelet-style volume (change events only: --reload-poll 0). A swapped-in policy decides within
 # 1 s; an invalid one is rejected, counted, and the previous one stays in force.
 check_configmap_swap() {
-  local listen=127.0.0.1:18080 admin=127.0.0.1:19901 upstream=127.0.0.1:18081
+  local listen admin upstream
+  listen="$(free_addr)"; admin="$(free_addr)"; upstream="$(free_addr)"
   local svc=arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0
   local dir="$WORK/configmap" i status
   mkdir -p "$dir" "$WORK/www"
@@ -208,7 +225,7 @@ check_configmap_swap() {
   printf '{"Version":"2012-10-17","Statement":[{"Sid":"AllowOtherOnly","Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"%s/other/*"}]}\n' "$svc" >"$WORK/deny.json"
   printf '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",\n' >"$WORK/invalid.json"
   kubelet_swap "$dir" service-policy.json "$WORK/allow.json"
-  python3 -m http.server --bind 127.0.0.1 --directory "$WORK/www" 18081 >"$WORK/upstream.log" 2>&1 &
+  python3 -m http.server --bind 127.0.0.1 --directory "$WORK/www" "${upstream##*:}" >"$WORK/upstream.log" 2>&1 &
   UPSTREAM_PID=$!
   "$TRELLIS_BIN" run --listen "$listen" --admin "$admin" --upstream "http://$upstream" \
     --service-arn "$svc" --service-policy "$dir/service-policy.json" --access-log off \
@@ -241,8 +258,8 @@ check_configmap_swap() {
 # Runs `trellis demo`, drives a few requests, scrapes /metrics into $WORK/metrics.txt and writes
 # the exposed families to $WORK/exposed-metrics.txt; checks `healthcheck` both ways.
 check_demo() {
-  local listen="${TRELLIS_DEMO_LISTEN:-127.0.0.1:8080}" admin="${TRELLIS_DEMO_ADMIN:-127.0.0.1:9901}"
-  "$TRELLIS_BIN" demo >"$WORK/demo.log" 2>&1 &
+  local listen="${TRELLIS_DEMO_LISTEN:-$(free_addr)}" admin="${TRELLIS_DEMO_ADMIN:-$(free_addr)}"
+  "$TRELLIS_BIN" demo --listen "$listen" --admin "$admin" >"$WORK/demo.log" 2>&1 &
   DEMO_PID=$!
   wait_http "http://$admin/readyz" "$DEMO_PID" || { cat "$WORK/demo.log" >&2; echo "demo did not become ready on $admin" >&2; return 1; }
   curl -s -o /dev/null "http://$listen/" || true
@@ -269,18 +286,35 @@ check_demo() {
 # Image (root + buildah)
 # ---------------------------------------------------------------------------------------------
 
+MUSL_TARGET=x86_64-unknown-linux-musl
+
+# image_skip_reason: why the image check cannot run here (empty when it can). As root, installs
+# buildah with apt-get when it is missing.
 image_skip_reason() {
-  local bin="$1"
   if [[ "${TRELLIS_SKIP_IMAGE:-}" == 1 ]]; then echo "TRELLIS_SKIP_IMAGE=1"; return; fi
   if [[ $EUID -ne 0 ]]; then echo "needs root (buildah with the vfs driver and chroot isolation)"; return; fi
-  if ! command -v buildah >/dev/null 2>&1; then echo "buildah is not installed (apt-get install -y buildah)"; return; fi
-  if [[ ! -x "$bin" ]]; then
-    echo "no static binary at $bin: cargo build --release --locked --target x86_64-unknown-linux-musl -p trellis, or set TRELLIS_MUSL_BIN"
-    return
+  command -v buildah >/dev/null 2>&1 || apt_install buildah >&2
+}
+
+# build_musl_binary: the static binary exactly as the Dockerfile's build stage makes it.
+build_musl_binary() {
+  command -v musl-gcc >/dev/null 2>&1 || apt_install musl-tools
+  command -v cargo >/dev/null 2>&1 || { echo "cargo is required to build the static binary (or set TRELLIS_MUSL_BIN)" >&2; return 1; }
+  if ! rustup target list --installed 2>/dev/null | grep -qx "$MUSL_TARGET"; then
+    echo "-- rustup target add $MUSL_TARGET"
+    rustup target add "$MUSL_TARGET"
   fi
-  if ! file -b "$bin" 2>/dev/null | grep -q 'statically linked\|static-pie'; then
-    if command -v file >/dev/null 2>&1; then echo "$bin is not statically linked"; return; fi
-  fi
+  local t0=$SECONDS
+  (cd "$ROOT" && cargo build --release --locked --target "$MUSL_TARGET" -p trellis --bin trellis 2>&1 | tail -n 3)
+  local bin="$ROOT/target/$MUSL_TARGET/release/trellis"
+  [[ -x "$bin" ]] || { echo "cargo build did not produce $bin" >&2; return 1; }
+  echo "built $bin in $((SECONDS - t0)) s: $(file -b "$bin" | cut -d, -f1-5)"
+  file -b "$bin" | grep -q 'statically linked\|static-pie' || { echo "$bin is not statically linked" >&2; return 1; }
+}
+
+# A policy `trellis policy check` accepts, for the user probe.
+probe_policy() {
+  printf '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"*"}]}\n'
 }
 
 check_image() {
@@ -288,9 +322,9 @@ check_image() {
   local b=(buildah --storage-driver vfs)
   local tag="localhost/trellis-validate:prebuilt" ctx="$WORK/image-context" ctr="" rc=0
   # A minimal context: exactly what the runtime-prebuilt stage copies.
-  mkdir -p "$ctx/deploy/docker" "$ctx/target/x86_64-unknown-linux-musl/release"
+  mkdir -p "$ctx/deploy/docker" "$ctx/target/$MUSL_TARGET/release"
   cp "$DEPLOY/docker/passwd" "$DEPLOY/docker/group" "$ctx/deploy/docker/"
-  cp "$bin" "$ctx/target/x86_64-unknown-linux-musl/release/trellis"
+  cp "$bin" "$ctx/target/$MUSL_TARGET/release/trellis"
   "${b[@]}" bud --quiet --isolation chroot --format docker --target runtime-prebuilt \
     -f "$DEPLOY/docker/Dockerfile" -t "$tag" "$ctx" >/dev/null
   local user healthcheck entrypoint
@@ -302,14 +336,55 @@ check_image() {
   [[ "$entrypoint" == "[/usr/local/bin/trellis]" ]] || { echo "ENTRYPOINT must be exec form [/usr/local/bin/trellis]" >&2; rc=1; }
   [[ "$healthcheck" == "[CMD /usr/local/bin/trellis healthcheck]" ]] || { echo "HEALTHCHECK must be exec form" >&2; rc=1; }
   ctr="$("${b[@]}" from --quiet "$tag")"
-  echo "-- trellis --version as 65532:65532"
-  if ! "${b[@]}" run --isolation chroot --user 65532:65532 "$ctr" -- /usr/local/bin/trellis --version; then
+  # `buildah run` without --user runs as the image's USER, as a container runtime would.
+  local brun=("${b[@]}" run --isolation chroot)
+  # No shell: nothing named like one anywhere in the image (listed before anything runs in it,
+  # since `buildah run` adds /etc/hosts and friends), and /bin/sh cannot be run.
+  local mnt files
+  mnt="$("${b[@]}" mount "$ctr")"
+  files="$(cd "$mnt" && find . -mindepth 1 \( -type f -o -type l \) | sort | tr '\n' ' ')"
+  echo "image files: $files"
+  if [[ -e "$mnt/bin/sh" ]] || (cd "$mnt" && find . -name sh -o -name bash -o -name dash -o -name ash -o -name busybox | grep -q .); then
+    echo "the image has a shell" >&2; rc=1
+  elif "${brun[@]}" "$ctr" -- /bin/sh -c true >/dev/null 2>&1; then
+    echo "the image runs /bin/sh" >&2; rc=1
+  else
+    echo "no shell in the image: /bin/sh absent and cannot be run"
+  fi
+  "${b[@]}" umount "$ctr" >/dev/null
+  echo "-- trellis --version as the image's USER"
+  if ! "${brun[@]}" "$ctr" -- /usr/local/bin/trellis --version; then
     echo "trellis --version failed in the image" >&2; rc=1
   fi
-  if "${b[@]}" run --isolation chroot "$ctr" -- /bin/sh -c true >/dev/null 2>&1; then
-    echo "the image has a shell (/bin/sh)" >&2; rc=1
+  # The user is 65532 and not root: it reads a 0400 file owned by 65532 and cannot read a 0400
+  # file owned by root (root could read both).
+  local probe="$WORK/user-probe"
+  mkdir -p "$probe"
+  probe_policy >"$probe/mine.json"; probe_policy >"$probe/roots.json"
+  chown 65532:65532 "$probe/mine.json"; chown 0:0 "$probe/roots.json"
+  chmod 0400 "$probe/mine.json" "$probe/roots.json"; chmod 0755 "$probe"
+  local vol=(--volume "$probe:/probe:ro")
+  if "${brun[@]}" "${vol[@]}" "$ctr" -- /usr/local/bin/trellis policy check /probe/mine.json >"$WORK/probe.out" 2>&1 \
+    && ! "${brun[@]}" "${vol[@]}" "$ctr" -- /usr/local/bin/trellis policy check /probe/roots.json >>"$WORK/probe.out" 2>&1; then
+    echo "runs as 65532: reads a 0400 file of 65532's, is refused a 0400 file of root's ($(grep -io 'permission denied' "$WORK/probe.out" | head -1))"
   else
-    echo "no shell in the image"
+    cat "$WORK/probe.out" >&2; echo "the image does not run as 65532 (user probe failed)" >&2; rc=1
+  fi
+  # The image's HEALTHCHECK command, run in the image: 0 against the demo, 1 once it is gone.
+  local admin listen hc
+  admin="$(free_addr)"; listen="$(free_addr)"
+  "$bin" demo --listen "$listen" --admin "$admin" --access-log off >"$WORK/image-demo.log" 2>&1 &
+  DEMO_PID=$!
+  if wait_http "http://$admin/readyz" "$DEMO_PID"; then
+    hc=0; "${brun[@]}" "$ctr" -- /usr/local/bin/trellis healthcheck --admin "$admin" || hc=$?
+    kill "$DEMO_PID"; wait "$DEMO_PID" 2>/dev/null || true; DEMO_PID=""
+    [[ $hc -eq 0 ]] && echo "healthcheck in the image against the demo: exit 0" \
+      || { echo "healthcheck in the image exited $hc against the running demo, expected 0" >&2; rc=1; }
+    hc=0; "${brun[@]}" "$ctr" -- /usr/local/bin/trellis healthcheck --admin "$admin" --timeout 1s 2>"$WORK/hc.err" || hc=$?
+    [[ $hc -eq 1 ]] && echo "healthcheck in the image with the demo gone: exit 1 ($(head -n 1 "$WORK/hc.err"))" \
+      || { cat "$WORK/hc.err" >&2; echo "healthcheck in the image exited $hc with the admin endpoint down, expected 1" >&2; rc=1; }
+  else
+    cat "$WORK/image-demo.log" >&2; echo "the demo did not become ready on $admin" >&2; rc=1
   fi
   "${b[@]}" rm "$ctr" >/dev/null
   rm -rf "$WORK/oci"
@@ -317,7 +392,8 @@ check_image() {
   local manifest size
   manifest="$(jq -r '.manifests[0].digest | sub("sha256:"; "")' "$WORK/oci/index.json")"
   size="$(jq '[.layers[].size] | add + 0' "$WORK/oci/blobs/sha256/$manifest")"
-  echo "compressed image size: $size bytes ($(awk -v s="$size" 'BEGIN {printf "%.1f MB", s / 1e6}'))"
+  echo "compressed image size (gzip layers, OCI layout): $size bytes ($(awk -v s="$size" 'BEGIN {printf "%.2f MB", s / 1e6}'));" \
+    "binary $(stat -c %s "$bin") bytes uncompressed"
   "${b[@]}" rmi "$tag" >/dev/null 2>&1 || true
   [[ "$size" -le "$MAX_IMAGE_BYTES" ]] || { echo "compressed image is larger than 20 MB" >&2; rc=1; }
   return $rc
@@ -421,12 +497,21 @@ validate() {
   run "every metric in the dashboard and alerts exists (checked against $source)" \
     check_metrics_used "$metrics_list" "$DEPLOY/observability/alerts.yaml" "$WORK/dashboard-rules.json"
 
-  local musl="${TRELLIS_MUSL_BIN:-$ROOT/target/x86_64-unknown-linux-musl/release/trellis}" reason
-  reason="$(image_skip_reason "$musl")"
+  local image="image: buildah runtime-prebuilt, runs as 65532, healthcheck 0/1, no shell, size <= 20 MB" reason
+  reason="$(image_skip_reason)"
   if [[ -n "$reason" ]]; then
-    skip "image: buildah runtime-prebuilt, trellis --version as 65532, size" "$reason"
+    skip "$image" "$reason"
+  elif [[ -n "${TRELLIS_MUSL_BIN:-}" ]]; then
+    [[ -x "$TRELLIS_MUSL_BIN" ]] || die "TRELLIS_MUSL_BIN=$TRELLIS_MUSL_BIN is not an executable"
+    run "$image" check_image "$TRELLIS_MUSL_BIN"
   else
-    run "image: buildah runtime-prebuilt, trellis --version as 65532, no shell, size <= 20 MB" check_image "$musl"
+    local failed_before=${#FAILED[@]}
+    run "static musl binary (cargo build --release --locked --target $MUSL_TARGET)" build_musl_binary
+    if [[ ${#FAILED[@]} -gt $failed_before ]]; then
+      skip "$image" "the static binary did not build"
+    else
+      run "$image" check_image "$ROOT/target/$MUSL_TARGET/release/trellis"
+    fi
   fi
 }
 
