@@ -293,6 +293,27 @@ fn a_kubelet_style_symlink_swap_is_picked_up_within_a_second() {
     });
     let took = seen.unwrap_or_else(|| panic!("not reloaded; stderr:\n{}", s.proc.stderr()));
     assert!(took < Duration::from_secs(1), "took {took:?}");
+
+    // An invalid policy swapped in the same way is rejected and counted; the last good one
+    // (v2, which allows /admin/users) keeps deciding.
+    let v3 = d.join("..2026_11_23_v3");
+    std::fs::create_dir(&v3).unwrap();
+    example_dir(&v3);
+    std::fs::write(
+        v3.join("service-policy.json"),
+        "{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\",\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("..2026_11_23_v3", d.join("..data_tmp")).unwrap();
+    std::fs::rename(d.join("..data_tmp"), d.join("..data")).unwrap();
+    std::fs::remove_dir_all(&v2).unwrap();
+    let service = d.join("service-policy.json");
+    let rejected = eventually(Duration::from_secs(3), || {
+        (reloads(s.admin, &service, "error") >= 1).then_some(())
+    });
+    assert!(rejected.is_some(), "stderr:\n{}", s.proc.stderr());
+    assert_eq!(signed_get(s.addr, "/admin/users", CHECKOUT).status, 200);
+    assert_eq!(signed_get(s.addr, "/orders/7", CHECKOUT).status, 200);
 }
 
 #[test]
@@ -425,8 +446,14 @@ fn the_readme_quickstart_demo_allows_denies_and_serves_anonymous_callers() {
     assert_eq!(anonymous.status, 200);
     assert!(!anonymous.body.contains("x-amzn-lattice-identity"));
 
+    // The image's HEALTHCHECK: 0 while the demo serves, 1 with the reason once it is gone.
+    let out = trellis(&["healthcheck", "--admin", &admin_s], "");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     demo.signal("INT");
     assert!(demo.wait(Duration::from_secs(10)).success());
+    let out = trellis(&["healthcheck", "--admin", &admin_s, "--timeout", "1s"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("cannot connect"), "{}", stderr(&out));
 }
 
 /// GET `target` over TLS (trusting only `cert`), HTTP/1.1; returns the raw answer.
