@@ -2,6 +2,7 @@
 //! presigned) and SigV4A. Requests are signed once by aws-sigv4 (the reference signer).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod signed_requests;
 #[path = "../../proxy/tests/sigv4_support/mod.rs"]
 mod sigv4_support;
 
@@ -13,33 +14,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use http::HeaderValue;
-use sigv4_support::{lattice_request, sign, time, Mode, WireRequest, AKID, SECRET};
+use signed_requests::typical;
+use sigv4_support::{time, Mode, AKID, SECRET};
 use trellis::sigv4::{verify, Authenticated, StaticCredentials, StoredKey, VerifierConfig};
-
-/// 5 signed headers (content-type, host, x-amz-content-sha256, x-amz-date, x-custom-id) and a
-/// three-parameter query: what a service-to-service call typically looks like.
-fn typical(mode: Mode, region_set: Option<&str>) -> WireRequest {
-    let mut req = lattice_request(
-        "POST",
-        "/orders/7/items?limit=20&cursor=abc%2Fdef&expand=true",
-    );
-    req.headers
-        .insert("content-type", HeaderValue::from_static("application/json"));
-    req.headers.insert(
-        "x-custom-id",
-        HeaderValue::from_static("7f9c0e2a-1d2b-4c3e"),
-    );
-    sign(
-        &mut req,
-        mode,
-        "us-west-2",
-        region_set,
-        None,
-        time("20261123T120000Z"),
-    );
-    req
-}
 
 fn bench(c: &mut Criterion) {
     let cfg = VerifierConfig::new("us-west-2");
