@@ -7,7 +7,6 @@ of the SUT (it runs on core 0 too): Trellis decides in-process, so the fair comp
 with everything nginx needs to decide.
 """
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,7 +100,7 @@ class System:
             p.stop()
 
 
-def trellis_argv(tools, cfg, d, port, admin):
+def trellis_argv(tools, cfg, d, port):
     policy_dir = d / "policy"
     policy_dir.mkdir(parents=True, exist_ok=True)
     policy = policy_dir / "service-policy.json"
@@ -148,7 +147,7 @@ def start(cfg, tools, round_no):
         sys.argv = [tools.envoy, "-c", str(conf), "--concurrency", "1", "--disable-hot-restart",
                     "-l", "warning"]
     elif cfg.kind == "trellis":
-        sys.argv, sys.policy_path = trellis_argv(tools, cfg, d, port, None)
+        sys.argv, sys.policy_path = trellis_argv(tools, cfg, d, port)
     sys.started = time.perf_counter()
     sys.procs.append(procs.Proc(sys.argv, core, log))
     return sys
@@ -158,6 +157,3 @@ def probe_path(cfg):
     """A path every SUT answers `200` without a signature (the readiness and memory probes)."""
     return "/public/probe" if cfg.kind == "trellis" else "/bench/probe"
 
-
-def env_summary():
-    return {"cpus": os.cpu_count()}

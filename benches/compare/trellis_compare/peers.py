@@ -65,7 +65,7 @@ def version(argv):
     return text[0].strip() if text else "unavailable"
 
 
-def machine(tools):
+def machine(tools, cpus):
     model = "unknown CPU"
     try:
         with open("/proc/cpuinfo") as f:
@@ -75,7 +75,7 @@ def machine(tools):
                     break
     except OSError:
         pass
-    parts = [f"{model}, {os.cpu_count()} cores (nproc {len(os.sched_getaffinity(0))})",
+    parts = [f"{model}, {os.cpu_count()} cores ({cpus} usable)",
              f"Linux {platform.release()}", version(["rustc", "-V"]),
              version([tools.trellis, "--version"])]
     if tools.nginx:

@@ -31,13 +31,13 @@ def measure(cfg, tools, round_no, opts, plots_dir):
             out.update(reload_round(cfg, sys, run, opts))
         elif cfg.sign == "cold":
             # One run only: each request must carry a key this process has not seen.
-            out["open"] = {"2000": slim(run("open-2000", 2000, plots_dir / f"{cfg.name}-2000.svg"))}
+            out["open"] = {"2000": slim(run("open-2000", 2000, plots_dir / f"{cfg.name}-2000.svg"), True)}
         else:
             out["closed"] = slim(run("closed"))
             out["open"] = {}
             for rate in opts.rates:
                 plot = plots_dir / f"{cfg.name}-{rate}.svg" if rate == 2000 else None
-                out["open"][str(rate)] = slim(run(f"open-{rate}", rate, plot))
+                out["open"][str(rate)] = slim(run(f"open-{rate}", rate, plot), rate == 2000)
         if sys.procs:
             conns = probes.open_idle_connections(sys.port, probe, IDLE_CONNECTIONS)
             try:
@@ -52,8 +52,10 @@ def measure(cfg, tools, round_no, opts, plots_dir):
     return out
 
 
-def slim(res):
+def slim(res, curve=False):
+    """The figures kept per run; `curve` keeps the percentile curve too (for the 2k plot)."""
     keep = ("rps", "requests", "failed", "late", "cpu_s", "cpu_us_per_req", "status", "errors")
+    keep += ("percentiles",) if curve else ()
     r = {k: res.get(k) for k in keep}
     r.update({k: res["latency_us"][k] for k in ("p50", "p99", "p999", "max")})
     return r
