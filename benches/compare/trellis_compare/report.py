@@ -6,6 +6,8 @@ RATES = ("1000", "2000", "5000")
 PEERS = (("nginx", "nginx"), ("passthrough", "bare pass-through"),
          ("nginx-auth", "nginx + auth_request"), ("envoy", "Envoy"))
 HEADLINE = "trellis-sigv4"
+# Above this direct p50 at 2k rps (µs) latency differences are not judged (see busy_baseline).
+BUSY_BASELINE_US = 1000
 
 
 def med(values):
@@ -77,15 +79,35 @@ def targets(summary):
     row("CPU/request ≤ 1.5 × bare pass-through", ratio(cpu, peer["passthrough"]), "{:.2f} ×", lambda v: v <= 1.5)
     row("CPU/request < nginx + auth_request", ratio(cpu, peer["nginx-auth"]), "{:.2f} ×", lambda v: v < 1.0)
     row("CPU/request < Envoy", ratio(cpu, peer["envoy"]), "{:.2f} ×", lambda v: v < 1.0)
-    row("added p50 at 2k rps ≤ 50 µs", t.get("added", {}).get("2000_p50"), "{:.0f} µs", lambda v: v <= 50)
-    row("added p99 at 2k rps ≤ 150 µs", t.get("added", {}).get("2000_p99"), "{:.0f} µs", lambda v: v <= 150)
+    busy = busy_baseline(summary)
+    for q, limit in (("p50", 50), ("p99", 150)):
+        what = f"added {q} at 2k rps ≤ {limit} µs"
+        value = t.get("added", {}).get(f"2000_{q}")
+        if busy is not None and value is not None:
+            rows.append((what, f"{value:.0f} µs", None))
+        else:
+            row(what, value, "{:.0f} µs", lambda v, limit=limit: v <= limit)
     row("idle RSS ≤ 10 MiB", mib(t.get("idle_rss_kib")), "{:.1f} MiB", lambda v: v <= 10)
     row("exec → first 200 ≤ 50 ms with 1,000 statements", big.get("startup_ms"), "{:.1f} ms", lambda v: v <= 50)
     row("reload effective ≤ 100 ms (median)", reload.get("reload_ms_median"), "{:.1f} ms", lambda v: v <= 100)
-    row("p99 in a 1 Hz reload storm ≤ 1.2 × steady", ratio(reload.get("storm_p99"), reload.get("steady_p99")),
-        "{:.2f} ×", lambda v: v <= 1.2)
+    storm = ratio(reload.get("storm_p99"), reload.get("steady_p99"))
+    if busy is not None and storm is not None:
+        rows.append(("p99 in a 1 Hz reload storm ≤ 1.2 × steady", f"{storm:.2f} ×", None))
+    else:
+        row("p99 in a 1 Hz reload storm ≤ 1.2 × steady", storm, "{:.2f} ×", lambda v: v <= 1.2)
     row("failed requests in the reload storm = 0", reload.get("storm_failed"), "{}", lambda v: v == 0)
     return rows
+
+
+def busy_baseline(summary):
+    """The direct p50 at 2k rps when it shows a machine too busy for latency figures.
+
+    A loopback round trip to the upstream takes well under a millisecond; when the baseline
+    itself waits longer, the generator or the upstream waited for their core, and differences
+    of percentiles between runs measure the neighbours, not the hop.
+    """
+    p50 = summary.get("direct", {}).get("added", {}).get("2000_p50_abs")
+    return p50 if p50 is not None and p50 > BUSY_BASELINE_US else None
 
 
 def mib(kib):
@@ -156,9 +178,19 @@ def markdown(summary, meta, order):
     L.append("")
     L.append("| target | measured | |")
     L.append("|---|--:|---|")
+    busy = busy_baseline(summary)
     for what, value, met in targets(summary):
-        mark = "not measured" if met is None else ("met" if met else "**missed**")
+        if met is None:
+            latency = "added" in what or "storm" in what
+            mark = "not judged: machine busy" if busy is not None and latency else "not measured"
+        else:
+            mark = "met" if met else "**missed**"
         L.append(f"| {what} | {value} | {mark} |")
+    if busy is not None:
+        L.append("")
+        L.append(f"The direct baseline's p50 at 2k rps was {busy:.0f} µs (a quiet machine: ~100 µs): "
+                 "the generator and the upstream waited for their core, so the latency rows show "
+                 "the machine's load, not the hops, and the latency targets are not judged.")
     if meta.get("skipped"):
         L.append("")
         L.append("Skipped: " + "; ".join(meta["skipped"]))
