@@ -86,6 +86,7 @@ fn json_markdown_and_svg_are_written_with_the_agreed_shape() {
         assert_eq!(integer(&v["errors"], kind), 0);
     }
     integer(&v, "late");
+    assert!(number(&v, "generator_cpu_us_per_request") >= 0.0);
     let l = &v["latency_us"];
     let order: Vec<f64> = ["min", "p50", "p90", "p99", "p999", "max"]
         .iter()
