@@ -118,7 +118,7 @@ async fn drive(
     let (pace, pacer) = match config.rate {
         Some(rate) => {
             let schedule = Arc::new(Schedule::new(start, rate, config.warmup, config.duration));
-            let pacer = schedule.pace(workers).map_err(LoadError::Runtime)?;
+            let pacer = tokio::spawn(Arc::clone(&schedule).pace(workers));
             (Pace::Open(schedule), Some(pacer))
         }
         None => (Pace::Closed { measure_from, end }, None),
@@ -158,7 +158,9 @@ async fn drive(
         let _ = p.await;
     }
     if let Some(p) = pacer {
-        let _ = p.join();
+        p.await
+            .map_err(|e| LoadError::Runtime(std::io::Error::other(e)))?
+            .map_err(LoadError::Runtime)?;
     }
     Ok((
         merged,
