@@ -6,6 +6,7 @@
 
 pub mod args;
 pub mod client;
+pub mod cpu;
 pub mod error;
 pub mod plot;
 pub mod progress;
@@ -44,9 +45,17 @@ pub fn run(config: &Config) -> Result<Report, LoadError> {
             .build()
     }
     .map_err(LoadError::Runtime)?;
-    let rec = runtime.block_on(drive(config, addr, requests))?;
+    let cpu_before = cpu::process_cpu();
+    let (rec, responses) = runtime.block_on(drive(config, addr, requests))?;
     drop(resigner);
-    Ok(Report::new(config, &rec))
+    let mut report = Report::new(config, &rec);
+    if let (Some(before), Some(after)) = (cpu_before, cpu::process_cpu()) {
+        if responses > 0 {
+            report.generator_cpu_us_per_request =
+                Some((after - before).as_secs_f64() * 1e6 / responses as f64);
+        }
+    }
+    Ok(report)
 }
 
 /// The whole program: parses `args` (program name first), runs, prints the summary on stdout
@@ -101,7 +110,7 @@ async fn drive(
     config: &Config,
     addr: SocketAddr,
     requests: Arc<Requests>,
-) -> Result<Recorder, LoadError> {
+) -> Result<(Recorder, u64), LoadError> {
     let start = Instant::now();
     let measure_from = start + config.warmup;
     let end = measure_from + config.duration;
@@ -109,7 +118,7 @@ async fn drive(
     let (pace, pacer) = match config.rate {
         Some(rate) => {
             let schedule = Arc::new(Schedule::new(start, rate, config.warmup, config.duration));
-            let pacer = schedule.pace(workers).map_err(LoadError::Runtime)?;
+            let pacer = tokio::spawn(Arc::clone(&schedule).pace(workers));
             (Pace::Open(schedule), Some(pacer))
         }
         None => (Pace::Closed { measure_from, end }, None),
@@ -149,7 +158,12 @@ async fn drive(
         let _ = p.await;
     }
     if let Some(p) = pacer {
-        let _ = p.join();
+        p.await
+            .map_err(|e| LoadError::Runtime(std::io::Error::other(e)))?
+            .map_err(LoadError::Runtime)?;
     }
-    Ok(merged)
+    Ok((
+        merged,
+        shared.progress.load(std::sync::atomic::Ordering::Relaxed),
+    ))
 }

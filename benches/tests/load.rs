@@ -171,7 +171,7 @@ fn a_stall_shows_in_the_tail_of_every_request_scheduled_during_it() {
     assert!(r.latency_us.p90 >= 10_000.0, "{:?}", r.latency_us);
     assert!(r.late >= 30, "late {}", r.late);
     // Without a stall the median stays small.
-    assert!(r.latency_us.p50 < 10_000.0, "{:?}", r.latency_us);
+    assert!(r.latency_us.p50 < 50_000.0, "{:?}", r.latency_us);
 }
 
 #[test]

@@ -74,6 +74,10 @@ pub struct Report {
     pub latency_us: Latency,
     /// `(percentile, latency_us)` pairs, HdrHistogram style (denser towards 100).
     pub percentiles: Vec<(f64, f64)>,
+    /// The generator's own CPU time (user + system, warm-up included) per response, in
+    /// microseconds; `null` where `/proc` is unavailable. An addition to the agreed schema.
+    #[serde(default)]
+    pub generator_cpu_us_per_request: Option<f64>,
 }
 
 impl Report {
@@ -141,6 +145,7 @@ impl Report {
             .into_iter()
             .map(|p| (p, at(p)))
             .collect(),
+            generator_cpu_us_per_request: None,
         }
     }
 
@@ -219,6 +224,9 @@ impl Report {
             .map(|(c, n)| format!("{c}: {n}"))
             .collect();
         let _ = writeln!(s, "  status    {}", statuses.join(", "));
+        if let Some(cpu) = self.generator_cpu_us_per_request {
+            let _ = writeln!(s, "  generator CPU  {cpu:.1} µs per request");
+        }
         let _ = writeln!(
             s,
             "  errors    connect {}  io {}  timeout {}   late {}   unexpected status {}",
