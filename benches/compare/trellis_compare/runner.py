@@ -56,7 +56,8 @@ def measure(cfg, tools, round_no, opts, plots_dir):
 
 def slim(res, curve=False):
     """The figures kept per run; `curve` keeps the percentile curve too (for the 2k plot)."""
-    keep = ("rps", "requests", "failed", "late", "cpu_s", "cpu_us_per_req", "status", "errors")
+    keep = ("rps", "requests", "failed", "late", "cpu_s", "cpu_us_per_req", "status", "errors",
+            "generator_cpu_us_per_request")
     keep += ("percentiles",) if curve else ()
     r = {k: res.get(k) for k in keep}
     r.update({k: res["latency_us"][k] for k in ("p50", "p99", "p999", "max")})
