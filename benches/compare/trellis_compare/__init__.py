@@ -1,0 +1,1 @@
+"""The side-by-side comparison harness behind `benches/compare/run`."""

@@ -1,0 +1,159 @@
+"""The configurations compared: what runs as the system under test (SUT), with which exact
+command line and files, and what the generator sends through it.
+
+Every SUT is pinned to core 0 and listens on a fresh loopback port; the generator, the
+upstream and this harness run on core 1. nginx + auth_request counts its authorizer as part
+of the SUT (it runs on core 0 too): Trellis decides in-process, so the fair comparison is
+with everything nginx needs to decide.
+"""
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import files, procs
+
+
+@dataclass
+class Config:
+    name: str
+    kind: str  # direct | passthrough | nginx | envoy | trellis
+    what: str
+    path: str = "/bench/item"
+    sign: str = "none"  # none | warm | cold
+    expect: int = 200
+    statements: int = 10
+    access_log: bool = False
+    authorizer: bool = False
+    reload: bool = False
+    needs: str = ""  # a peer that must be installed: nginx | envoy
+
+
+CONFIGS = [
+    Config("direct", "direct", "generator → upstream, no hop (the baseline of added latency)"),
+    Config("passthrough", "passthrough",
+           "`trellis-passthrough`: hyper-util auto server → pooled legacy client, nothing else"),
+    Config("nginx", "nginx", "nginx `proxy_pass`, 1 worker, keep-alive upstream, access log off",
+           needs="nginx"),
+    Config("nginx-auth", "nginx",
+           "nginx + `auth_request` to `trellis-upstream --mode authorizer` (204), both on the SUT core",
+           authorizer=True, needs="nginx"),
+    Config("nginx-log", "nginx", "nginx `proxy_pass` with its default access log to a file",
+           access_log=True, needs="nginx"),
+    Config("envoy", "envoy", "Envoy plain router, `--concurrency 1`", needs="envoy"),
+    Config("trellis-anon", "trellis", "Trellis, anonymous caller, 10-statement policy, log off",
+           path="/public/item"),
+    Config("trellis-sigv4", "trellis",
+           "Trellis, SigV4 (warm signing key), 10-statement policy + identity policy, metrics, log off",
+           sign="warm"),
+    Config("trellis-sigv4-cold", "trellis",
+           "Trellis, SigV4 where every request carries a key not seen before (signing key derived per request)",
+           sign="cold"),
+    Config("trellis-deny", "trellis", "Trellis, SigV4, explicit deny → 403", path="/deny/item",
+           sign="warm", expect=403),
+    Config("trellis-policy-1", "trellis", "Trellis, SigV4, 1-statement policy", sign="warm",
+           statements=1),
+    Config("trellis-policy-100", "trellis", "Trellis, SigV4, 100-statement policy", sign="warm",
+           statements=100),
+    Config("trellis-policy-1000", "trellis", "Trellis, SigV4, 1,000-statement policy", sign="warm",
+           statements=1000),
+    Config("trellis-sigv4-log", "trellis", "Trellis, SigV4, 10 statements, JSON access log to a file",
+           sign="warm", access_log=True),
+    Config("trellis-reload", "trellis",
+           "Trellis, SigV4, 1,000 statements: reload latency and a 1 Hz reload storm",
+           sign="warm", statements=1000, reload=True),
+]
+
+BY_NAME = {c.name: c for c in CONFIGS}
+
+
+@dataclass
+class Tools:
+    trellis: str
+    passthrough: str
+    upstream: str
+    load: str
+    nginx: str | None
+    envoy: str | None
+    upstream_port: int
+    work: Path
+    cold_keys: int = 0
+
+
+@dataclass
+class System:
+    """A started SUT."""
+
+    config: Config
+    port: int
+    procs: list = field(default_factory=list)
+    started: float = 0.0
+    policy_path: str = ""
+    argv: list = field(default_factory=list)
+
+    @property
+    def pids(self):
+        return [p.pid for p in self.procs]
+
+    def stop(self):
+        for p in reversed(self.procs):
+            p.stop()
+
+
+def trellis_argv(tools, cfg, d, port):
+    policy_dir = d / "policy"
+    policy_dir.mkdir(parents=True, exist_ok=True)
+    policy = policy_dir / "service-policy.json"
+    files.write_json(policy, files.auth_policy(cfg.statements))
+    principals = tools.work / ("principals-cold.json" if cfg.sign == "cold" else "principals.json")
+    log = str(d / "access.log") if cfg.access_log else "off"
+    return [tools.trellis, "run", "--listen", f"127.0.0.1:{port}",
+            "--upstream", f"http://127.0.0.1:{tools.upstream_port}",
+            "--admin", f"127.0.0.1:{procs.free_port()}",
+            "--service-arn", files.SERVICE_ARN, "--service-policy", str(policy),
+            "--principals", str(principals), "--access-log", log, "--drain-timeout", "1s"], str(policy)
+
+
+def start(cfg, tools, round_no):
+    """Starts `cfg`'s SUT pinned to the SUT core; returns it as soon as the processes exist
+    (`started` is taken just before the first exec, for the time to first 200)."""
+    d = tools.work / f"{cfg.name}-r{round_no}"
+    d.mkdir(parents=True, exist_ok=True)
+    if cfg.kind == "direct":
+        return System(cfg, tools.upstream_port)
+    port = procs.free_port()
+    sys = System(cfg, port)
+    core = procs.SUT_CORE
+    log = str(d / "sut.log")
+    if cfg.kind == "passthrough":
+        sys.argv = [tools.passthrough, "--listen", f"127.0.0.1:{port}",
+                    "--upstream", f"http://127.0.0.1:{tools.upstream_port}"]
+    elif cfg.kind == "nginx":
+        auth = None
+        if cfg.authorizer:
+            auth_port = procs.free_port()
+            p = procs.Proc([tools.upstream, "--listen", f"127.0.0.1:{auth_port}", "--mode",
+                            "authorizer"], core, str(d / "authorizer.log"))
+            sys.procs.append(p)
+            procs.wait_listening(auth_port, p)
+            auth = f"127.0.0.1:{auth_port}"
+        conf = d / "nginx.conf"
+        conf.write_text(files.nginx_conf(str(d), f"127.0.0.1:{port}",
+                                         f"127.0.0.1:{tools.upstream_port}", auth, cfg.access_log))
+        sys.argv = [tools.nginx, "-p", str(d), "-c", str(conf), "-e", str(d / "nginx-error.log")]
+    elif cfg.kind == "envoy":
+        conf = d / "envoy.yaml"
+        conf.write_text(files.envoy_yaml(port, procs.free_port(), tools.upstream_port))
+        sys.argv = [tools.envoy, "-c", str(conf), "--concurrency", "1", "--disable-hot-restart",
+                    "-l", "warning"]
+    elif cfg.kind == "trellis":
+        sys.argv, sys.policy_path = trellis_argv(tools, cfg, d, port)
+    sys.started = time.perf_counter()
+    sys.procs.append(procs.Proc(sys.argv, core, log))
+    return sys
+
+
+def probe_path(cfg):
+    """A path every SUT answers `200` without a signature (the readiness and memory probes)."""
+    return "/public/probe" if cfg.kind == "trellis" else "/bench/probe"
+

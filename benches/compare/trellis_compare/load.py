@@ -1,0 +1,46 @@
+"""Runs trellis-load on the generator core and returns its JSON result, with the CPU the SUT
+spent during the run."""
+
+import json
+import subprocess
+
+from . import files, procs
+
+
+def run(tools, sut_pids, url, *, label, out_dir, duration, warmup, rate=None, connections=16,
+        sign="none", keys_file=None, expect=200, plot=None):
+    """One trellis-load run; returns its JSON plus `cpu_s` (the SUT's CPU seconds over the
+    whole run, warm-up included) and `cpu_us_per_req`.
+
+    trellis-load counts only the measured period's requests, so the SUT's CPU is divided by
+    the requests of the whole run: the measured rate times warm-up plus duration (exact for
+    the open loop, whose rate is fixed; for the closed loop it assumes the warm-up ran at the
+    measured rate).
+    """
+    result = out_dir / f"{label}.json"
+    argv = ["taskset", "-c", str(procs.LOAD_CORE), tools.load, url,
+            "-c", str(connections), "-d", f"{duration}s", "--warmup", f"{warmup}s",
+            "--expect-status", str(expect), "--label", label, "--json", str(result), "-q"]
+    if rate is not None:
+        argv += ["--rate", str(rate)]
+    if sign == "warm":
+        argv += ["--sign", "pool", "--key", "{}:{}".format(*files.WARM_KEY),
+                 "--region", files.REGION]
+    elif sign == "cold":
+        argv += ["--sign", "pool", "--keys-file", str(keys_file), "--pool-size",
+                 str(tools.cold_keys), "--region", files.REGION]
+    if plot is not None:
+        argv += ["--plot", str(plot)]
+    cpu0 = procs.cpu_seconds(sut_pids) if sut_pids else None
+    done = subprocess.run(argv, capture_output=True, text=True)
+    cpu1 = procs.cpu_seconds(sut_pids) if sut_pids else None
+    if done.returncode != 0:
+        raise RuntimeError(f"trellis-load failed ({done.returncode}): {done.stderr.strip()}")
+    with open(result) as f:
+        res = json.load(f)
+    res["failed"] = res.get("unexpected_status", 0) + sum(res.get("errors", {}).values())
+    if cpu0 is not None:
+        res["cpu_s"] = cpu1 - cpu0
+        total = res["rps"] * (duration + warmup)
+        res["cpu_us_per_req"] = res["cpu_s"] / total * 1e6 if total else None
+    return res

@@ -1,0 +1,90 @@
+"""One round of one configuration: start the SUT, time its first 200, load it closed and open
+loop, count its memory idle, under 1,000 idle connections and at peak, stop it."""
+
+import json
+import time
+from pathlib import Path
+
+from . import configs, files, load, probes, procs
+
+IDLE_CONNECTIONS = 1000
+
+
+def measure(cfg, tools, round_no, opts, plots_dir):
+    """The figures of `cfg` for one round, as a dict (absent figures are missing keys)."""
+    out = {}
+    d = tools.work / f"{cfg.name}-r{round_no}"
+    sys = configs.start(cfg, tools, round_no)
+    try:
+        probe = configs.probe_path(cfg)
+        if sys.procs:
+            out["startup_ms"] = probes.time_to_first_200(sys.started, sys.port, probe, sys.procs[-1])
+            time.sleep(0.2)
+            out["idle_rss_kib"] = procs.status_kib(sys.pids, "VmRSS")
+        url = f"http://127.0.0.1:{sys.port}{cfg.path}"
+
+        def run(label, rate=None, plot=None):
+            return load.run(tools, sys.pids, url, label=f"{cfg.name}-r{round_no}-{label}",
+                            out_dir=d, duration=opts.duration, warmup=opts.warmup, rate=rate,
+                            sign=cfg.sign, keys_file=tools.work / "cold-keys.txt",
+                            expect=cfg.expect, plot=plot)
+
+        if cfg.reload:
+            out.update(reload_round(cfg, sys, run, opts))
+        elif cfg.sign == "cold":
+            # One run only: each request must carry a key this process has not seen.
+            out["open"] = {"2000": slim(run("open-2000", 2000, plots_dir / f"{cfg.name}-2000.svg"), True)}
+        else:
+            out["closed"] = slim(run("closed"))
+            out["open"] = {}
+            for rate in opts.rates:
+                plot = plots_dir / f"{cfg.name}-{rate}.svg" if rate == 2000 else None
+                out["open"][str(rate)] = slim(run(f"open-{rate}", rate, plot), rate == 2000)
+        if sys.procs:
+            conns = probes.open_idle_connections(sys.port, probe, IDLE_CONNECTIONS)
+            try:
+                time.sleep(0.2)
+                out["conn1k_rss_kib"] = procs.status_kib(sys.pids, "VmRSS")
+            finally:
+                for c in conns:
+                    c.close()
+            out["peak_rss_kib"] = procs.status_kib(sys.pids, "VmHWM")
+    finally:
+        sys.stop()
+    return out
+
+
+def slim(res, curve=False):
+    """The figures kept per run; `curve` keeps the percentile curve too (for the 2k plot)."""
+    keep = ("rps", "requests", "failed", "late", "cpu_s", "cpu_us_per_req", "status", "errors",
+            "generator_cpu_us_per_request")
+    keep += ("percentiles",) if curve else ()
+    r = {k: res.get(k) for k in keep}
+    r.update({k: res["latency_us"][k] for k in ("p50", "p99", "p999", "max")})
+    return r
+
+
+def reload_round(cfg, sys, run, opts):
+    """Reload latency (rename → first answer by the new policy, both directions, several
+    times) and the 1 Hz reload storm at 2k rps against the steady state just before it."""
+
+    def variant(effect):
+        # Rendered once: the storm must not spend the generator core's time on JSON.
+        text = json.dumps(files.auth_policy(cfg.statements, effect), indent=1)
+        return lambda path: Path(path).write_text(text)
+
+    out = {"steady": slim(run("steady-2000", 2000))}
+    with probes.ReloadStorm(sys.policy_path, [variant("Deny"), variant("Allow")]) as storm:
+        out["storm"] = slim(run("storm-2000", 2000))
+    out["storm"]["renames"] = storm.renames
+    # The storm may have left either variant in force; start from a known one.
+    files.write_json(sys.policy_path, files.auth_policy(cfg.statements, "Allow"))
+    time.sleep(1.0)
+    latencies = []
+    for i in range(opts.flips):
+        effect, expect = ("Deny", 403) if i % 2 == 0 else ("Allow", 200)
+        latencies.append(probes.reload_latency(sys.port, "/probe/item", sys.policy_path,
+                                               variant(effect), expect))
+        time.sleep(0.3)
+    out["reload_ms"] = latencies
+    return out

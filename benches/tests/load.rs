@@ -1,0 +1,402 @@
+//! `trellis-load` against a real hyper upstream on loopback: counts, pacing, latency measured
+//! from the schedule (coordinated omission), signing verified by Trellis's verifier, statuses,
+//! errors and the result files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod load_support;
+
+use std::time::{Duration, Instant};
+
+use load_support::{upstream, Behaviour};
+use trellis_benches::load::{self, Config, LoadError, Report};
+
+fn run(args: &[&str]) -> Report {
+    let mut argv = vec!["trellis-load", "--quiet"];
+    argv.extend_from_slice(args);
+    let (config, _) = Config::from_args(argv).unwrap();
+    load::run(&config).unwrap()
+}
+
+fn status(r: &Report, code: &str) -> u64 {
+    r.status.get(code).copied().unwrap_or(0)
+}
+
+const KEY_A: &str = "AKIDLOADTESTA:secretA/K7MDENG+bPxRfiCYEXAMPLEKEY";
+const KEY_B: &str = "AKIDLOADTESTB:secretB/K7MDENG+bPxRfiCYEXAMPLEKEY";
+
+fn verifying(region: &str) -> Behaviour {
+    Behaviour {
+        verify_keys: [KEY_A, KEY_B]
+            .iter()
+            .map(|k| {
+                let (id, s) = k.split_once(':').unwrap();
+                (id.to_owned(), s.to_owned())
+            })
+            .collect(),
+        region: region.to_owned(),
+        ..Behaviour::default()
+    }
+}
+
+#[test]
+fn closed_loop_counts_what_the_server_answered() {
+    let up = upstream(Behaviour::default());
+    let r = run(&["-c", "4", "-d", "400ms", "--warmup", "0s", &up.url("/x")]);
+    let served = up.seen.requests.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(r.requests > 50, "{r:?}");
+    // Requests in flight when the run ends reach the server but are not counted.
+    assert!(
+        served >= r.requests && served <= r.requests + 4,
+        "server {served}, client {}",
+        r.requests
+    );
+    assert_eq!(status(&r, "200"), r.requests);
+    assert_eq!((r.errors.connect, r.errors.io, r.errors.timeout), (0, 0, 0));
+    assert_eq!(r.mode, "closed");
+    assert_eq!(r.rate, None);
+    assert_eq!(r.late, 0);
+    assert!((r.rps - r.requests as f64 / 0.4).abs() < 1e-6);
+}
+
+#[test]
+fn closed_loop_over_h2c_with_several_streams() {
+    let up = upstream(Behaviour::default());
+    let r = run(&[
+        "--http2",
+        "-c",
+        "2",
+        "--streams",
+        "4",
+        "-d",
+        "400ms",
+        "--warmup",
+        "100ms",
+        &up.url("/h2"),
+    ]);
+    let served = up.seen.requests.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(r.requests > 50, "{r:?}");
+    assert!(
+        served >= r.requests,
+        "server {served}, client {}",
+        r.requests
+    );
+    assert_eq!(status(&r, "200"), r.requests);
+    assert!(r.http2);
+    assert_eq!((r.errors.connect, r.errors.io, r.errors.timeout), (0, 0, 0));
+}
+
+#[test]
+fn open_loop_sends_at_the_rate_for_the_duration() {
+    let up = upstream(Behaviour::default());
+    let started = Instant::now();
+    let r = run(&[
+        "--rate",
+        "400",
+        "-c",
+        "8",
+        "-d",
+        "1s",
+        "--warmup",
+        "200ms",
+        &up.url("/"),
+    ]);
+    let took = started.elapsed();
+    // The schedule holds exactly rate x duration measured requests; each one is answered or
+    // counted as an error.
+    let accounted = r.requests + r.errors.connect + r.errors.io + r.errors.timeout;
+    assert_eq!(accounted, 400, "{r:?}");
+    assert!(r.requests >= 396, "{r:?}");
+    assert_eq!(
+        up.seen.requests.load(std::sync::atomic::Ordering::SeqCst),
+        480
+    );
+    // Paced, not bursted: the run lasts its schedule and the arrivals spread over it.
+    assert!(took >= Duration::from_millis(1190), "took {took:?}");
+    let arrivals = up.seen.arrivals.lock().unwrap().clone();
+    let first = arrivals[0];
+    let mid = arrivals
+        .iter()
+        .filter(|t| t.duration_since(first) < Duration::from_millis(600))
+        .count();
+    assert!((160..=320).contains(&mid), "{mid} of 480 in the first half");
+    assert_eq!(r.mode, "open");
+    assert_eq!(r.rate, Some(400.0));
+}
+
+#[test]
+fn open_loop_latency_counts_from_the_scheduled_time() {
+    let up = upstream(Behaviour {
+        delay: Duration::from_millis(20),
+        ..Behaviour::default()
+    });
+    let r = run(&[
+        "--rate",
+        "100",
+        "-c",
+        "4",
+        "-d",
+        "600ms",
+        "--warmup",
+        "100ms",
+        &up.url("/"),
+    ]);
+    assert!(r.requests >= 55, "{r:?}");
+    assert!(r.latency_us.min >= 20_000.0, "{:?}", r.latency_us);
+    assert!(r.latency_us.p50 >= 20_000.0, "{:?}", r.latency_us);
+}
+
+#[test]
+fn a_stall_shows_in_the_tail_of_every_request_scheduled_during_it() {
+    // 200 rps over 2 connections; the server stops answering for 300 ms at request 100. The
+    // ~60 requests due during the stall wait for a connection: measured from their due time
+    // they are slow, although each is answered quickly once sent.
+    let up = upstream(Behaviour {
+        stall: Some((100, Duration::from_millis(300))),
+        ..Behaviour::default()
+    });
+    let r = run(&[
+        "--rate",
+        "200",
+        "-c",
+        "2",
+        "-d",
+        "1500ms",
+        "--warmup",
+        "100ms",
+        &up.url("/"),
+    ]);
+    assert_eq!(r.requests, 300, "{r:?}");
+    assert!(r.latency_us.max >= 250_000.0, "{:?}", r.latency_us);
+    assert!(r.latency_us.p99 >= 150_000.0, "{:?}", r.latency_us);
+    assert!(r.latency_us.p90 >= 10_000.0, "{:?}", r.latency_us);
+    assert!(r.late >= 30, "late {}", r.late);
+    // Without a stall the median stays small.
+    assert!(r.latency_us.p50 < 50_000.0, "{:?}", r.latency_us);
+}
+
+#[test]
+fn pool_signed_requests_verify_with_every_key_and_path() {
+    let up = upstream(verifying("us-west-2"));
+    let r = run(&[
+        "--sign",
+        "pool",
+        "--key",
+        KEY_A,
+        "--key",
+        KEY_B,
+        "--region",
+        "us-west-2",
+        "--paths",
+        "/a,/b?x=1&y=%20z",
+        "--pool-size",
+        "8",
+        "-c",
+        "2",
+        "-d",
+        "300ms",
+        "--warmup",
+        "0s",
+        &up.url("/"),
+    ]);
+    assert!(r.requests > 20, "{r:?}");
+    assert_eq!(status(&r, "200"), r.requests, "{:?}", r.status);
+    assert_eq!(
+        up.seen.rejected.load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    let signed = up.seen.signed.lock().unwrap().clone();
+    for id in ["AKIDLOADTESTA", "AKIDLOADTESTB"] {
+        for path in ["/a", "/b?x=1&y=%20z"] {
+            assert!(
+                signed.contains(&(id.to_owned(), path.to_owned())),
+                "{signed:?}"
+            );
+        }
+    }
+    assert_eq!(r.sign, "pool");
+}
+
+#[test]
+fn per_request_signing_verifies_over_h2c_too() {
+    let up = upstream(verifying("eu-west-1"));
+    let r = run(&[
+        "--sign",
+        "per-request",
+        "--key",
+        KEY_A,
+        "--key",
+        KEY_B,
+        "--region",
+        "eu-west-1",
+        "--paths",
+        "/p,/q",
+        "--http2",
+        "-c",
+        "1",
+        "--rate",
+        "200",
+        "-d",
+        "300ms",
+        "--warmup",
+        "0s",
+        &up.url("/"),
+    ]);
+    assert_eq!(r.requests, 60, "{r:?}");
+    assert_eq!(status(&r, "200"), 60, "{:?}", r.status);
+    assert_eq!(up.seen.signed.lock().unwrap().len(), 4);
+    assert_eq!(r.sign, "per-request");
+}
+
+#[test]
+fn a_wrong_secret_is_rejected_by_the_verifier() {
+    let up = upstream(verifying("us-east-1"));
+    let r = run(&[
+        "--sign",
+        "pool",
+        "--key",
+        "AKIDLOADTESTA:not-the-secret",
+        "-c",
+        "1",
+        "-d",
+        "200ms",
+        "--warmup",
+        "0s",
+        &up.url("/"),
+    ]);
+    assert!(r.requests > 0);
+    assert_eq!(status(&r, "403"), r.requests, "{:?}", r.status);
+    assert_eq!(
+        up.seen.verified.load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+}
+
+#[test]
+fn statuses_are_counted_and_unexpected_ones_reported() {
+    let up = upstream(Behaviour {
+        not_found_prefix: Some("/missing".into()),
+        ..Behaviour::default()
+    });
+    let r = run(&[
+        "--paths",
+        "/ok,/missing",
+        "--expect-status",
+        "200",
+        "--rate",
+        "200",
+        "-c",
+        "2",
+        "-d",
+        "500ms",
+        "--warmup",
+        "0s",
+        &up.url("/"),
+    ]);
+    assert_eq!(r.requests, 100, "{r:?}");
+    assert_eq!(status(&r, "200"), 50);
+    assert_eq!(status(&r, "404"), 50);
+    assert_eq!(r.unexpected_status, 50);
+}
+
+#[test]
+fn a_refused_port_counts_connect_errors_and_fails_the_run() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let (config, _) = Config::from_args([
+        "trellis-load",
+        "-q",
+        "-c",
+        "2",
+        "-d",
+        "200ms",
+        "--warmup",
+        "0s",
+        &url,
+    ])
+    .unwrap();
+    let r = load::run(&config).unwrap();
+    assert_eq!(r.requests, 0);
+    assert!(r.errors.connect >= 2, "{:?}", r.errors);
+    let err = load::main_with([
+        "trellis-load",
+        "-q",
+        "-c",
+        "1",
+        "-d",
+        "100ms",
+        "--warmup",
+        "0s",
+        &url,
+    ])
+    .unwrap_err();
+    assert!(matches!(err, LoadError::NoResponse { .. }), "{err}");
+    assert!(
+        err.to_string().contains("check that the server is up"),
+        "{err}"
+    );
+}
+
+#[test]
+fn slow_answers_count_as_timeouts() {
+    let up = upstream(Behaviour {
+        delay: Duration::from_millis(400),
+        ..Behaviour::default()
+    });
+    let r = run(&[
+        "--timeout",
+        "50ms",
+        "--rate",
+        "40",
+        "-c",
+        "2",
+        "-d",
+        "500ms",
+        "--warmup",
+        "0s",
+        &up.url("/"),
+    ]);
+    assert_eq!(r.requests, 0, "{r:?}");
+    assert_eq!(r.errors.timeout, 20, "{:?}", r.errors);
+}
+
+#[test]
+fn bad_arguments_name_the_option_and_the_fix() {
+    let cases: [(&[&str], &str); 6] = [
+        (&["-d", "ten", "http://127.0.0.1:1/"], "--duration"),
+        (
+            &["--sign", "pool", "http://127.0.0.1:1/"],
+            "--key ACCESS_KEY_ID:SECRET",
+        ),
+        (&["https://127.0.0.1:1/"], "only `http`"),
+        (&["--rate", "0", "http://127.0.0.1:1/"], "`--rate`"),
+        (&["-H", "no colon", "http://127.0.0.1:1/"], "`--header`"),
+        (
+            &["--paths", "a,b", "http://127.0.0.1:1/"],
+            "starts with `/`",
+        ),
+    ];
+    for (args, want) in cases {
+        let mut argv = vec!["trellis-load"];
+        argv.extend_from_slice(args);
+        let err = Config::from_args(argv).unwrap_err();
+        assert!(err.to_string().contains(want), "{args:?}: {err}");
+    }
+    let err = Config::from_args([
+        "trellis-load",
+        "--sign",
+        "pool",
+        "--key",
+        "AKID-no-secret",
+        "http://127.0.0.1:1/",
+    ])
+    .unwrap_err();
+    assert!(err.to_string().contains("--key"), "{err}");
+    assert!(
+        !err.to_string().contains("AKID-no-secret"),
+        "a key is never echoed: {err}"
+    );
+}
