@@ -101,6 +101,38 @@ pub fn format_start_time(t: SystemTime) -> String {
     dt.format(&fmt).unwrap_or_else(|_| DASH.to_owned())
 }
 
+thread_local! {
+    /// The last second formatted and its text: lines come in bursts within one second, and
+    /// calendar formatting costs as much as the rest of a line's fields together.
+    static START_TIME: std::cell::RefCell<(Option<u64>, String)> =
+        const { std::cell::RefCell::new((None, String::new())) };
+}
+
+/// Appends [`format_start_time`]`(t)`, formatting each second only once per thread.
+fn push_start_time(out: &mut Vec<u8>, t: SystemTime) {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs());
+    START_TIME.with_borrow_mut(|(last, text)| {
+        if secs.is_none() || *last != secs {
+            *text = format_start_time(t);
+            *last = secs;
+        }
+        out.extend_from_slice(text.as_bytes());
+    });
+}
+
+/// `addr` as text into `out` (cleared first), or `-`.
+fn addr_text(out: &mut Vec<u8>, addr: Option<std::net::SocketAddr>) -> &str {
+    out.clear();
+    match addr {
+        Some(a) => crate::addr_text::push_socket_addr(out, a),
+        None => out.extend_from_slice(DASH.as_bytes()),
+    }
+    std::str::from_utf8(out).unwrap_or(DASH)
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Line<'a> {
@@ -136,9 +168,12 @@ struct Line<'a> {
 impl AccessRecord {
     /// Appends the JSON line (with its `\n`) to `buf`.
     pub fn write_json(&self, buf: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-        let start = format_start_time(self.start_time);
-        let source = self.source.map(|a| a.to_string());
-        let target = self.target.map(|a| a.to_string());
+        let mut start = Vec::with_capacity(20);
+        push_start_time(&mut start, self.start_time);
+        let start = std::str::from_utf8(&start).unwrap_or(DASH);
+        let (mut source_buf, mut target_buf) = (Vec::with_capacity(47), Vec::with_capacity(47));
+        let source = addr_text(&mut source_buf, self.source);
+        let target = addr_text(&mut target_buf, self.target);
         let signed = self.authn == Some(AuthnResult::Signed);
         let caller = self.caller.as_ref().filter(|_| signed);
         let resolved_user = match self.authn {
@@ -147,7 +182,7 @@ impl AccessRecord {
             _ => DASH,
         };
         let line = Line {
-            start_time: &start,
+            start_time: start,
             request_id: header_str(self.request_id.as_ref()),
             request_method: self.method.as_str(),
             request_path: if self.path.is_empty() {
@@ -158,8 +193,8 @@ impl AccessRecord {
             protocol: self.protocol,
             host_header: header_str(self.host.as_ref()),
             user_agent: header_str(self.user_agent.as_ref()),
-            source_ip_port: source.as_deref().unwrap_or(DASH),
-            target_ip_port: target.as_deref().unwrap_or(DASH),
+            source_ip_port: source,
+            target_ip_port: target,
             response_code: self.response_code,
             duration: self.duration_ms,
             request_to_target_duration: self.request_to_target_ms,
@@ -283,6 +318,13 @@ pub fn spawn_with_writer(
     )
 }
 
+/// Least time between two flushes while lines keep coming. A file or stdout write goes
+/// through tokio's blocking pool (a thread hand-off and a `write` syscall): flushing whenever
+/// the queue ran dry cost a flush, ~4 futex calls and a `write` per request on a busy proxy,
+/// more than the request itself. A quiet log still flushes each line at once; on a busy one a
+/// line is at most this late.
+const FLUSH_DELAY: std::time::Duration = std::time::Duration::from_millis(20);
+
 async fn write_loop(
     mut rx: mpsc::Receiver<AccessRecord>,
     out: Box<dyn AsyncWrite + Send + Unpin>,
@@ -290,6 +332,12 @@ async fn write_loop(
 ) -> std::io::Result<()> {
     let mut out = tokio::io::BufWriter::with_capacity(64 * 1024, out);
     let mut buf = Vec::with_capacity(1024);
+    // Armed while the buffer holds lines waiting for the next allowed flush; one timer, reset
+    // rather than re-created.
+    let flush_timer = tokio::time::sleep(FLUSH_DELAY);
+    tokio::pin!(flush_timer);
+    let mut dirty = false;
+    let mut last_flush: Option<tokio::time::Instant> = None;
     loop {
         let record = tokio::select! {
             r = rx.recv() => r,
@@ -298,15 +346,35 @@ async fn write_loop(
                 rx.close();
                 rx.recv().await
             }
+            () = &mut flush_timer, if dirty => {
+                out.flush().await?;
+                last_flush = Some(tokio::time::Instant::now());
+                dirty = false;
+                continue;
+            }
         };
         let Some(record) = record else { break };
         buf.clear();
         if record.write_json(&mut buf).is_ok() {
             out.write_all(&buf).await?;
         }
-        // Batch while records keep coming; flush as soon as the queue is empty.
-        if rx.is_empty() {
-            out.flush().await?;
+        // Batch while records keep coming; once the queue is empty, flush now unless the
+        // last flush was under `FLUSH_DELAY` ago, then when that time is up.
+        if rx.is_empty() && !dirty {
+            let now = tokio::time::Instant::now();
+            match last_flush
+                .map(|t| t + FLUSH_DELAY)
+                .filter(|&next| next > now)
+            {
+                Some(next) => {
+                    flush_timer.as_mut().reset(next);
+                    dirty = true;
+                }
+                None => {
+                    out.flush().await?;
+                    last_flush = Some(tokio::time::Instant::now());
+                }
+            }
         }
     }
     out.flush().await

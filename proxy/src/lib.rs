@@ -3,6 +3,7 @@
 
 pub mod access_log;
 mod activity;
+mod addr_text;
 pub mod admin;
 pub mod body;
 pub mod caller_identity;

@@ -11,7 +11,6 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
@@ -219,14 +218,11 @@ impl Connection {
         B::Data: Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let info = self.info;
-        let svc = tower::service_fn(move |mut req: Request<Incoming>| {
-            req.extensions_mut().insert(info);
-            service.clone().oneshot(req)
-        });
-        let conn = self
-            .builder
-            .serve_connection_with_upgrades(io, TowerToHyperService::new(svc));
+        let svc = PerConnection {
+            service,
+            info: self.info,
+        };
+        let conn = self.builder.serve_connection_with_upgrades(io, svc);
         tokio::pin!(conn);
         let mut closing = false;
         loop {
@@ -248,5 +244,29 @@ impl Connection {
                 }
             }
         }
+    }
+}
+
+/// The connection's service as hyper calls it: hyper's `Service::call` takes `&self`, tower's
+/// takes `&mut self`, so each request gets its own clone of the stack (a few `Arc` counts).
+/// Written out rather than `TowerToHyperService` over a `service_fn` closure, which cloned
+/// the whole stack twice per request.
+#[derive(Debug, Clone)]
+struct PerConnection<S> {
+    service: S,
+    info: ConnectionInfo,
+}
+
+impl<S, B> hyper::service::Service<Request<Incoming>> for PerConnection<S>
+where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible> + Clone,
+{
+    type Response = Response<B>;
+    type Error = Infallible;
+    type Future = tower::util::Oneshot<S, Request<Incoming>>;
+
+    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
+        req.extensions_mut().insert(self.info);
+        self.service.clone().oneshot(req)
     }
 }

@@ -7,8 +7,8 @@
 //! `Authorize`, over the snapshot cell), which pass requests through untouched when both
 //! auth types are `NONE`.
 //!
-//! What an auth layer finds in the request extensions: [`crate::layers::ConnectionInfo`]
-//! (caller address, TLS), [`crate::layers::request_id::RequestId`],
+//! What an auth layer finds: the `x-amzn-requestid` request header (always set), and in the
+//! request extensions [`crate::layers::ConnectionInfo`] (caller address, TLS),
 //! [`crate::normalize::NormalizedPath`] (the path for the resource and `RequestPath`, the raw
 //! query and its decoded pairs) and [`crate::outcome::Outcome`]. What it leaves:
 //! - `Authenticate`: for a signed caller, a [`crate::caller_identity::CallerIdentity`] (its

@@ -234,11 +234,20 @@ where
 
     /// The absolute URI of the upstream request for `path_and_query` (already normalized).
     pub fn uri_for(&self, path_and_query: &str) -> Result<Uri, http::Error> {
-        let pq = if self.prefix.is_empty() {
-            path_and_query.to_owned()
-        } else {
-            format!("{}{path_and_query}", self.prefix)
-        };
+        self.uri_for_parts(path_and_query, None)
+    }
+
+    /// [`Self::uri_for`] from the path and the raw query, joined straight into the one buffer
+    /// the URI keeps (no intermediate `path?query` string per request).
+    pub fn uri_for_parts(&self, path: &str, query: Option<&str>) -> Result<Uri, http::Error> {
+        let len = self.prefix.len() + path.len() + query.map_or(0, |q| q.len() + 1);
+        let mut pq = String::with_capacity(len);
+        pq.push_str(&self.prefix);
+        pq.push_str(path);
+        if let Some(q) = query {
+            pq.push('?');
+            pq.push_str(q);
+        }
         Uri::builder()
             .scheme(self.scheme.clone())
             .authority(self.authority.clone())

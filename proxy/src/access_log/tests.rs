@@ -133,3 +133,19 @@ async fn shutdown_flushes_queued_lines() {
     log.submit(record());
     assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 5);
 }
+
+#[test]
+fn start_time_is_reformatted_when_the_second_changes() {
+    let at = |s: u64| UNIX_EPOCH + Duration::from_secs(s);
+    for t in [
+        at(1_722_770_920),
+        at(1_722_770_920) + Duration::from_millis(999),
+        at(1_722_770_921),
+        at(0),
+        at(1_722_770_920),
+    ] {
+        let mut out = Vec::new();
+        push_start_time(&mut out, t);
+        assert_eq!(String::from_utf8(out).unwrap(), format_start_time(t));
+    }
+}

@@ -12,8 +12,12 @@ use crate::watch::{self, WatchConfig};
 
 use super::{EXIT_INVALID, EXIT_OK};
 
-/// Quiet time that ends a burst of file events (an editor's or kubelet's rename dance).
-const RELOAD_DEBOUNCE: Duration = Duration::from_millis(200);
+/// Quiet time that ends a burst of file events (an editor's or kubelet's rename dance). Both
+/// finish within a millisecond or two; the quiet time adds directly to how long a policy
+/// change takes to be in force, so it stays short. Settling too early is harmless: the files
+/// are hashed and reloaded again on the next event, and a half-written file is rejected with
+/// the last good snapshot kept.
+const RELOAD_DEBOUNCE: Duration = Duration::from_millis(25);
 
 pub(crate) fn run(config: &Config, err: &mut dyn Write) -> i32 {
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -91,6 +91,16 @@ pub(crate) struct Pending {
     ctx: Arc<AuditContext>,
     outcome: Outcome,
     start: Instant,
+    /// Only the access log reads these; with the log off they are never captured.
+    log: Option<LogFacts>,
+    request_id: Option<HeaderValue>,
+    status: u16,
+    head_bytes_sent: u64,
+}
+
+/// The request facts only the access-log line needs.
+#[derive(Debug)]
+struct LogFacts {
     start_time: SystemTime,
     method: Method,
     raw_path: http::Uri,
@@ -98,9 +108,26 @@ pub(crate) struct Pending {
     host: Option<HeaderValue>,
     user_agent: Option<HeaderValue>,
     source: Option<std::net::SocketAddr>,
-    request_id: Option<HeaderValue>,
-    status: u16,
-    head_bytes_sent: u64,
+}
+
+impl LogFacts {
+    fn capture(parts: &http::request::Parts) -> Self {
+        let host = parts.headers.get(HOST).cloned().or_else(|| {
+            parts
+                .uri
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        });
+        Self {
+            start_time: SystemTime::now(),
+            method: parts.method.clone(),
+            raw_path: parts.uri.clone(),
+            protocol: protocol(parts.version),
+            host,
+            user_agent: parts.headers.get(USER_AGENT).cloned(),
+            source: parts.extensions.get::<ConnectionInfo>().map(|c| c.remote),
+        }
+    }
 }
 
 impl Pending {
@@ -133,24 +160,24 @@ impl Pending {
                 c.inc();
             }
         }
-        if !self.ctx.log.enabled() {
+        let Some(facts) = self.log else {
             return;
-        }
+        };
         let ms = |a: Instant, b: Instant| {
             u64::try_from(b.saturating_duration_since(a).as_millis()).unwrap_or(u64::MAX)
         };
         let target = o.target();
         let record = AccessRecord {
-            start_time: self.start_time,
+            start_time: facts.start_time,
             request_id: self.request_id,
-            method: self.method,
+            method: facts.method,
             path: o
                 .path()
-                .map_or_else(|| self.raw_path.path().to_owned(), str::to_owned),
-            protocol: self.protocol,
-            host: self.host,
-            user_agent: self.user_agent,
-            source: self.source,
+                .map_or_else(|| facts.raw_path.path().to_owned(), str::to_owned),
+            protocol: facts.protocol,
+            host: facts.host,
+            user_agent: facts.user_agent,
+            source: facts.source,
             target,
             response_code: self.status,
             duration_ms: ms(self.start, end),
@@ -198,23 +225,11 @@ where
                     + parts.uri.path_and_query().map_or(1, |p| p.as_str().len())
                     + 13) as u64,
         );
-        let host = parts.headers.get(HOST).cloned().or_else(|| {
-            parts
-                .uri
-                .authority()
-                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-        });
         let pending = Pending {
             ctx: Arc::clone(&self.ctx),
             outcome: outcome.clone(),
             start: Instant::now(),
-            start_time: SystemTime::now(),
-            method: parts.method.clone(),
-            raw_path: parts.uri.clone(),
-            protocol: protocol(parts.version),
-            host,
-            user_agent: parts.headers.get(USER_AGENT).cloned(),
-            source: parts.extensions.get::<ConnectionInfo>().map(|c| c.remote),
+            log: self.ctx.log.enabled().then(|| LogFacts::capture(&parts)),
             request_id: None,
             status: 0,
             head_bytes_sent: 0,

@@ -8,8 +8,12 @@ use http::{HeaderMap, HeaderValue, Request, Version};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use self::present::Present;
 use crate::caller_identity::CallerIdentity;
 use crate::layers::ConnectionInfo;
+
+mod forwarded;
+mod present;
 
 /// `x-amzn-lattice-identity`.
 pub static X_AMZN_LATTICE_IDENTITY: HeaderName = HeaderName::from_static("x-amzn-lattice-identity");
@@ -57,6 +61,14 @@ pub fn is_upgrade(version: Version, headers: &HeaderMap) -> bool {
         && connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"))
 }
 
+/// [`is_upgrade`] for a message already scanned.
+fn is_upgrade_scanned(version: Version, headers: &HeaderMap, present: Present) -> bool {
+    version == Version::HTTP_11
+        && present.has(present::UPGRADE)
+        && present.has(present::CONNECTION)
+        && connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"))
+}
+
 fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
         .get_all(CONNECTION)
@@ -72,32 +84,48 @@ fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 /// for `trailers` (gRPC needs that). For an upgrade request `Connection: upgrade` and `Upgrade`
 /// stay, because the upstream must see the request to switch.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
-    let named: Vec<HeaderName> = connection_tokens(headers)
-        .filter(|t| !(upgrade && t.eq_ignore_ascii_case("upgrade")))
-        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
-        .collect();
-    for name in named {
-        if name != TE {
-            headers.remove(&name);
+    let present = Present::scan(headers);
+    strip_scanned(headers, upgrade, present);
+}
+
+/// [`strip_hop_by_hop`] touching only the headers `present` says are there.
+fn strip_scanned(headers: &mut HeaderMap, upgrade: bool, present: Present) {
+    if present.has(present::CONNECTION) {
+        let named: Vec<HeaderName> = connection_tokens(headers)
+            .filter(|t| !(upgrade && t.eq_ignore_ascii_case("upgrade")))
+            .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+            .collect();
+        for name in named {
+            if name != TE {
+                headers.remove(&name);
+            }
+        }
+        headers.remove(CONNECTION);
+    }
+    if present.has(present::TE) {
+        let wants_trailers = headers
+            .get_all(TE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case("trailers"));
+        headers.remove(TE);
+        if wants_trailers {
+            headers.insert(TE, HeaderValue::from_static("trailers"));
         }
     }
-    let wants_trailers = headers
-        .get_all(TE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case("trailers"));
-    headers.remove(TE);
-    if wants_trailers {
-        headers.insert(TE, HeaderValue::from_static("trailers"));
+    if present.has(present::KEEP_ALIVE) {
+        headers.remove(&KEEP_ALIVE);
     }
-    headers.remove(&KEEP_ALIVE);
-    headers.remove(&PROXY_CONNECTION);
-    headers.remove(TRANSFER_ENCODING);
-    headers.remove(CONNECTION);
+    if present.has(present::PROXY_CONNECTION) {
+        headers.remove(&PROXY_CONNECTION);
+    }
+    if present.has(present::TRANSFER_ENCODING) {
+        headers.remove(TRANSFER_ENCODING);
+    }
     if upgrade {
         headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
-    } else {
+    } else if present.has(present::UPGRADE) {
         headers.remove(UPGRADE);
     }
 }
@@ -133,28 +161,35 @@ pub struct IdentityHeaders<S> {
 }
 
 /// Applies every header rule of the layer to `req` (exposed for tests and the auth layers'
-/// own tests).
+/// own tests). The caller's precomputed identity is moved out of the extensions: nothing
+/// after this layer reads it.
+///
+/// One scan of the header names decides what to remove (see [`present`]); the values added
+/// are precomputed (`target`, the caller's identity) or written without `fmt`.
 pub fn rewrite<B>(req: &mut Request<B>, target: &HeaderValue) {
-    let upgrade = is_upgrade(req.version(), req.headers());
+    let present = Present::scan(req.headers());
+    let upgrade = is_upgrade_scanned(req.version(), req.headers(), present);
     let conn = req.extensions().get::<ConnectionInfo>().copied();
-    let caller = req.extensions().get::<CallerIdentity>().cloned();
+    let caller = req.extensions_mut().remove::<CallerIdentity>();
     let headers = req.headers_mut();
-    for name in &SPOOFABLE {
-        headers.remove(name);
+    for (i, name) in SPOOFABLE.iter().enumerate() {
+        if present.has(present::spoofable(i)) {
+            headers.remove(name);
+        }
     }
-    strip_hop_by_hop(headers, upgrade);
+    strip_scanned(headers, upgrade, present);
     headers.insert(X_AMZN_LATTICE_TARGET.clone(), target.clone());
     if let Some(caller) = caller {
         headers.insert(X_AMZN_LATTICE_IDENTITY.clone(), caller.identity);
         headers.insert(X_AMZN_LATTICE_IDENTITY_TAGS.clone(), caller.tags);
     }
     if let Some(conn) = conn {
-        let ip = conn.remote.ip().to_string();
-        let xff = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-            Some(prev) if !prev.trim().is_empty() => format!("{prev}, {ip}"),
-            _ => ip,
+        let previous = if present.has(present::X_FORWARDED_FOR) {
+            headers.get(&X_FORWARDED_FOR)
+        } else {
+            None
         };
-        if let Ok(v) = HeaderValue::try_from(xff) {
+        if let Some(v) = forwarded::x_forwarded_for(previous, conn.remote.ip()) {
             headers.insert(X_FORWARDED_FOR.clone(), v);
         }
         headers.insert(

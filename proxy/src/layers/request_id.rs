@@ -1,5 +1,6 @@
 //! `x-amzn-requestid` in and out: the caller's value (truncated to 512 bytes) or a new UUID v4,
-//! sent to the upstream, put in the request extensions and set on every response.
+//! sent to the upstream (and so visible to every inner layer in the request headers) and set
+//! on every response.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,10 +16,6 @@ pub static X_AMZN_REQUESTID: HeaderName = HeaderName::from_static("x-amzn-reques
 
 /// Longest request id kept from a caller, in bytes (Lattice's limit).
 pub const MAX_REQUEST_ID_BYTES: usize = 512;
-
-/// The request's id, in the request extensions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(pub HeaderValue);
 
 /// The caller's id truncated to [`MAX_REQUEST_ID_BYTES`] (at a character boundary when the
 /// value is UTF-8), or `None` when absent or empty.
@@ -78,9 +75,10 @@ where
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         let id = from_caller(req.headers()).unwrap_or_else(generate);
+        // Inner layers read the id from this header; it is not also put in the extensions,
+        // where each insert costs an allocation and a hash-map insert per request.
         req.headers_mut()
             .insert(X_AMZN_REQUESTID.clone(), id.clone());
-        req.extensions_mut().insert(RequestId(id.clone()));
         ResponseFuture {
             inner: self.inner.call(req),
             id: Some(id),

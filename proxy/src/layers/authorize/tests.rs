@@ -150,4 +150,13 @@ fn matched_statements_are_listed_with_layer_index_and_sid() {
     ];
     assert_eq!(matched_list(&m), "service#0(AllowCheckout),identity#2");
     assert_eq!(matched_list(&[]), "");
+    for index in [9, 10, 305, 4_000_000_000, u32::MAX] {
+        let one = [Matched {
+            layer: trellis_policy::Layer::Network,
+            index,
+            sid: None,
+            effect: Effect::Deny,
+        }];
+        assert_eq!(matched_list(&one), format!("network#{index}"));
+    }
 }
