@@ -445,6 +445,13 @@ fn the_readme_quickstart_demo_allows_denies_and_serves_anonymous_callers() {
     let anonymous = get(addr, "/public/index.html");
     assert_eq!(anonymous.status, 200);
     assert!(!anonymous.body.contains("x-amzn-lattice-identity"));
+    // An HTTP/2 caller is forwarded over HTTP/2, so the demo's echo must speak it too.
+    let (status, body) = h2c_get(addr, "/public/index.html");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("\"service\": \"demo echo upstream\""),
+        "{body}"
+    );
 
     // The image's HEALTHCHECK: 0 while the demo serves, 1 with the reason once it is gone.
     let out = trellis(&["healthcheck", "--admin", &admin_s], "");
@@ -454,6 +461,35 @@ fn the_readme_quickstart_demo_allows_denies_and_serves_anonymous_callers() {
     let out = trellis(&["healthcheck", "--admin", &admin_s, "--timeout", "1s"], "");
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("cannot connect"), "{}", stderr(&out));
+}
+
+/// GET `target` over HTTP/2 with prior knowledge (h2c); returns the status and the body.
+fn h2c_get(addr: SocketAddr, target: &str) -> (u16, String) {
+    use http_body_util::{BodyExt, Empty};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(conn);
+        let req = http::Request::get(format!("http://{addr}{target}"))
+            .body(Empty::<bytes::Bytes>::new())
+            .unwrap();
+        let res = tokio::time::timeout(Duration::from_secs(10), sender.send_request(req))
+            .await
+            .unwrap()
+            .unwrap();
+        let status = res.status().as_u16();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    })
 }
 
 /// GET `target` over TLS (trusting only `cert`), HTTP/1.1; returns the raw answer.

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
 use super::{EXIT_INVALID, EXIT_USAGE};
@@ -73,13 +73,15 @@ async fn echo(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallibl
     Ok(res)
 }
 
+/// Serves HTTP/1.1 and h2c: the proxy forwards an HTTP/2 caller's request over HTTP/2, as
+/// Lattice does, so an HTTP/1-only echo would answer every `curl --http2-prior-knowledge` 502.
 async fn spawn_echo() -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             tokio::spawn(async move {
-                let _ = hyper::server::conn::http1::Builder::new()
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(stream), hyper::service::service_fn(echo))
                     .await;
             });
