@@ -400,3 +400,47 @@ fn bad_arguments_name_the_option_and_the_fix() {
         "a key is never echoed: {err}"
     );
 }
+
+#[test]
+fn the_binary_prints_a_summary_and_exits_by_the_agreed_codes() {
+    let bin = env!("CARGO_BIN_EXE_trellis-load");
+    let up = upstream(Behaviour::default());
+    let out = std::process::Command::new(bin)
+        .args([
+            "-q",
+            "-c",
+            "2",
+            "-d",
+            "200ms",
+            "--warmup",
+            "0s",
+            &up.url("/bin"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("closed loop") && stdout.contains("p99.9"),
+        "{stdout}"
+    );
+    assert!(out.stderr.is_empty(), "--quiet draws nothing on stderr");
+
+    let out = std::process::Command::new(bin)
+        .args(["--rate=-5", &up.url("/")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.starts_with("trellis-load: "), "{stderr}");
+    assert!(stderr.contains("--rate"), "{stderr}");
+
+    let out = std::process::Command::new(bin)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .contains("--keys-file"));
+}

@@ -201,7 +201,10 @@ mod tests {
         std::fs::write(&path, "AKID1 s3cr3tvalue\nonly-an-id\n").unwrap();
         let err = read_keys_file(&path).unwrap_err().to_string();
         assert!(err.contains("line 2"), "{err}");
-        assert!(!err.contains("only-an-id") && !err.contains("s3cr3t"), "{err}");
+        assert!(
+            !err.contains("only-an-id") && !err.contains("s3cr3t"),
+            "{err}"
+        );
         let err = read_keys_file(&dir.path().join("absent"))
             .unwrap_err()
             .to_string();
