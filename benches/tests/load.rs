@@ -59,10 +59,12 @@ fn closed_loop_counts_what_the_server_answered() {
 }
 
 #[test]
-fn closed_loop_over_h2c_with_several_streams() {
+fn closed_loop_over_h2c_with_several_streams_on_two_threads() {
     let up = upstream(Behaviour::default());
     let r = run(&[
         "--http2",
+        "--threads",
+        "2",
         "-c",
         "2",
         "--streams",
