@@ -144,16 +144,12 @@ async fn drive(
         requests,
         pace,
         progress: AtomicU64::new(0),
-        workers: workers as u64,
+        next: AtomicU64::new(0),
     });
     let mut tasks = Vec::with_capacity(config.connections);
-    for id in 0..config.connections {
+    for _ in 0..config.connections {
         let rec = new_recorder()?;
-        tasks.push(tokio::spawn(client::connection(
-            Arc::clone(&shared),
-            id,
-            rec,
-        )));
+        tasks.push(tokio::spawn(client::connection(Arc::clone(&shared), rec)));
     }
     let progress = config.progress.then(|| {
         let shared = Arc::clone(&shared);

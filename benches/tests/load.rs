@@ -59,6 +59,32 @@ fn closed_loop_counts_what_the_server_answered() {
 }
 
 #[test]
+fn closed_loop_cycles_paths_in_send_order_whatever_their_latency() {
+    // As many paths as connections: each connection must still alternate between them, so a
+    // slow path gets its share of the requests.
+    let up = upstream(Behaviour {
+        delay: Duration::from_millis(20),
+        delay_prefix: Some("/slow".into()),
+        not_found_prefix: Some("/slow".into()),
+        ..Behaviour::default()
+    });
+    let r = run(&[
+        "-c",
+        "2",
+        "-d",
+        "500ms",
+        "--warmup",
+        "0s",
+        "--paths",
+        "/fast,/slow",
+        &up.url("/"),
+    ]);
+    let (fast, slow) = (status(&r, "200"), status(&r, "404"));
+    assert!(slow >= 10, "{:?}", r.status);
+    assert!(fast.abs_diff(slow) <= 2, "{:?}", r.status);
+}
+
+#[test]
 fn closed_loop_over_h2c_with_several_streams_on_two_threads() {
     let up = upstream(Behaviour::default());
     let r = run(&[

@@ -53,8 +53,9 @@ pub struct Shared {
     pub pace: Pace,
     /// Responses so far, for the progress bar.
     pub progress: AtomicU64,
-    /// Request workers in the run (stride of the closed-loop request sequence).
-    pub workers: u64,
+    /// Closed loop: the sequence number of the next request, shared so that the paths and
+    /// keys are cycled in send order whatever their latencies.
+    pub next: AtomicU64,
 }
 
 enum Sender {
@@ -90,16 +91,13 @@ enum End {
     Reconnect,
 }
 
-/// Runs connection number `id` until the run ends; returns what it recorded.
+/// Runs one connection until the run ends; returns what it recorded.
 ///
 /// The streams of an HTTP/2 connection share one recorder: they run in this one task, so its
 /// lock is never contended, and a histogram per stream would cost hundreds of kilobytes each.
-pub async fn connection(shared: Arc<Shared>, id: usize, rec: Recorder) -> Recorder {
+pub async fn connection(shared: Arc<Shared>, rec: Recorder) -> Recorder {
     let cell = Mutex::new(rec);
     let rec = &cell;
-    let mut seq: Vec<u64> = (0..shared.streams as u64)
-        .map(|s| id as u64 * shared.streams as u64 + s)
-        .collect();
     loop {
         if let Pace::Closed { end, .. } = shared.pace {
             if Instant::now() >= end {
@@ -125,12 +123,11 @@ pub async fn connection(shared: Arc<Shared>, id: usize, rec: Recorder) -> Record
                 }
                 continue;
             };
-            let workers = seq
-                .iter_mut()
-                .map(|seq| {
+            let workers = (0..shared.streams)
+                .map(|_| {
                     let mut sender = Sender::H2(sender.clone());
                     let shared = &shared;
-                    async move { requests(shared, &mut sender, rec, seq).await }
+                    async move { requests(shared, &mut sender, rec).await }
                 })
                 .collect::<Vec<_>>();
             drop(sender);
@@ -149,7 +146,7 @@ pub async fn connection(shared: Arc<Shared>, id: usize, rec: Recorder) -> Record
             };
             let mut sender = Sender::H1(sender);
             let work = async {
-                let end = requests(&shared, &mut sender, rec, &mut seq[0]).await;
+                let end = requests(&shared, &mut sender, rec).await;
                 drop(sender);
                 end
             };
@@ -193,12 +190,7 @@ async fn connect_failed(shared: &Shared, rec: &Mutex<Recorder>) -> End {
 }
 
 /// The request loop of one in-flight slot on a connection.
-async fn requests(
-    shared: &Shared,
-    sender: &mut Sender,
-    rec: &Mutex<Recorder>,
-    seq: &mut u64,
-) -> End {
+async fn requests(shared: &Shared, sender: &mut Sender, rec: &Mutex<Recorder>) -> End {
     loop {
         if !sender.ready().await {
             return End::Reconnect;
@@ -212,9 +204,7 @@ async fn requests(
                 if Instant::now() >= *end {
                     return End::Done;
                 }
-                let n = *seq;
-                *seq += shared.workers;
-                (n, None, false)
+                (shared.next.fetch_add(1, Ordering::Relaxed), None, false)
             }
         };
         let Ok(req) = shared.requests.request(index) else {
