@@ -1,8 +1,21 @@
 //! `trellis-load`: an HTTP load generator for Trellis and the upstreams it is compared with.
 //!
 //! It is built to cost its host little, because during comparisons it shares a core with the
-//! server: one current-thread runtime by default, one task per connection, requests built (and
-//! signed) before the run, per-connection recorders merged at the end.
+//! server: one current-thread runtime by default, one task per connection driving both the
+//! hyper connection and its request loop, requests built (and signed) before the run, and
+//! per-connection recorders merged at the end.
+//!
+//! Closed loop: each connection sends its next request when the previous response has ended;
+//! latency runs from the send, and responses that end inside the measured period count.
+//!
+//! Open loop: request `i` is due at `start + i / rate` ([`schedule`]). A pacer woken by a
+//! timerfd releases one permit per due request; a connection that is free (an HTTP/1.1
+//! connection carries one request at a time) takes the next permit and with it the next
+//! ticket, so the pool serves a FIFO queue of due requests. When every connection is busy,
+//! due requests wait, and that wait is part of their latency, which always runs from the due
+//! time to the end of the response: a stalled server shows in every request scheduled during
+//! the stall, not just in the few that were in flight (coordinated omission corrected). A
+//! request sent more than 1 ms after its due time is counted as late.
 
 pub mod args;
 pub mod client;
@@ -131,16 +144,12 @@ async fn drive(
         requests,
         pace,
         progress: AtomicU64::new(0),
-        workers: workers as u64,
+        next: AtomicU64::new(0),
     });
     let mut tasks = Vec::with_capacity(config.connections);
-    for id in 0..config.connections {
+    for _ in 0..config.connections {
         let rec = new_recorder()?;
-        tasks.push(tokio::spawn(client::connection(
-            Arc::clone(&shared),
-            id,
-            rec,
-        )));
+        tasks.push(tokio::spawn(client::connection(Arc::clone(&shared), rec)));
     }
     let progress = config.progress.then(|| {
         let shared = Arc::clone(&shared);

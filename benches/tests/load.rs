@@ -59,10 +59,38 @@ fn closed_loop_counts_what_the_server_answered() {
 }
 
 #[test]
-fn closed_loop_over_h2c_with_several_streams() {
+fn closed_loop_cycles_paths_in_send_order_whatever_their_latency() {
+    // As many paths as connections: each connection must still alternate between them, so a
+    // slow path gets its share of the requests.
+    let up = upstream(Behaviour {
+        delay: Duration::from_millis(20),
+        delay_prefix: Some("/slow".into()),
+        not_found_prefix: Some("/slow".into()),
+        ..Behaviour::default()
+    });
+    let r = run(&[
+        "-c",
+        "2",
+        "-d",
+        "500ms",
+        "--warmup",
+        "0s",
+        "--paths",
+        "/fast,/slow",
+        &up.url("/"),
+    ]);
+    let (fast, slow) = (status(&r, "200"), status(&r, "404"));
+    assert!(slow >= 10, "{:?}", r.status);
+    assert!(fast.abs_diff(slow) <= 2, "{:?}", r.status);
+}
+
+#[test]
+fn closed_loop_over_h2c_with_several_streams_on_two_threads() {
     let up = upstream(Behaviour::default());
     let r = run(&[
         "--http2",
+        "--threads",
+        "2",
         "-c",
         "2",
         "--streams",
@@ -399,4 +427,48 @@ fn bad_arguments_name_the_option_and_the_fix() {
         !err.to_string().contains("AKID-no-secret"),
         "a key is never echoed: {err}"
     );
+}
+
+#[test]
+fn the_binary_prints_a_summary_and_exits_by_the_agreed_codes() {
+    let bin = env!("CARGO_BIN_EXE_trellis-load");
+    let up = upstream(Behaviour::default());
+    let out = std::process::Command::new(bin)
+        .args([
+            "-q",
+            "-c",
+            "2",
+            "-d",
+            "200ms",
+            "--warmup",
+            "0s",
+            &up.url("/bin"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("closed loop") && stdout.contains("p99.9"),
+        "{stdout}"
+    );
+    assert!(out.stderr.is_empty(), "--quiet draws nothing on stderr");
+
+    let out = std::process::Command::new(bin)
+        .args(["--rate=-5", &up.url("/")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.starts_with("trellis-load: "), "{stderr}");
+    assert!(stderr.contains("--rate"), "{stderr}");
+
+    let out = std::process::Command::new(bin)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .contains("--keys-file"));
 }

@@ -11,6 +11,11 @@ use http::{HeaderName, HeaderValue, Method};
 
 use super::error::LoadError;
 
+mod parse;
+
+pub use parse::parse_duration;
+use parse::{parse_header, parse_key, parse_url, read_keys_file};
+
 /// How requests are authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SignMode {
@@ -323,140 +328,4 @@ impl Config {
             progress,
         })
     }
-}
-
-/// `10s`, `500ms`, `1m`, `1.5s`, `250us`, `1h`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration; write e.g. `10s`, `500ms` or `1m`"))?;
-    let scale = match unit.trim() {
-        "us" | "µs" => 1e-6,
-        "ms" => 1e-3,
-        "s" | "" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        other => {
-            return Err(format!(
-                "unknown unit `{other}` in `{s}`; use `us`, `ms`, `s`, `m` or `h`"
-            ))
-        }
-    };
-    Duration::try_from_secs_f64(value * scale)
-        .map_err(|_| format!("`{s}` is out of range; write e.g. `10s`"))
-}
-
-fn parse_url(url: &str, paths: &[String]) -> Result<Target, LoadError> {
-    let err = |reason: &str| LoadError::Url {
-        url: url.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let uri: http::Uri = url.parse().map_err(|_| err("it does not parse"))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some(other) => {
-            return Err(err(&format!(
-                "scheme `{other}` is not supported, only `http` (plain HTTP/1.1 or h2c)"
-            )))
-        }
-        None => return Err(err("it has no `http://` scheme")),
-    }
-    let authority = uri
-        .authority()
-        .ok_or_else(|| err("it has no host"))?
-        .as_str()
-        .to_owned();
-    if authority.contains('@') {
-        return Err(err("user info (`user@`) is not supported"));
-    }
-    let port = uri.port_u16().unwrap_or(80);
-    let host = uri.host().unwrap_or_default();
-    let connect = if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    };
-    let first = uri
-        .path_and_query()
-        .map(|pq| pq.as_str().to_owned())
-        .unwrap_or_else(|| "/".to_owned());
-    let paths = if paths.is_empty() {
-        vec![first]
-    } else {
-        paths
-            .iter()
-            .map(|p| {
-                if p.starts_with('/') && p.parse::<http::uri::PathAndQuery>().is_ok() {
-                    Ok(p.clone())
-                } else {
-                    Err(LoadError::Option {
-                        option: "paths",
-                        reason: format!(
-                            "`{p}` is not a request target; each path starts with `/`, e.g. `/a,/b?x=1`"
-                        ),
-                    })
-                }
-            })
-            .collect::<Result<_, _>>()?
-    };
-    Ok(Target {
-        url: url.to_owned(),
-        authority,
-        connect,
-        paths,
-    })
-}
-
-fn parse_header(h: &str) -> Result<(HeaderName, HeaderValue), LoadError> {
-    let bad = || LoadError::Option {
-        option: "header",
-        reason: format!("`{h}` is not `NAME: VALUE` with a valid header name and value"),
-    };
-    let (name, value) = h.split_once(':').ok_or_else(bad)?;
-    let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| bad())?;
-    let value = HeaderValue::from_str(value.trim()).map_err(|_| bad())?;
-    Ok((name, value))
-}
-
-fn parse_key(s: &str, separator: char, origin: &str) -> Result<SigningKey, LoadError> {
-    let bad = || LoadError::Key {
-        origin: origin.to_owned(),
-    };
-    let (id, secret) = s.trim().split_once(separator).ok_or_else(bad)?;
-    let (id, secret) = (id.trim(), secret.trim());
-    let valid = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic());
-    if !valid(id) || !valid(secret) {
-        return Err(bad());
-    }
-    Ok(SigningKey {
-        access_key_id: id.to_owned(),
-        secret: secret.to_owned(),
-    })
-}
-
-fn read_keys_file(path: &PathBuf) -> Result<Vec<SigningKey>, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::KeysFile {
-        path: path.clone(),
-        source,
-    })?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-        .map(|(n, l)| {
-            let l = l.trim();
-            let sep = l
-                .find(char::is_whitespace)
-                .map_or(' ', |i| l[i..].chars().next().unwrap_or(' '));
-            parse_key(
-                l,
-                sep,
-                &format!("--keys-file `{}` line {}", path.display(), n + 1),
-            )
-        })
-        .collect()
 }

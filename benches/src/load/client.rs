@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use http_body_util::BodyExt;
@@ -53,8 +53,9 @@ pub struct Shared {
     pub pace: Pace,
     /// Responses so far, for the progress bar.
     pub progress: AtomicU64,
-    /// Request workers in the run (stride of the closed-loop request sequence).
-    pub workers: u64,
+    /// Closed loop: the sequence number of the next request, shared so that the paths and
+    /// keys are cycled in send order whatever their latencies.
+    pub next: AtomicU64,
 }
 
 enum Sender {
@@ -90,23 +91,25 @@ enum End {
     Reconnect,
 }
 
-/// Runs connection number `id` until the run ends; returns what it recorded.
-pub async fn connection(shared: Arc<Shared>, id: usize, mut rec: Recorder) -> Recorder {
-    let mut seq: Vec<u64> = (0..shared.streams as u64)
-        .map(|s| id as u64 * shared.streams as u64 + s)
-        .collect();
+/// Runs one connection until the run ends; returns what it recorded.
+///
+/// The streams of an HTTP/2 connection share one recorder: they run in this one task, so its
+/// lock is never contended, and a histogram per stream would cost hundreds of kilobytes each.
+pub async fn connection(shared: Arc<Shared>, rec: Recorder) -> Recorder {
+    let cell = Mutex::new(rec);
+    let rec = &cell;
     loop {
         if let Pace::Closed { end, .. } = shared.pace {
             if Instant::now() >= end {
-                return rec;
+                break;
             }
         }
         let stream =
             match tokio::time::timeout(shared.timeout, TcpStream::connect(shared.addr)).await {
                 Ok(Ok(s)) => s,
                 _ => {
-                    if connect_failed(&shared, &mut rec).await == End::Done {
-                        return rec;
+                    if connect_failed(&shared, rec).await == End::Done {
+                        break;
                     }
                     continue;
                 }
@@ -115,49 +118,35 @@ pub async fn connection(shared: Arc<Shared>, id: usize, mut rec: Recorder) -> Re
         let io = TokioIo::new(stream);
         let end = if shared.http2 {
             let Ok((sender, conn)) = http2::handshake(TokioExecutor::new(), io).await else {
-                if connect_failed(&shared, &mut rec).await == End::Done {
-                    return rec;
+                if connect_failed(&shared, rec).await == End::Done {
+                    break;
                 }
                 continue;
             };
-            let workers = seq
-                .iter_mut()
-                .map(|seq| {
+            let workers = (0..shared.streams)
+                .map(|_| {
                     let mut sender = Sender::H2(sender.clone());
                     let shared = &shared;
-                    async move {
-                        let mut rec = match Recorder::new() {
-                            Ok(r) => r,
-                            Err(_) => return (End::Done, None),
-                        };
-                        let end = requests(shared, &mut sender, &mut rec, seq).await;
-                        (end, Some(rec))
-                    }
+                    async move { requests(shared, &mut sender, rec).await }
                 })
                 .collect::<Vec<_>>();
             drop(sender);
-            let all = futures_util::future::join_all(workers);
-            let (_, results) = tokio::join!(conn, all);
-            let mut end = End::Reconnect;
-            for (e, r) in results {
-                if let Some(r) = r {
-                    rec.merge(&r);
-                }
-                if e == End::Done {
-                    end = End::Done;
-                }
+            let (_, ends) = tokio::join!(conn, futures_util::future::join_all(workers));
+            if ends.contains(&End::Done) {
+                End::Done
+            } else {
+                End::Reconnect
             }
-            end
         } else {
             let Ok((sender, conn)) = http1::handshake(io).await else {
-                if connect_failed(&shared, &mut rec).await == End::Done {
-                    return rec;
+                if connect_failed(&shared, rec).await == End::Done {
+                    break;
                 }
                 continue;
             };
             let mut sender = Sender::H1(sender);
             let work = async {
-                let end = requests(&shared, &mut sender, &mut rec, &mut seq[0]).await;
+                let end = requests(&shared, &mut sender, rec).await;
                 drop(sender);
                 end
             };
@@ -165,19 +154,25 @@ pub async fn connection(shared: Arc<Shared>, id: usize, mut rec: Recorder) -> Re
             end
         };
         if end == End::Done {
-            return rec;
+            break;
         }
     }
+    cell.into_inner().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The recorder, whatever a panicking holder left behind (counts stay meaningful).
+fn lock(rec: &Mutex<Recorder>) -> MutexGuard<'_, Recorder> {
+    rec.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Records a failed connect. Open loop: it costs the next scheduled request (the server
 /// being down fails every request due meanwhile). Closed loop: counted, then a short pause.
-async fn connect_failed(shared: &Shared, rec: &mut Recorder) -> End {
+async fn connect_failed(shared: &Shared, rec: &Mutex<Recorder>) -> End {
     match &shared.pace {
         Pace::Open(schedule) => match schedule.take().await {
             Some(t) => {
                 if t.measured {
-                    rec.failure(Failure::Connect);
+                    lock(rec).failure(Failure::Connect);
                 }
                 End::Reconnect
             }
@@ -186,7 +181,7 @@ async fn connect_failed(shared: &Shared, rec: &mut Recorder) -> End {
         Pace::Closed { measure_from, end } => {
             let now = Instant::now();
             if now >= *measure_from && now < *end {
-                rec.failure(Failure::Connect);
+                lock(rec).failure(Failure::Connect);
             }
             tokio::time::sleep(RECONNECT_PAUSE).await;
             End::Reconnect
@@ -195,7 +190,7 @@ async fn connect_failed(shared: &Shared, rec: &mut Recorder) -> End {
 }
 
 /// The request loop of one in-flight slot on a connection.
-async fn requests(shared: &Shared, sender: &mut Sender, rec: &mut Recorder, seq: &mut u64) -> End {
+async fn requests(shared: &Shared, sender: &mut Sender, rec: &Mutex<Recorder>) -> End {
     loop {
         if !sender.ready().await {
             return End::Reconnect;
@@ -209,13 +204,11 @@ async fn requests(shared: &Shared, sender: &mut Sender, rec: &mut Recorder, seq:
                 if Instant::now() >= *end {
                     return End::Done;
                 }
-                let n = *seq;
-                *seq += shared.workers;
-                (n, None, false)
+                (shared.next.fetch_add(1, Ordering::Relaxed), None, false)
             }
         };
         let Ok(req) = shared.requests.request(index) else {
-            rec.failure(Failure::Io);
+            lock(rec).failure(Failure::Io);
             return End::Done;
         };
         let sent = Instant::now();
@@ -240,18 +233,18 @@ async fn requests(shared: &Shared, sender: &mut Sender, rec: &mut Recorder, seq:
             Pace::Closed { measure_from, end } => done >= *measure_from && done <= *end,
         };
         if measured && due.is_some_and(|d| sent > d + LATE) {
-            rec.late += 1;
+            lock(rec).late += 1;
         }
         match result {
             Ok(Ok(status)) => {
                 shared.progress.fetch_add(1, Ordering::Relaxed);
                 if measured {
-                    rec.response(status, done - origin);
+                    lock(rec).response(status, done - origin);
                 }
             }
             Ok(Err(_)) => {
                 if measured {
-                    rec.failure(Failure::Io);
+                    lock(rec).failure(Failure::Io);
                 }
                 return End::Reconnect;
             }
@@ -261,7 +254,7 @@ async fn requests(shared: &Shared, sender: &mut Sender, rec: &mut Recorder, seq:
                     return End::Done;
                 }
                 if measured {
-                    rec.failure(Failure::Timeout);
+                    lock(rec).failure(Failure::Timeout);
                 }
                 if !shared.http2 {
                     return End::Reconnect;

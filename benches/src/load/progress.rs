@@ -13,7 +13,7 @@ use super::client::Shared;
 pub async fn show(shared: Arc<Shared>, start: Instant, total: Duration) {
     let bar =
         ProgressBar::with_draw_target(Some(total.as_millis() as u64), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {elapsed:>4}/{duration:4} {msg}") {
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {msg}") {
         bar.set_style(style);
     }
     let _clear = Clear(bar.clone());
@@ -25,8 +25,13 @@ pub async fn show(shared: Arc<Shared>, start: Instant, total: Duration) {
         let done = shared.progress.load(Ordering::Relaxed);
         let rate = (done - last.1) as f64 / now.duration_since(last.0).as_secs_f64().max(1e-3);
         last = (now, done);
-        bar.set_position(now.duration_since(start).as_millis() as u64);
-        bar.set_message(format!("{done} responses, {rate:.0} rps"));
+        let elapsed = now.duration_since(start);
+        bar.set_position(elapsed.as_millis() as u64);
+        bar.set_message(format!(
+            "{:.0}/{:.0} s  {done} responses  {rate:.0} rps",
+            elapsed.as_secs_f64().min(total.as_secs_f64()),
+            total.as_secs_f64()
+        ));
     }
 }
 

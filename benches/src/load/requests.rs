@@ -94,14 +94,22 @@ impl Requests {
                 )?;
                 Ok((Arc::new(Requests::Pool(pool)), Some(resigner)))
             }
-            SignMode::PerRequest => Ok((
-                Arc::new(Requests::PerRequest {
-                    templates,
-                    signer: Signer::new(config),
-                    authority: config.target.authority.clone(),
-                }),
-                None,
-            )),
+            SignMode::PerRequest => {
+                let signer = Signer::new(config);
+                let authority = config.target.authority.clone();
+                // Sign every combination once now: a request that cannot be signed is an
+                // error before the run, not a stream of failures during it.
+                let combos = signer.keys() * templates.len();
+                sign_pool(&templates, &signer, &authority, combos, SystemTime::now())?;
+                Ok((
+                    Arc::new(Requests::PerRequest {
+                        templates,
+                        signer,
+                        authority,
+                    }),
+                    None,
+                ))
+            }
         }
     }
 

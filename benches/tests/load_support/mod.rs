@@ -23,8 +23,10 @@ use trellis::sigv4::{
 /// How the upstream answers.
 #[derive(Debug, Default, Clone)]
 pub struct Behaviour {
-    /// Every answer waits this long.
+    /// Every answer waits this long (only those for targets starting with `delay_prefix`,
+    /// when set).
     pub delay: Duration,
+    pub delay_prefix: Option<String>,
     /// When the n-th request (0-based) arrives, the whole server stalls this long.
     pub stall: Option<(u64, Duration)>,
     /// Answer 404 for targets starting with this.
@@ -158,7 +160,11 @@ async fn answer(
             tokio::time::sleep_until(until.into()).await;
         }
     }
-    if !b.delay.is_zero() {
+    let delayed = b
+        .delay_prefix
+        .as_deref()
+        .is_none_or(|p| target.starts_with(p));
+    if !b.delay.is_zero() && delayed {
         tokio::time::sleep(b.delay).await;
     }
     http::Response::builder()
