@@ -19,6 +19,10 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use self::reloader::Reloader;
+
+mod reloader;
+
 /// Why a reload runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReloadCause {
@@ -183,6 +187,7 @@ async fn run<F>(
     F: Fn(ReloadCause) + Send + Sync + 'static,
 {
     let files: Arc<[PathBuf]> = config.files.into();
+    let reloader = Reloader::start(Arc::clone(&reload));
     let mut poll = config.poll.filter(|d| !d.is_zero()).map(|d| {
         let mut i = tokio::time::interval_at(tokio::time::Instant::now() + d, d);
         i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -222,9 +227,8 @@ async fn run<F>(
             (false, true) => ReloadCause::Changed,
             (false, false) => continue,
         };
-        let reload = Arc::clone(&reload);
-        // One reload at a time; a panicking reload must not stop the watcher.
-        let _ = tokio::task::spawn_blocking(move || reload(cause)).await;
+        // One reload at a time, on the low-priority reload thread.
+        reloader.run(cause, &reload).await;
     }
 }
 

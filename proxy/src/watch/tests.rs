@@ -157,3 +157,36 @@ async fn reloads_never_overlap() {
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(overlapped.load(Ordering::SeqCst), 0);
 }
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloads_run_at_the_lowest_priority_and_survive_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.json");
+    std::fs::write(&file, "v1").unwrap();
+    let base = reloader::current_nice();
+    let nices = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&nices);
+    let reload = move |_| {
+        let mut seen = sink.lock().unwrap();
+        seen.push(reloader::current_nice());
+        if seen.len() == 1 {
+            drop(seen);
+            panic!("the first reload fails");
+        }
+    };
+    let w = spawn(config(vec![file.clone()]), reload).unwrap();
+    w.trigger();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while nices.lock().unwrap().is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The panic is contained: the next reload still runs, on the same low-priority thread.
+    w.trigger();
+    while nices.lock().unwrap().len() < 2 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(*nices.lock().unwrap(), vec![19, 19]);
+    // The caller's thread is untouched.
+    assert_eq!(reloader::current_nice(), base);
+}
