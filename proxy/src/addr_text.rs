@@ -5,21 +5,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-/// Appends the decimal text of `n`.
+/// Appends the decimal text of `n` (itoa: no formatting machinery).
 fn push_decimal(out: &mut Vec<u8>, n: u16) {
-    let mut digits = [0u8; 5];
-    let mut at = digits.len();
-    let mut n = n;
-    loop {
-        at -= 1;
-        // `n % 10` is below 10, so the cast keeps every bit.
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// Appends the text form of `ip` (as `Display` writes it).

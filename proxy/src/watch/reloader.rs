@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 use super::ReloadCause;
 
 /// The nice value reloads run at: the lowest priority a thread can ask for.
+#[cfg(target_os = "linux")]
 const RELOAD_NICE: i32 = 19;
 
 type Job = (ReloadCause, oneshot::Sender<()>);
