@@ -8,7 +8,7 @@ with everything nginx needs to decide.
 """
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import files, procs
@@ -27,6 +27,7 @@ class Config:
     authorizer: bool = False
     reload: bool = False
     needs: str = ""  # a peer that must be installed: nginx | envoy
+    baseline: bool = False  # run `Tools.baseline` (another build of trellis) instead
 
 
 CONFIGS = [
@@ -65,6 +66,19 @@ CONFIGS = [
 ]
 
 BY_NAME = {c.name: c for c in CONFIGS}
+BASELINE_SUFFIX = "@baseline"
+
+
+def with_baselines(chosen):
+    """`chosen` plus, after each Trellis configuration, the same configuration run with the
+    baseline binary: before/after figures of a change come from one run, interleaved."""
+    out = []
+    for c in chosen:
+        out.append(c)
+        if c.kind == "trellis":
+            out.append(replace(c, name=c.name + BASELINE_SUFFIX, baseline=True,
+                               what=c.what + " — baseline binary"))
+    return out
 
 
 @dataclass
@@ -78,6 +92,7 @@ class Tools:
     upstream_port: int
     work: Path
     cold_keys: int = 0
+    baseline: str | None = None
 
 
 @dataclass
@@ -107,7 +122,8 @@ def trellis_argv(tools, cfg, d, port):
     files.write_json(policy, files.auth_policy(cfg.statements))
     principals = tools.work / ("principals-cold.json" if cfg.sign == "cold" else "principals.json")
     log = str(d / "access.log") if cfg.access_log else "off"
-    return [tools.trellis, "run", "--listen", f"127.0.0.1:{port}",
+    binary = tools.baseline if cfg.baseline else tools.trellis
+    return [binary, "run", "--listen", f"127.0.0.1:{port}",
             "--upstream", f"http://127.0.0.1:{tools.upstream_port}",
             "--admin", f"127.0.0.1:{procs.free_port()}",
             "--service-arn", files.SERVICE_ARN, "--service-policy", str(policy),

@@ -22,7 +22,8 @@ def summarize(rounds):
     out = {}
     for name, rs in rounds.items():
         s = {}
-        s["cpu_2k"] = med([r.get("open", {}).get("2000", {}).get("cpu_us_per_req") for r in rs])
+        s["cpu_2k_rounds"] = [r.get("open", {}).get("2000", {}).get("cpu_us_per_req") for r in rs]
+        s["cpu_2k"] = med(s["cpu_2k_rounds"])
         s["cpu_closed"] = med([r.get("closed", {}).get("cpu_us_per_req") for r in rs])
         s["rps_closed"] = med([r.get("closed", {}).get("rps") for r in rs])
         for key in ("startup_ms", "idle_rss_kib", "conn1k_rss_kib", "peak_rss_kib"):
@@ -110,6 +111,26 @@ def busy_baseline(summary):
     return p50 if p50 is not None and p50 > BUSY_BASELINE_US else None
 
 
+def before_after(summary):
+    """(name, this build, baseline, per-round ratios, verdict) for every configuration that ran
+    with both binaries."""
+    out = []
+    for name, s in summary.items():
+        base = summary.get(name + "@baseline")
+        if name.endswith("@baseline") or base is None:
+            continue
+        ratios = [a / b for a, b in zip(s.get("cpu_2k_rounds", []), base.get("cpu_2k_rounds", []))
+                  if a is not None and b]
+        if not ratios:
+            verdict = "not measured"
+        elif min(ratios) <= 1.0 <= max(ratios):
+            verdict = "tie (within run-to-run noise)"
+        else:
+            verdict = "cheaper" if max(ratios) < 1.0 else "costlier"
+        out.append((name, s.get("cpu_2k"), base.get("cpu_2k"), ratios, verdict))
+    return out
+
+
 def mib(kib):
     return kib / 1024 if kib is not None else None
 
@@ -162,6 +183,21 @@ def markdown(summary, meta, order):
             continue
         L.append(f"| {n} | {f(mib(s['idle_rss_kib']))} | {f(mib(s['conn1k_rss_kib']))} | "
                  f"{f(mib(s['peak_rss_kib']))} | {f(s['startup_ms'])} |")
+    pairs = before_after(summary)
+    if pairs:
+        L.append("")
+        L.append("### Before/after: this build against `--baseline-trellis` (CPU µs/req, open loop at 2k rps)")
+        L.append("")
+        L.append("Each round runs both builds back to back, so the per-round ratio cancels the "
+                 "machine's drift; a change whose per-round ratios straddle 1.00 is a tie.")
+        L.append("")
+        L.append("| configuration | this build | baseline | change (median) | per-round ratios | verdict |")
+        L.append("|---|--:|--:|--:|---|---|")
+        for n, s_new, s_base, ratios, verdict in pairs:
+            change = ratio(s_new, s_base)
+            L.append(f"| {n} | {f(s_new)} | {f(s_base)} | "
+                     f"{f((change - 1) * 100 if change is not None else None, '{:+.1f} %')} | "
+                     f"{', '.join(f'{x:.3f}' for x in ratios) or '–'} | {verdict} |")
     r = summary.get("trellis-reload")
     if r:
         L.append("")
