@@ -27,6 +27,10 @@ pub enum ProxyError {
     /// Authorization denied (`403`, `AccessDeniedException`).
     #[error("{0}")]
     Denied(Denied),
+    /// The body does not hash to the signed `x-amz-content-sha256` (`400`,
+    /// `XAmzContentSHA256Mismatch`).
+    #[error(transparent)]
+    BodyDigest(#[from] crate::layers::body_digest::DigestMismatch),
     /// The upstream could not be reached or did not answer in time (`502`/`504`).
     #[error(transparent)]
     Upstream(#[from] UpstreamError),

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth;
 pub mod authenticate;
 pub mod authorize;
+pub mod body_digest;
 pub mod forward;
 pub mod identity_headers;
 pub mod normalize;

@@ -82,6 +82,10 @@ pub enum Authenticated<'s> {
         key: &'s StoredKey,
         /// SigV4 or SigV4A.
         algorithm: Algorithm,
+        /// The body's SHA-256 the signature covers: the signed `x-amz-content-sha256` when it
+        /// is a hex digest, `None` for `UNSIGNED-PAYLOAD`. The verifier reads no body; the
+        /// forwarding path checks the body against it.
+        payload_sha256: Option<[u8; 32]>,
     },
 }
 

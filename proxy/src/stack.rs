@@ -32,6 +32,7 @@ use tower_layer::Layer;
 
 use crate::access_log::AccessLog;
 use crate::layers::audit::{Audit, AuditContext, AuditLayer, Metered};
+use crate::layers::body_digest::DigestChecked;
 use crate::layers::forward::Forward;
 use crate::layers::identity_headers::{target_header, IdentityHeaders, IdentityHeadersLayer};
 use crate::layers::normalize::{HeaderLimits, Normalize, NormalizeLayer};
@@ -103,7 +104,7 @@ pub enum StackError {
 #[derive(Debug, Clone)]
 pub struct Stack {
     audit: Arc<AuditContext>,
-    upstream: Arc<Upstream<RequestBody>>,
+    upstream: Arc<Upstream<DigestChecked<RequestBody>>>,
     target: HeaderValue,
     limits: HeaderLimits,
 }

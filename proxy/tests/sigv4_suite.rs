@@ -118,7 +118,9 @@ fn run_group(group: &str, algorithm: Algorithm) -> usize {
                 continue;
             }
             match result {
-                Ok(Authenticated::Signed { key, algorithm: a }) => {
+                Ok(Authenticated::Signed {
+                    key, algorithm: a, ..
+                }) => {
                     assert_eq!(a, algorithm, "{label}");
                     assert_eq!(key.principal(), 7, "{label}");
                 }

@@ -4,6 +4,8 @@
 //! A signed caller gets its precomputed [`crate::caller_identity::CallerIdentity`] (only
 //! `HeaderValue` clones) and an [`AuthenticatedCaller`]; an unsigned one is anonymous; a
 //! request carrying signature material that fails is rejected, never treated as anonymous.
+//! A signature over a hex `x-amz-content-sha256` leaves a [`SignedBodyDigest`], against which
+//! `Forward` checks the body.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -16,6 +18,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::auth::{AuthSettings, AuthenticatedCaller};
+use super::body_digest::SignedBodyDigest;
 use crate::body::ProxyBody;
 use crate::error::{Authn, ProxyError};
 use crate::metrics::AuthnResult;
@@ -86,7 +89,11 @@ pub fn authenticate<B>(
         };
         match sigv4::verify(&settings.verifier, &parts, now, snapshot.principals()) {
             Ok(Authenticated::Anonymous) => Ok(None),
-            Ok(Authenticated::Signed { key, .. }) => Ok(Some(key.principal())),
+            Ok(Authenticated::Signed {
+                key,
+                payload_sha256,
+                ..
+            }) => Ok(Some((key.principal(), payload_sha256))),
             Err(e) => Err(e),
         }
     };
@@ -99,13 +106,16 @@ pub fn authenticate<B>(
             });
             Ok(())
         }
-        Ok(Some(handle)) => {
+        Ok(Some((handle, payload_sha256))) => {
             let Some(view) = snapshot.caller(handle) else {
                 return Err(ProxyError::Internal(format!(
                     "principal handle {handle} has no caller view"
                 )));
             };
             record(AuthnResult::Signed, Some(view.log.clone()));
+            if let Some(digest) = payload_sha256 {
+                req.extensions_mut().insert(SignedBodyDigest(digest));
+            }
             req.extensions_mut().insert(view.identity.clone());
             req.extensions_mut().insert(AuthenticatedCaller {
                 snapshot,

@@ -17,6 +17,7 @@ use tower_service::Service;
 use crate::activity::{Activity, ActivityIo};
 use crate::body::ProxyBody;
 use crate::error::{ProxyError, UpstreamError};
+use crate::layers::body_digest::{self, DigestChecked, Verdict};
 use crate::layers::identity_headers::{is_upgrade, strip_hop_by_hop};
 use crate::normalize::NormalizedPath;
 use crate::outcome::Outcome;
@@ -25,7 +26,7 @@ use crate::upstream::Upstream;
 /// Forwards requests to the upstream.
 #[derive(Debug)]
 pub struct Forward<B> {
-    upstream: Arc<Upstream<B>>,
+    upstream: Arc<Upstream<DigestChecked<B>>>,
 }
 
 impl<B> Clone for Forward<B> {
@@ -38,7 +39,7 @@ impl<B> Clone for Forward<B> {
 
 impl<B> Forward<B> {
     /// A service sending to `upstream`.
-    pub fn new(upstream: Arc<Upstream<B>>) -> Self {
+    pub fn new(upstream: Arc<Upstream<DigestChecked<B>>>) -> Self {
         Self { upstream }
     }
 }
@@ -92,8 +93,7 @@ type BoxFuture = Pin<Box<dyn Future<Output = Result<Response<ProxyBody>, ProxyEr
 
 impl<B> Service<Request<B>> for Forward<B>
 where
-    B: http_body::Body + Send + 'static + Unpin,
-    B::Data: Send,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static + Unpin,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     type Response = Response<ProxyBody>;
@@ -138,6 +138,11 @@ where
         } else {
             Version::HTTP_11
         };
+        // A signed body digest is checked on the way; a body known empty is checked now.
+        let (req, verdict) = match body_digest::check_request(req, outcome.as_ref()) {
+            Ok(checked) => checked,
+            Err(mismatch) => return Box::pin(async move { Err(mismatch.into()) }),
+        };
         let sent = if h2 {
             up.h2.request(req)
         } else {
@@ -146,7 +151,13 @@ where
         let timeout = up.response_timeout;
         let tunnel_idle = up.tunnel_idle_timeout;
         Box::pin(async move {
-            let mut res = match tokio::time::timeout(timeout, sent).await {
+            let sent = tokio::time::timeout(timeout, sent).await;
+            // A body that failed its digest aborts the upstream request: the caller sent a bad
+            // request, the upstream did nothing wrong. Checked whatever the upstream answered.
+            if let Some(mismatch) = verdict.as_ref().and_then(Verdict::mismatch) {
+                return Err(mismatch.into());
+            }
+            let mut res = match sent {
                 Err(_) => return Err(UpstreamError::Timeout(timeout).into()),
                 Ok(Err(e)) => return Err(classify_client_error(&e).into()),
                 Ok(Ok(res)) => res,

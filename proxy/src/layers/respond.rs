@@ -14,6 +14,7 @@ use tower_service::Service;
 
 use crate::body::ProxyBody;
 use crate::error::ProxyError;
+use crate::layers::body_digest::Hex;
 use crate::metrics::{AuthnResult, RequestOutcome};
 use crate::outcome::{AuthnRecord, DecisionRecord, Failure, Outcome};
 
@@ -43,6 +44,15 @@ pub fn respond(err: &ProxyError) -> Response<ProxyBody> {
             Some("AccessDeniedException"),
             format!("AccessDeniedException: {}", d.message),
         ),
+        ProxyError::BodyDigest(m) => (
+            StatusCode::BAD_REQUEST,
+            Some("XAmzContentSHA256Mismatch"),
+            format!(
+                "XAmzContentSHA256Mismatch: {m} ClientComputedContentSHA256: {}, ComputedContentSHA256: {}. Sign the SHA-256 of the exact body you send, or sign x-amz-content-sha256: UNSIGNED-PAYLOAD as VPC Lattice expects.",
+                Hex(&m.signed),
+                Hex(&m.computed)
+            ),
+        ),
         ProxyError::Upstream(e @ crate::error::UpstreamError::Timeout(_)) => {
             (StatusCode::GATEWAY_TIMEOUT, None, format!("GatewayTimeout: {e}"))
         }
@@ -69,6 +79,7 @@ pub fn classify(err: &ProxyError) -> Failure {
         ProxyError::BadRequest(_) | ProxyError::HeadersTooLarge { .. } => {
             (RequestOutcome::BadRequest, "ClientProtocolError")
         }
+        ProxyError::BodyDigest(_) => (RequestOutcome::BadRequest, "ClientProtocolError"),
         ProxyError::Authn(_) => (RequestOutcome::AuthnFailed, "ClientAccessDenied"),
         ProxyError::Denied(_) => (RequestOutcome::Denied, "ClientAccessDenied"),
         ProxyError::Upstream(e) => (RequestOutcome::UpstreamError, e.failure_reason()),

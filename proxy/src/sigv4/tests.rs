@@ -667,3 +667,44 @@ fn sigv4a_signature_is_verified_with_the_derived_public_key() {
         AuthFailure::BadSignature
     );
 }
+
+/// Verifies `h` for `GET target` and returns the payload digest the signature covers.
+fn signed_payload(target: &str, h: &HeaderMap) -> Option<[u8; 32]> {
+    let req = RequestParts {
+        method: "GET",
+        target,
+        headers: h,
+        authority: None,
+    };
+    match verify(&cfg(), &req, at(0), &store(None, None)).unwrap() {
+        Authenticated::Signed { payload_sha256, .. } => payload_sha256,
+        Authenticated::Anonymous => panic!("not signed"),
+    }
+}
+
+#[test]
+fn a_signed_hex_content_sha256_is_exposed_as_the_payload_digest() {
+    use sha2::Digest;
+    let digest: [u8; 32] = sha2::Sha256::digest(b"hello").into();
+    let value = hex(&digest);
+    let h: Vec<(&str, &str)> = vec![
+        ("host", HOST),
+        ("x-amz-content-sha256", &value),
+        ("x-amz-date", DATE),
+    ];
+    let signed = "host;x-amz-content-sha256;x-amz-date";
+    let lines: String = h.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+    let creq = format!("GET\n/\n\n{lines}\n{signed}\n{value}");
+    let mut map = headers(&h);
+    map.insert(
+        "authorization",
+        authz(signed, &sign(&creq, SCOPE)).parse().unwrap(),
+    );
+    assert_eq!(signed_payload("/", &map), Some(digest));
+}
+
+#[test]
+fn unsigned_payload_exposes_no_payload_digest() {
+    let (t, h) = lattice_get("/", "", &[]);
+    assert_eq!(signed_payload(&t, &h), None);
+}

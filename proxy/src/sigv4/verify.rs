@@ -186,10 +186,19 @@ fn check<'s>(
         Ok(Authenticated::Signed {
             key,
             algorithm: m.algorithm,
+            payload_sha256: payload_digest(payload_line),
         })
     } else {
         Err(AuthError::mismatch())
     }
+}
+
+/// The payload line as a digest: `None` for `UNSIGNED-PAYLOAD` (or anything not 64 lowercase
+/// hex digits, which [`payload_line`] never lets through from the header).
+fn payload_digest(line: &str) -> Option<[u8; 32]> {
+    let mut digest = [0u8; 32];
+    let decoded = parse::decode_hex_lower(line, &mut digest).map(<[u8]>::len);
+    (decoded == Some(32)).then_some(digest)
 }
 
 fn bad_signature_encoding() -> AuthError {

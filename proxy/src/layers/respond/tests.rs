@@ -117,3 +117,28 @@ fn recording_a_denial_keeps_the_layer() {
         Some(PolicyLayer::Network)
     );
 }
+
+#[tokio::test]
+async fn a_body_digest_mismatch_is_400_xamzcontentsha256mismatch_in_aws_wording() {
+    let err = ProxyError::BodyDigest(crate::layers::body_digest::DigestMismatch {
+        signed: [0xab; 32],
+        computed: [0x01; 32],
+    });
+    let failure = classify(&err);
+    assert_eq!(
+        (failure.outcome, failure.reason),
+        (RequestOutcome::BadRequest, "ClientProtocolError")
+    );
+    let (status, et, ct, body) = parts(err).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(et.as_deref(), Some("XAmzContentSHA256Mismatch"));
+    assert_eq!(ct, "text/plain; charset=utf-8");
+    assert!(
+        body.starts_with("XAmzContentSHA256Mismatch: The provided 'x-amz-content-sha256' header does not match what was computed."),
+        "{body}"
+    );
+    assert!(body.contains(&format!("ClientComputedContentSHA256: {}", "ab".repeat(32))));
+    assert!(body.contains(&format!("ComputedContentSHA256: {}", "01".repeat(32))));
+    assert!(body.contains("UNSIGNED-PAYLOAD"));
+    assert!(!body.contains('\n'));
+}
