@@ -38,6 +38,7 @@ use crate::layers::normalize::{HeaderLimits, Normalize, NormalizeLayer};
 use crate::layers::request_id::{RequestIdLayer, SetRequestId};
 use crate::layers::respond::{Respond, RespondLayer};
 use crate::metrics::Metrics;
+use crate::normalize::PathRules;
 use crate::upstream::{Upstream, UpstreamConfig, UpstreamSetupError};
 
 /// The request body type inside the stack (the caller's body, metered by `Audit`).
@@ -84,6 +85,8 @@ pub struct StackConfig {
     pub mode: Mode,
     /// Header limits answered with `431`.
     pub header_limits: HeaderLimits,
+    /// How request paths are read (`--allow-path-semicolons`).
+    pub path_rules: PathRules,
     /// The upstream.
     pub upstream: UpstreamConfig,
 }
@@ -106,6 +109,7 @@ pub struct Stack {
     upstream: Arc<Upstream<RequestBody>>,
     target: HeaderValue,
     limits: HeaderLimits,
+    path_rules: PathRules,
 }
 
 impl Stack {
@@ -128,6 +132,7 @@ impl Stack {
             upstream: Arc::new(Upstream::new(&config.upstream)?),
             target,
             limits: config.header_limits,
+            path_rules: config.path_rules,
         })
     }
 
@@ -145,8 +150,13 @@ impl Stack {
             .layer(Forward::new(Arc::clone(&self.upstream)));
         let authed = auth.layer(inner);
         AuditLayer::new(Arc::clone(&self.audit)).layer(
-            RequestIdLayer
-                .layer(RespondLayer.layer(NormalizeLayer::new(self.limits).layer(authed))),
+            RequestIdLayer.layer(
+                RespondLayer.layer(
+                    NormalizeLayer::new(self.limits)
+                        .with_path_rules(self.path_rules)
+                        .layer(authed),
+                ),
+            ),
         )
     }
 }
