@@ -9,7 +9,7 @@
 //!
 //! What an auth layer finds: the `x-amzn-requestid` request header (always set), and in the
 //! request extensions [`crate::layers::ConnectionInfo`] (caller address, TLS),
-//! [`crate::normalize::NormalizedPath`] (the path for the resource and `RequestPath`, the raw
+//! [`crate::normalize::NormalizedPath`] (the path for the resource and `RequestPath`, the forwarded
 //! query and its decoded pairs) and [`crate::outcome::Outcome`]. What it leaves:
 //! - `Authenticate`: for a signed caller, a [`crate::caller_identity::CallerIdentity`] (its
 //!   precomputed headers; `IdentityHeaders` forwards them) and `Outcome::set_authn` with the
