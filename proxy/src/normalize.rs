@@ -61,7 +61,7 @@ pub enum PathError {
 /// extensions by `Normalize`.
 ///
 /// Path and query are kept in one buffer, `path` or `path?query`, which is also the upstream's
-/// request target: one allocation per request, however the query is read.
+/// request target: one allocation per request, whether or not presign parameters are removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NormalizedPath {
     target: String,

@@ -21,8 +21,8 @@ const PRESIGN_PARAMS: [&str; 8] = [
 /// The longest name in [`PRESIGN_PARAMS`].
 const LONGEST_PRESIGN_PARAM: usize = "x-amz-security-token".len();
 
-/// The bytes of a query item, `%XX` escapes decoded and (for form decoding) `+` read as a
-/// space; a malformed escape stays as written.
+/// The bytes of a query key or value as a form decoder reads them: `%XX` escapes decoded, `+`
+/// a space, a malformed escape as written.
 #[derive(Debug, Clone)]
 struct Decoded<'a> {
     rest: &'a [u8],
