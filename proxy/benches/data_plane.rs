@@ -18,14 +18,24 @@ use trellis::layers::normalize::{check_headers, HeaderLimits};
 use trellis::layers::request_id::generate;
 use trellis::layers::ConnectionInfo;
 use trellis::metrics::{AuthnResult, Metrics};
-use trellis::normalize::{normalize_path, query_pairs};
+use trellis::normalize::{normalize_path, query_pairs, PathRules};
 
 fn normalize(c: &mut Criterion) {
     c.bench_function("normalize_path/plain", |b| {
-        b.iter(|| normalize_path(black_box("/api/v1/orders/1234567/items")))
+        b.iter(|| {
+            normalize_path(
+                black_box("/api/v1/orders/1234567/items"),
+                PathRules::default(),
+            )
+        })
     });
     c.bench_function("normalize_path/dots_and_escapes", |b| {
-        b.iter(|| normalize_path(black_box("/api//v1/./orders/%2e%2e/%61dmin/x%3ab/../items")))
+        b.iter(|| {
+            normalize_path(
+                black_box("/api//v1/./orders/%2e%2e/%61dmin/x%3ab/../items"),
+                PathRules::default(),
+            )
+        })
     });
     c.bench_function("query_pairs/4", |b| {
         b.iter(|| query_pairs(black_box("tag=a&tag=b&limit=10&q=caf%C3%A9")))

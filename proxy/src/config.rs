@@ -16,6 +16,7 @@ use http::Uri;
 use crate::access_log::AccessLogTarget;
 use crate::layers::auth::{AuthSettings, IdentityPolicies};
 use crate::layers::normalize::HeaderLimits;
+use crate::normalize::PathRules;
 use crate::proxy::ProxyConfig;
 use crate::server::ServerConfig;
 use crate::sigv4::VerifierConfig;
@@ -171,6 +172,15 @@ pub struct RunArgs {
         value_name = "DURATION"
     )]
     pub drain_timeout: String,
+    /// Keep `;` in paths (matrix parameters); without it a path with `;` is refused with 400,
+    /// because servlet containers cut `;...` from segments after the policy has decided.
+    #[arg(
+        long,
+        env = "TRELLIS_ALLOW_PATH_SEMICOLONS",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub allow_path_semicolons: bool,
 }
 
 /// A flag value is invalid.
@@ -225,6 +235,8 @@ pub struct Config {
     pub reload_poll: Option<Duration>,
     /// `--drain-timeout`.
     pub drain_timeout: Duration,
+    /// `--allow-path-semicolons`.
+    pub path_rules: PathRules,
 }
 
 fn addr(flag: &'static str, s: &str) -> Result<SocketAddr, ConfigError> {
@@ -371,6 +383,9 @@ impl Config {
             source_vpc_owner: non_empty("source-vpc-owner", a.source_vpc_owner)?,
             reload_poll,
             drain_timeout: duration("drain-timeout", &a.drain_timeout)?,
+            path_rules: PathRules {
+                allow_semicolons: a.allow_path_semicolons,
+            },
         })
     }
 
@@ -431,6 +446,7 @@ impl Config {
                     .map(|a| a.as_str().to_owned()),
                 mode: self.mode,
                 header_limits: HeaderLimits::default(),
+                path_rules: self.path_rules,
                 upstream: UpstreamConfig::new(self.upstream.clone()),
             },
             server: ServerConfig {

@@ -48,6 +48,9 @@ pub enum BadRequest {
     /// The request target has no usable path (e.g. `CONNECT` authority form).
     #[error("request target `{0}` has no path; send an origin-form target such as `/orders`")]
     Target(String),
+    /// Frameworks upper-case the method after the policy has decided on it as sent.
+    #[error("request method `{0}` contains a lower-case letter; send the method in upper case, such as `GET`")]
+    LowercaseMethod(String),
 }
 
 /// An authentication failure, filled by the `Authenticate` layer.

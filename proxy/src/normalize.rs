@@ -1,11 +1,27 @@
-//! The one normalized request path (CONTRACT §3 "Paths") and the query-string view used by
-//! policy conditions.
+//! How the request target is read (CONTRACT §3 "Paths" and "One request, one reading"): the one
+//! normalized path, the query the upstream receives and the query-string view of policy
+//! conditions.
 //!
-//! The same string is the policy resource suffix, `vpc-lattice-svcs:RequestPath` and the path
-//! the upstream receives, so a caller cannot make the policy see one path and the service
-//! another (`/admin` vs `/public/../admin` vs `/%61dmin`). Everything here is a pure function.
+//! The same path string is the policy resource suffix, `vpc-lattice-svcs:RequestPath` and the
+//! path the upstream receives, so a caller cannot make the policy see one path and the service
+//! another (`/admin` vs `/public/../admin` vs `/%61dmin` vs `/p1%3Adelete`). Likewise the
+//! policy's `RequestQueryString` keys are read from exactly the query the upstream receives.
+//! Everything here is a pure function.
+
+mod query;
 
 use std::fmt;
+
+pub use query::{form_decode, forwarded_query, is_presign_param, query_pairs};
+
+/// How paths are read, from the flags; what a path may hold beyond the fixed rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PathRules {
+    /// `--allow-path-semicolons`: keep `;` (matrix parameters). Off, a path holding `;` is
+    /// refused: servlet containers (Tomcat, Jetty, Spring) cut `;…` from each segment after the
+    /// policy has decided on the whole one, so `/public/..;/secret` is `/secret` to them.
+    pub allow_semicolons: bool,
+}
 
 /// Why a request target cannot be normalized; every variant is answered with `400`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,6 +41,15 @@ pub enum PathError {
     /// `%` must be followed by two hex digits.
     #[error("request path contains a malformed percent-encoding; encode `%` as `%25`")]
     BadPercentEncoding,
+    /// `%2541` is `%41` to a service that decodes once and `A` to one that decodes twice.
+    #[error("request path is percent-encoded twice (`%25` followed by two hex digits); encode the path once")]
+    DoubleEncoding,
+    /// `;` starts a path parameter that servlet containers cut off after the policy decided.
+    #[error("request path contains `;` (raw or `%3B`), which servlet containers read as a path parameter; send the path without it, or start the proxy with `--allow-path-semicolons`")]
+    Semicolon,
+    /// `..;x` is a dot segment to servlet containers and a plain name to other servers.
+    #[error("request path has a dot segment with a `;` parameter (`.;` or `..;`); send the path without it")]
+    DotSegmentParameter,
     /// `..` segments that would climb above `/`.
     #[error(
         "request path climbs above the root with `..` segments; send a path that stays under `/`"
@@ -32,60 +57,65 @@ pub enum PathError {
     AboveRoot,
 }
 
-/// The normalized path of a request, placed in the request extensions by `Normalize`.
+/// The target of a request as the policy and the upstream read it, placed in the request
+/// extensions by `Normalize`.
 ///
-/// `raw_query` is kept byte for byte: the upstream receives exactly the query the caller sent.
+/// Path and query are kept in one buffer, `path` or `path?query`, which is also the upstream's
+/// request target: one allocation per request, whether or not presign parameters are removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NormalizedPath {
-    path: String,
-    raw_query: Option<String>,
+    target: String,
+    path_len: usize,
 }
 
 impl NormalizedPath {
-    /// Normalizes `raw_path` (the path part of the request target) and keeps `raw_query`.
+    /// [`Self::with_rules`] under the default [`PathRules`] (no `;`).
     pub fn new(raw_path: &str, raw_query: Option<&str>) -> Result<Self, PathError> {
-        Ok(Self {
-            path: normalize_path(raw_path)?,
-            raw_query: raw_query.map(str::to_owned),
-        })
+        Self::with_rules(raw_path, raw_query, PathRules::default())
+    }
+
+    /// Normalizes `raw_path` (the path part of the request target) under `rules` and keeps
+    /// `raw_query` as the upstream will receive it (see [`forwarded_query`]).
+    pub fn with_rules(
+        raw_path: &str,
+        raw_query: Option<&str>,
+        rules: PathRules,
+    ) -> Result<Self, PathError> {
+        let mut target =
+            String::with_capacity(raw_path.len() + raw_query.map_or(0, |q| q.len() + 1));
+        normalize_path_into(raw_path, rules, &mut target)?;
+        let path_len = target.len();
+        if let Some(q) = raw_query {
+            forwarded_query(q, &mut target);
+        }
+        Ok(Self { target, path_len })
     }
 
     /// The normalized path, always starting with `/`.
     pub fn path(&self) -> &str {
-        &self.path
+        &self.target[..self.path_len]
     }
 
-    /// The query string exactly as received, without the `?`.
-    pub fn raw_query(&self) -> Option<&str> {
-        self.raw_query.as_deref()
+    /// The query the upstream receives, without the `?`: the caller's byte for byte, less the
+    /// presigned-URL authentication parameters. `None` when there is none to send.
+    pub fn query(&self) -> Option<&str> {
+        self.target.get(self.path_len + 1..)
     }
 
-    /// The decoded query pairs (see [`query_pairs`]).
+    /// The decoded pairs of [`Self::query`] (see [`query_pairs`]).
     pub fn query_pairs(&self) -> Vec<(String, String)> {
-        self.raw_query
-            .as_deref()
-            .map(query_pairs)
-            .unwrap_or_default()
+        self.query().map(query_pairs).unwrap_or_default()
     }
 
     /// Path and query as the upstream request target: `/a/b?x=1`.
-    pub fn path_and_query(&self) -> String {
-        match &self.raw_query {
-            Some(q) => {
-                let mut s = String::with_capacity(self.path.len() + 1 + q.len());
-                s.push_str(&self.path);
-                s.push('?');
-                s.push_str(q);
-                s
-            }
-            None => self.path.clone(),
-        }
+    pub fn path_and_query(&self) -> &str {
+        &self.target
     }
 }
 
 impl fmt::Display for NormalizedPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.path)
+        f.write_str(self.path())
     }
 }
 
@@ -130,22 +160,34 @@ fn push_encoded(out: &mut String, b: u8) {
     out.push(char::from(HEX_UPPER[usize::from(b & 0x0f)]));
 }
 
-/// Normalizes a request path: percent-encoding in uppercase hex, unreserved characters
-/// decoded, other bytes outside `pchar` encoded, repeated slashes merged, dot segments removed
-/// (RFC 3986 §5.2.4; decoded `%2E` counts as a dot). The result is idempotent and never
-/// contains `//`, `/./` or `/../`.
+/// Normalizes a request path under `rules`: every escape of a `pchar` (unreserved, sub-delims,
+/// `:`, `@`) decoded, other escapes in uppercase hex, other bytes outside `pchar` encoded,
+/// repeated slashes merged, dot segments removed (RFC 3986 §5.2.4; decoded `%2E` counts as a
+/// dot). The result is idempotent and never contains `//`, `/./` or `/../`.
+///
+/// Decoding every `pchar` leaves one spelling per path: `/p1%3Adelete` is `/p1:delete` for the
+/// policy and for the service, which would decode it anyway.
 ///
 /// Rejected: an encoded slash or backslash, a raw backslash, a NUL (raw or `%00`), a malformed
-/// `%` escape and `..` above the root.
-pub fn normalize_path(raw: &str) -> Result<String, PathError> {
+/// `%` escape, a double encoding (`%25` followed by two hex digits, after decoding), `;` (raw or
+/// `%3B`) unless `rules` allow it, then a dot segment carrying a `;` parameter, and `..` above
+/// the root.
+pub fn normalize_path(raw: &str, rules: PathRules) -> Result<String, PathError> {
+    let mut out = String::with_capacity(raw.len());
+    normalize_path_into(raw, rules, &mut out)?;
+    Ok(out)
+}
+
+/// [`normalize_path`] appending to `out`, which must be empty.
+fn normalize_path_into(raw: &str, rules: PathRules, out: &mut String) -> Result<(), PathError> {
     let bytes = raw.as_bytes();
     if bytes.first() != Some(&b'/') {
         if raw.is_empty() {
-            return Ok("/".to_owned());
+            out.push('/');
+            return Ok(());
         }
         return Err(PathError::NotAbsolute(raw.chars().take(64).collect()));
     }
-    let mut out = String::with_capacity(raw.len());
     let mut i = 0;
     while i < bytes.len() {
         // bytes[i] is '/'. Merge runs of slashes.
@@ -154,6 +196,8 @@ pub fn normalize_path(raw: &str) -> Result<String, PathError> {
         }
         let seg_start = out.len() + 1;
         out.push('/');
+        // Only an escaped `%` can start a double encoding; the segment is scanned only then.
+        let mut escaped_percent = false;
         while i < bytes.len() && bytes[i] != b'/' {
             let b = bytes[i];
             match b {
@@ -167,24 +211,33 @@ pub fn normalize_path(raw: &str) -> Result<String, PathError> {
                     match decoded {
                         b'/' | b'\\' => return Err(PathError::EncodedSeparator),
                         0 => return Err(PathError::Nul),
-                        d if is_unreserved(d) => out.push(char::from(d)),
-                        d => push_encoded(&mut out, d),
+                        b';' if !rules.allow_semicolons => return Err(PathError::Semicolon),
+                        b'%' => {
+                            escaped_percent = true;
+                            push_encoded(out, b'%');
+                        }
+                        d if is_raw_pchar(d) => out.push(char::from(d)),
+                        d => push_encoded(out, d),
                     }
                     i += 3;
                 }
                 0 => return Err(PathError::Nul),
                 b'\\' => return Err(PathError::Backslash),
+                b';' if !rules.allow_semicolons => return Err(PathError::Semicolon),
                 b if is_raw_pchar(b) => {
                     out.push(char::from(b));
                     i += 1;
                 }
                 b => {
-                    push_encoded(&mut out, b);
+                    push_encoded(out, b);
                     i += 1;
                 }
             }
         }
         let segment = &out[seg_start..];
+        if escaped_percent && has_double_encoding(segment) {
+            return Err(PathError::DoubleEncoding);
+        }
         let at_end = i >= bytes.len();
         match segment {
             "." => {
@@ -206,6 +259,12 @@ pub fn normalize_path(raw: &str) -> Result<String, PathError> {
                     out.truncate(parent - 1);
                 }
             }
+            // A servlet container reads `..;x` as `..` and climbs; every other server reads a
+            // name. Removing it would guess for one of them, keeping it lets the policy see a
+            // path the servlet does not serve: refused. (`;` only gets here when allowed.)
+            s if rules.allow_semicolons && is_dot_segment_with_parameter(s) => {
+                return Err(PathError::DotSegmentParameter);
+            }
             // A kept segment, or (only at the end, as slash runs are skipped above) the empty
             // segment of a trailing slash.
             _ => {}
@@ -214,48 +273,30 @@ pub fn normalize_path(raw: &str) -> Result<String, PathError> {
     if out.is_empty() {
         out.push('/');
     }
-    Ok(out)
+    Ok(())
 }
 
-/// Splits a raw query string into decoded `(key, value)` pairs, in order and with repeats:
-/// `?tag=a&tag=b` gives `RequestQueryString/tag` the values `[a, b]`.
-///
-/// `+` is a literal plus, not a space: RFC 3986 and SigV4's canonical query string both treat it
-/// so, and only HTML form encoding maps it to a space. A pair without `=` has the empty value;
-/// empty pairs (`a=1&&b=2`) are skipped; a malformed `%` escape is kept as written and bytes that
-/// are not UTF-8 after decoding become U+FFFD, so parsing never fails.
-pub fn query_pairs(raw: &str) -> Vec<(String, String)> {
-    raw.split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| match pair.split_once('=') {
-            Some((k, v)) => (percent_decode(k), percent_decode(v)),
-            None => (percent_decode(pair), String::new()),
-        })
-        .collect()
+/// `.;x` or `..;x`: a dot segment once a servlet container has cut its parameter.
+fn is_dot_segment_with_parameter(segment: &str) -> bool {
+    segment
+        .split_once(';')
+        .is_some_and(|(name, _)| matches!(name, "." | ".."))
 }
 
-/// Decodes `%XX` escapes; malformed escapes stay as written.
-pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    if !bytes.contains(&b'%') {
-        return s.to_owned();
-    }
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hi = bytes.get(i + 1).copied().and_then(hex_val);
-            let lo = bytes.get(i + 2).copied().and_then(hex_val);
-            if let (Some(hi), Some(lo)) = (hi, lo) {
-                out.push((hi << 4) | lo);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// Whether normalized `path` (or segment) holds `%25` followed by two hex digits. Every `%` in
+/// a normalized path starts an escape, and the hex digits following one may have been decoded
+/// from escapes themselves (`%25%34%31`), so the normalized form is the one to look at.
+fn has_double_encoding(path: &str) -> bool {
+    path.match_indices("%25").any(|(i, _)| {
+        let b = path.as_bytes();
+        matches!(
+            (
+                b.get(i + 3).copied().and_then(hex_val),
+                b.get(i + 4).copied().and_then(hex_val)
+            ),
+            (Some(_), Some(_))
+        )
+    })
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //!
 //! What an auth layer finds: the `x-amzn-requestid` request header (always set), and in the
 //! request extensions [`crate::layers::ConnectionInfo`] (caller address, TLS),
-//! [`crate::normalize::NormalizedPath`] (the path for the resource and `RequestPath`, the raw
+//! [`crate::normalize::NormalizedPath`] (the path for the resource and `RequestPath`, the forwarded
 //! query and its decoded pairs) and [`crate::outcome::Outcome`]. What it leaves:
 //! - `Authenticate`: for a signed caller, a [`crate::caller_identity::CallerIdentity`] (its
 //!   precomputed headers; `IdentityHeaders` forwards them) and `Outcome::set_authn` with the
@@ -39,6 +39,7 @@ use crate::layers::normalize::{HeaderLimits, Normalize, NormalizeLayer};
 use crate::layers::request_id::{RequestIdLayer, SetRequestId};
 use crate::layers::respond::{Respond, RespondLayer};
 use crate::metrics::Metrics;
+use crate::normalize::PathRules;
 use crate::upstream::{Upstream, UpstreamConfig, UpstreamSetupError};
 
 /// The request body type inside the stack (the caller's body, metered by `Audit`).
@@ -85,6 +86,8 @@ pub struct StackConfig {
     pub mode: Mode,
     /// Header limits answered with `431`.
     pub header_limits: HeaderLimits,
+    /// How request paths are read (`--allow-path-semicolons`).
+    pub path_rules: PathRules,
     /// The upstream.
     pub upstream: UpstreamConfig,
 }
@@ -107,6 +110,7 @@ pub struct Stack {
     upstream: Arc<Upstream<DigestChecked<RequestBody>>>,
     target: HeaderValue,
     limits: HeaderLimits,
+    path_rules: PathRules,
 }
 
 impl Stack {
@@ -129,6 +133,7 @@ impl Stack {
             upstream: Arc::new(Upstream::new(&config.upstream)?),
             target,
             limits: config.header_limits,
+            path_rules: config.path_rules,
         })
     }
 
@@ -146,8 +151,13 @@ impl Stack {
             .layer(Forward::new(Arc::clone(&self.upstream)));
         let authed = auth.layer(inner);
         AuditLayer::new(Arc::clone(&self.audit)).layer(
-            RequestIdLayer
-                .layer(RespondLayer.layer(NormalizeLayer::new(self.limits).layer(authed))),
+            RequestIdLayer.layer(
+                RespondLayer.layer(
+                    NormalizeLayer::new(self.limits)
+                        .with_path_rules(self.path_rules)
+                        .layer(authed),
+                ),
+            ),
         )
     }
 }

@@ -154,3 +154,27 @@ fn durations() {
     assert!(parse_duration("-1s").is_err());
     assert!(parse_duration("1.5s").is_err());
 }
+
+#[test]
+fn allow_path_semicolons_is_off_unless_given() {
+    assert!(!parse(&[]).unwrap().path_rules.allow_semicolons);
+    let c = parse(&["--allow-path-semicolons"]).unwrap();
+    assert!(c.path_rules.allow_semicolons);
+    assert!(
+        c.proxy_config(None).stack.path_rules.allow_semicolons,
+        "the setting reaches the stack"
+    );
+    assert!(matches!(
+        parse(&["--allow-path-semicolons=maybe"]),
+        Err(ParseError::Usage(_))
+    ));
+    let command = <RunArgs as clap::Args>::augment_args(clap::Command::new("run"));
+    let arg = command
+        .get_arguments()
+        .find(|a| a.get_long() == Some("allow-path-semicolons"))
+        .unwrap();
+    assert_eq!(
+        arg.get_env().and_then(|e| e.to_str()),
+        Some("TRELLIS_ALLOW_PATH_SEMICOLONS")
+    );
+}

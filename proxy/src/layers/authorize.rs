@@ -6,6 +6,7 @@
 //! statement list are thread-local buffers reused across requests.
 
 mod context;
+mod query_groups;
 
 use std::cell::RefCell;
 use std::sync::Arc;

@@ -108,7 +108,9 @@ where
         let up = &self.upstream;
         let outcome = req.extensions().get::<Outcome>().cloned();
         let uri = match req.extensions().get::<NormalizedPath>() {
-            Some(p) => up.uri_for_parts(p.path(), p.raw_query()),
+            // The normalized path and the forwarded query (presign parameters removed): what
+            // the policy read.
+            Some(p) => up.uri_for(p.path_and_query()),
             None => up.uri_for(req.uri().path_and_query().map_or("/", |pq| pq.as_str())),
         };
         let uri = match uri {

@@ -10,7 +10,7 @@ use tower_service::Service;
 
 use crate::body::ProxyBody;
 use crate::error::{BadRequest, ProxyError};
-use crate::normalize::NormalizedPath;
+use crate::normalize::{NormalizedPath, PathRules};
 use crate::outcome::Outcome;
 
 /// Header limits of a request head; Lattice's are 60 KiB in total or 100 fields.
@@ -49,26 +49,47 @@ pub fn check_headers(headers: &HeaderMap, limits: HeaderLimits) -> Result<(), Pr
     Ok(())
 }
 
-/// Normalizes the target of `req`.
-pub fn normalize_request<B>(req: &Request<B>) -> Result<NormalizedPath, ProxyError> {
+/// Normalizes the target of `req` under `rules`, after checking its method.
+///
+/// A method with a lower-case letter is refused: HTTP methods are case-sensitive and the policy
+/// decides on `get`, but frameworks upper-case it and serve `GET`.
+pub fn normalize_request<B>(
+    req: &Request<B>,
+    rules: PathRules,
+) -> Result<NormalizedPath, ProxyError> {
+    let method = req.method().as_str();
+    if method.bytes().any(|b| b.is_ascii_lowercase()) {
+        return Err(BadRequest::LowercaseMethod(method.chars().take(32).collect()).into());
+    }
     let uri = req.uri();
     if uri.path_and_query().is_none() || (req.method() == Method::CONNECT && uri.path().is_empty())
     {
         return Err(BadRequest::Target(uri.to_string().chars().take(64).collect()).into());
     }
-    NormalizedPath::new(uri.path(), uri.query()).map_err(|e| BadRequest::Path(e).into())
+    NormalizedPath::with_rules(uri.path(), uri.query(), rules)
+        .map_err(|e| BadRequest::Path(e).into())
 }
 
 /// Adds [`Normalize`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NormalizeLayer {
     limits: HeaderLimits,
+    path_rules: PathRules,
 }
 
 impl NormalizeLayer {
     /// A layer enforcing `limits`.
     pub fn new(limits: HeaderLimits) -> Self {
-        Self { limits }
+        Self {
+            limits,
+            path_rules: PathRules::default(),
+        }
+    }
+
+    /// The layer reading paths under `path_rules` (default: no `;`).
+    pub fn with_path_rules(mut self, path_rules: PathRules) -> Self {
+        self.path_rules = path_rules;
+        self
     }
 }
 
@@ -78,6 +99,7 @@ impl<S> Layer<S> for NormalizeLayer {
         Normalize {
             inner,
             limits: self.limits,
+            path_rules: self.path_rules,
         }
     }
 }
@@ -87,6 +109,7 @@ impl<S> Layer<S> for NormalizeLayer {
 pub struct Normalize<S> {
     inner: S,
     limits: HeaderLimits,
+    path_rules: PathRules,
 }
 
 impl<S, B> Service<Request<B>> for Normalize<S>
@@ -105,7 +128,7 @@ where
         if let Err(e) = check_headers(req.headers(), self.limits) {
             return Either::Left(ready(Err(e)));
         }
-        match normalize_request(&req) {
+        match normalize_request(&req, self.path_rules) {
             Ok(path) => {
                 if let Some(outcome) = req.extensions().get::<Outcome>() {
                     outcome.set_path(path.path());
@@ -121,6 +144,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::normalize::PathError;
     use http::HeaderValue;
 
     #[test]
@@ -148,22 +172,68 @@ mod tests {
     #[test]
     fn request_targets_are_normalized_with_query_kept() {
         let req = Request::get("/a/%2e%2e/b//c?x=%2F").body(()).unwrap();
-        let p = normalize_request(&req).unwrap();
+        let p = normalize_request(&req, PathRules::default()).unwrap();
         assert_eq!(p.path(), "/b/c");
-        assert_eq!(p.raw_query(), Some("x=%2F"));
+        assert_eq!(p.query(), Some("x=%2F"));
     }
 
     #[test]
     fn authority_form_and_bad_paths_are_bad_requests() {
         let connect = Request::connect("example.com:443").body(()).unwrap();
         assert!(matches!(
-            normalize_request(&connect),
+            normalize_request(&connect, PathRules::default()),
             Err(ProxyError::BadRequest(BadRequest::Target(_)))
         ));
         let bad = Request::get("/a%2fb").body(()).unwrap();
         assert!(matches!(
-            normalize_request(&bad),
+            normalize_request(&bad, PathRules::default()),
             Err(ProxyError::BadRequest(BadRequest::Path(_)))
         ));
+    }
+
+    #[test]
+    fn a_method_with_a_lower_case_letter_is_refused() {
+        for method in ["get", "Get", "gET", "delete", "propfind"] {
+            let req = Request::builder()
+                .method(method)
+                .uri("/a")
+                .body(())
+                .unwrap();
+            let err = normalize_request(&req, PathRules::default()).unwrap_err();
+            assert!(
+                matches!(&err, ProxyError::BadRequest(BadRequest::LowercaseMethod(m)) if m == method),
+                "{method}: {err:?}"
+            );
+            assert_eq!(
+                err.to_string(),
+                format!("request method `{method}` contains a lower-case letter; send the method in upper case, such as `GET`")
+            );
+        }
+        for method in ["GET", "DELETE", "PROPFIND", "M-SEARCH"] {
+            let req = Request::builder()
+                .method(method)
+                .uri("/a")
+                .body(())
+                .unwrap();
+            assert!(
+                normalize_request(&req, PathRules::default()).is_ok(),
+                "{method}"
+            );
+        }
+    }
+
+    #[test]
+    fn path_rules_reach_the_normalizer() {
+        let req = Request::get("/a;v=1/b").body(()).unwrap();
+        assert!(matches!(
+            normalize_request(&req, PathRules::default()),
+            Err(ProxyError::BadRequest(BadRequest::Path(
+                PathError::Semicolon
+            )))
+        ));
+        let allowed = PathRules {
+            allow_semicolons: true,
+        };
+        assert_eq!(normalize_request(&req, allowed).unwrap().path(), "/a;v=1/b");
     }
 }

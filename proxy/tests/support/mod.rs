@@ -254,6 +254,7 @@ pub struct ProxyOptions {
     pub log_stalled: bool,
     pub roots: trellis::upstream::UpstreamRoots,
     pub tunnel_idle_timeout: Duration,
+    pub path_rules: trellis::normalize::PathRules,
 }
 
 impl ProxyOptions {
@@ -271,6 +272,7 @@ impl ProxyOptions {
             log_stalled: false,
             roots: trellis::upstream::UpstreamRoots::Webpki,
             tunnel_idle_timeout: Duration::from_secs(60),
+            path_rules: trellis::normalize::PathRules::default(),
         }
     }
 }
@@ -342,6 +344,7 @@ impl TestProxy {
             service_network_arn: Some(NETWORK_ARN.to_owned()),
             mode: Mode::Enforce,
             header_limits: opts.header_limits,
+            path_rules: opts.path_rules,
             upstream,
         };
         let stack = Stack::new(&config, Arc::clone(&metrics), log).unwrap();

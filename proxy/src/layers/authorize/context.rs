@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use http::HeaderMap;
 use trellis_policy::{Context, GlobalKey, Key, KeyKind, Values};
 
+use super::query_groups::QueryGroups;
 use crate::layers::auth::AuthSettings;
 use crate::layers::ConnectionInfo;
 use crate::normalize::NormalizedPath;
@@ -35,8 +36,8 @@ struct Lazy {
     port: OnceCell<String>,
     /// Repeated headers joined with `, `, by (lower-case) name.
     joined: OnceCell<Vec<(String, String)>>,
-    /// Decoded query values by lower-cased key, in order.
-    query: OnceCell<Vec<(String, Vec<String>)>>,
+    /// Decoded query values by lower-cased key.
+    query: OnceCell<QueryGroups>,
 }
 
 impl<'a> RequestContext<'a> {
@@ -90,21 +91,11 @@ impl<'a> RequestContext<'a> {
     }
 
     fn query(&self, name: &str) -> Option<Values<'_>> {
-        let groups = self.lazy.query.get_or_init(|| {
-            let mut out: Vec<(String, Vec<String>)> = Vec::new();
-            for (k, v) in self.path.query_pairs() {
-                let k = k.to_ascii_lowercase();
-                match out.iter_mut().find(|(key, _)| *key == k) {
-                    Some((_, values)) => values.push(v),
-                    None => out.push((k, vec![v])),
-                }
-            }
-            out
-        });
-        groups
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| Values::Many(v))
+        let groups = self
+            .lazy
+            .query
+            .get_or_init(|| QueryGroups::new(self.path.query_pairs()));
+        groups.get(name).map(|v| Values::Many(v))
     }
 }
 
