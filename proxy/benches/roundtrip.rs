@@ -92,6 +92,7 @@ async fn proxy_with(up: SocketAddr, access_log: AccessLogTarget, auth: bool) -> 
             service_network_arn: None,
             mode: Mode::Enforce,
             header_limits: HeaderLimits::default(),
+            header_rules: Default::default(),
             upstream: UpstreamConfig::new(format!("http://{up}").parse().unwrap()),
         },
         server: ServerConfig::default(),

@@ -2,6 +2,7 @@
 //! answer in one exhaustive match, so a new variant cannot ship without a defined answer.
 
 use crate::normalize::PathError;
+use crate::request_head::HeaderError;
 
 /// A failure of the proxy's own making; answered by [`crate::layers::respond::respond`].
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,9 @@ pub enum BadRequest {
     /// The request target has no usable path (e.g. `CONNECT` authority form).
     #[error("request target `{0}` has no path; send an origin-form target such as `/orders`")]
     Target(String),
+    /// The host or a header cannot be read one way only.
+    #[error(transparent)]
+    Header(#[from] HeaderError),
 }
 
 /// An authentication failure, filled by the `Authenticate` layer.

@@ -7,7 +7,9 @@
 //! `Authorize`, over the snapshot cell), which pass requests through untouched when both
 //! auth types are `NONE`.
 //!
-//! What an auth layer finds: the `x-amzn-requestid` request header (always set), and in the
+//! What an auth layer finds: the `x-amzn-requestid` request header (always set), `Host`
+//! holding the request's one authority, no hop-by-hop header and no dropped underscore
+//! header ([`crate::request_head::settle`], run by `Normalize`), and in the
 //! request extensions [`crate::layers::ConnectionInfo`] (caller address, TLS),
 //! [`crate::normalize::NormalizedPath`] (the path for the resource and `RequestPath`, the raw
 //! query and its decoded pairs) and [`crate::outcome::Outcome`]. What it leaves:
@@ -38,6 +40,7 @@ use crate::layers::normalize::{HeaderLimits, Normalize, NormalizeLayer};
 use crate::layers::request_id::{RequestIdLayer, SetRequestId};
 use crate::layers::respond::{Respond, RespondLayer};
 use crate::metrics::Metrics;
+use crate::request_head::HeaderRules;
 use crate::upstream::{Upstream, UpstreamConfig, UpstreamSetupError};
 
 /// The request body type inside the stack (the caller's body, metered by `Audit`).
@@ -84,6 +87,8 @@ pub struct StackConfig {
     pub mode: Mode,
     /// Header limits answered with `431`.
     pub header_limits: HeaderLimits,
+    /// `--headers-with-underscores`, `--xff`.
+    pub header_rules: HeaderRules,
     /// The upstream.
     pub upstream: UpstreamConfig,
 }
@@ -106,6 +111,7 @@ pub struct Stack {
     upstream: Arc<Upstream<RequestBody>>,
     target: HeaderValue,
     limits: HeaderLimits,
+    header_rules: HeaderRules,
 }
 
 impl Stack {
@@ -128,6 +134,7 @@ impl Stack {
             upstream: Arc::new(Upstream::new(&config.upstream)?),
             target,
             limits: config.header_limits,
+            header_rules: config.header_rules,
         })
     }
 
@@ -141,12 +148,11 @@ impl Stack {
     where
         A: Layer<AuthInner>,
     {
-        let inner = IdentityHeadersLayer::new(self.target.clone())
+        let inner = IdentityHeadersLayer::new(self.target.clone(), self.header_rules.xff)
             .layer(Forward::new(Arc::clone(&self.upstream)));
         let authed = auth.layer(inner);
-        AuditLayer::new(Arc::clone(&self.audit)).layer(
-            RequestIdLayer
-                .layer(RespondLayer.layer(NormalizeLayer::new(self.limits).layer(authed))),
-        )
+        let normalize = NormalizeLayer::new(self.limits).with_header_rules(self.header_rules);
+        AuditLayer::new(Arc::clone(&self.audit))
+            .layer(RequestIdLayer.layer(RespondLayer.layer(normalize.layer(authed))))
     }
 }

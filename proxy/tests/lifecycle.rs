@@ -29,6 +29,7 @@ async fn proxy_serves_then_drains_and_flushes_the_log_file() {
             service_network_arn: None,
             mode: Mode::Audit,
             header_limits: HeaderLimits::default(),
+            header_rules: Default::default(),
             upstream: UpstreamConfig::new(format!("http://{up}").parse().unwrap()),
         },
         server: ServerConfig {

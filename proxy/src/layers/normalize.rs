@@ -1,5 +1,6 @@
-//! Validates the request head (header limits) and computes the one [`NormalizedPath`] every
-//! later layer and the upstream use.
+//! Validates the request head (header limits; host and header rules, see
+//! [`crate::request_head`]) and computes the one [`NormalizedPath`] every later layer and the
+//! upstream use.
 
 use std::task::{Context, Poll};
 
@@ -12,6 +13,7 @@ use crate::body::ProxyBody;
 use crate::error::{BadRequest, ProxyError};
 use crate::normalize::NormalizedPath;
 use crate::outcome::Outcome;
+use crate::request_head::{self, HeaderRules};
 
 /// Header limits of a request head; Lattice's are 60 KiB in total or 100 fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,12 +65,24 @@ pub fn normalize_request<B>(req: &Request<B>) -> Result<NormalizedPath, ProxyErr
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NormalizeLayer {
     limits: HeaderLimits,
+    header_rules: HeaderRules,
 }
 
 impl NormalizeLayer {
     /// A layer enforcing `limits`.
     pub fn new(limits: HeaderLimits) -> Self {
-        Self { limits }
+        Self {
+            limits,
+            header_rules: HeaderRules::default(),
+        }
+    }
+
+    /// The same layer applying `rules` to the host and headers (see [`request_head::settle`]).
+    pub fn with_header_rules(self, header_rules: HeaderRules) -> Self {
+        Self {
+            header_rules,
+            ..self
+        }
     }
 }
 
@@ -78,6 +92,7 @@ impl<S> Layer<S> for NormalizeLayer {
         Normalize {
             inner,
             limits: self.limits,
+            header_rules: self.header_rules,
         }
     }
 }
@@ -87,6 +102,7 @@ impl<S> Layer<S> for NormalizeLayer {
 pub struct Normalize<S> {
     inner: S,
     limits: HeaderLimits,
+    header_rules: HeaderRules,
 }
 
 impl<S, B> Service<Request<B>> for Normalize<S>
@@ -104,6 +120,11 @@ where
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         if let Err(e) = check_headers(req.headers(), self.limits) {
             return Either::Left(ready(Err(e)));
+        }
+        // Before authentication and authorization: the host they read is the one forwarded,
+        // and no header they read is removed afterwards.
+        if let Err(e) = request_head::settle(&mut req, &self.header_rules) {
+            return Either::Left(ready(Err(BadRequest::Header(e).into())));
         }
         match normalize_request(&req) {
             Ok(path) => {

@@ -21,6 +21,7 @@ use trellis::access_log::spawn_with_writer;
 use trellis::admin::{AdminState, Readiness};
 use trellis::layers::normalize::HeaderLimits;
 use trellis::metrics::Metrics;
+use trellis::request_head::HeaderRules;
 use trellis::server::{serve, ServerConfig, ShutdownReport};
 use trellis::stack::{AuthInner, Mode, Stack, StackConfig};
 use trellis::upstream::UpstreamConfig;
@@ -254,6 +255,7 @@ pub struct ProxyOptions {
     pub log_stalled: bool,
     pub roots: trellis::upstream::UpstreamRoots,
     pub tunnel_idle_timeout: Duration,
+    pub header_rules: HeaderRules,
 }
 
 impl ProxyOptions {
@@ -271,6 +273,7 @@ impl ProxyOptions {
             log_stalled: false,
             roots: trellis::upstream::UpstreamRoots::Webpki,
             tunnel_idle_timeout: Duration::from_secs(60),
+            header_rules: HeaderRules::default(),
         }
     }
 }
@@ -342,6 +345,7 @@ impl TestProxy {
             service_network_arn: Some(NETWORK_ARN.to_owned()),
             mode: Mode::Enforce,
             header_limits: opts.header_limits,
+            header_rules: opts.header_rules,
             upstream,
         };
         let stack = Stack::new(&config, Arc::clone(&metrics), log).unwrap();
