@@ -29,7 +29,7 @@ fn protected(token: &str, signed: &Signed<'_>) -> Option<&'static str> {
         .is_some_and(|p| p.eq_ignore_ascii_case("x-amz-"))
     {
         Some("an `x-amz-*` header")
-    } else if signed.contains(&token.to_ascii_lowercase()) {
+    } else if signed.contains(token) {
         Some("a header the request signed")
     } else {
         None

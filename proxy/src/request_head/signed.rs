@@ -36,7 +36,8 @@ impl<'a> Signed<'a> {
         Self { header, query }
     }
 
-    /// Whether `name` (lower case) is signed; `:authority` counts as `host`.
+    /// Whether `name` is signed (names compare case-insensitively); `:authority` counts as a
+    /// lower-case `host`.
     pub(super) fn contains(&self, name: &str) -> bool {
         let query = self
             .query
