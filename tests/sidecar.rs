@@ -570,3 +570,63 @@ fn tls_flags_serve_https_and_secure_transport_is_true() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("x-forwarded-proto: https"), "{answer}");
 }
+
+/// Sends `head` as is (an HTTP/1.1 request without a body) and returns the status and body.
+fn raw_head(addr: SocketAddr, head: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    (status, body)
+}
+
+#[test]
+fn run_reads_the_host_and_headers_once_and_takes_the_header_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    example_dir(dir.path());
+    let service = dir.path().join("service-policy.json");
+    let mut policy: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&service).unwrap()).unwrap();
+    policy["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "Sid": "NoAdminHost", "Effect": "Deny", "Principal": "*",
+            "Action": "vpc-lattice-svcs:Invoke", "Resource": "*",
+            "Condition": {"StringLike": {"vpc-lattice-svcs:RequestHeader/host": "admin.*"}}
+        }));
+    std::fs::write(&service, policy.to_string()).unwrap();
+    let s = start(
+        dir.path(),
+        &["--headers-with-underscores", "reject", "--xff", "append"],
+    );
+    let (status, body) = raw_head(
+        s.addr,
+        "GET http://admin.example.com/public/x HTTP/1.1\r\nconnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = raw_head(
+        s.addr,
+        "GET http://public.example.com/public/x HTTP/1.1\r\nx-forwarded-for: 203.0.113.9\r\nconnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("host: public.example.com\r\n"), "{body}");
+    assert!(
+        body.contains("x-forwarded-for: 203.0.113.9, 127.0.0.1\r\n"),
+        "{body}"
+    );
+    let (status, body) = raw_head(
+        s.addr,
+        "GET /public/x HTTP/1.1\r\nhost: svc\r\nx_amzn_lattice_identity: Principal=evil\r\nconnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("contains `_`"), "{body}");
+}

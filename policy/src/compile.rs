@@ -2,9 +2,11 @@
 //! cost independent of statements that cannot match.
 
 mod index;
+mod keys;
 
 use crate::context::Context;
 use crate::decision::{Effect, Layer, Matched, Reason};
+use crate::key::Key;
 use crate::request::Request;
 use crate::statement::Statement;
 use crate::PolicyKind;
@@ -62,6 +64,17 @@ impl CompiledPolicy {
                 sid: s.sid.as_deref(),
                 effect: s.effect,
             })
+    }
+
+    /// Every condition key the policy reads, each once in order of first use: the keys of its
+    /// conditions and of the policy variables in its actions, resources and condition values.
+    /// For callers that must know a policy's inputs without evaluating it; not for the hot path.
+    pub fn keys_read(&self) -> Vec<Key<'_>> {
+        let mut out = Vec::new();
+        for s in self.inner.statements.iter() {
+            keys::statement_keys(s, &mut out);
+        }
+        out
     }
 
     /// Every matching statement is pushed to `matches` (with `layer`, in statement order), then

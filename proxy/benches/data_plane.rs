@@ -19,6 +19,7 @@ use trellis::layers::request_id::generate;
 use trellis::layers::ConnectionInfo;
 use trellis::metrics::{AuthnResult, Metrics};
 use trellis::normalize::{normalize_path, query_pairs, PathRules};
+use trellis::request_head::{settle, HeaderRules, Xff};
 
 fn normalize(c: &mut Criterion) {
     c.bench_function("normalize_path/plain", |b| {
@@ -78,7 +79,17 @@ fn headers(c: &mut Criterion) {
                 r
             },
             |mut r| {
-                rewrite(&mut r, &target);
+                rewrite(&mut r, &target, Xff::Replace);
+                r
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    c.bench_function("request_head/settle", |b| {
+        b.iter_batched(
+            || base.clone(),
+            |mut r| {
+                let _ = settle(&mut r, &HeaderRules::default());
                 r
             },
             criterion::BatchSize::SmallInput,

@@ -93,6 +93,7 @@ async fn proxy_with(up: SocketAddr, access_log: AccessLogTarget, auth: bool) -> 
             mode: Mode::Enforce,
             header_limits: HeaderLimits::default(),
             path_rules: trellis::normalize::PathRules::default(),
+            header_rules: Default::default(),
             upstream: UpstreamConfig::new(format!("http://{up}").parse().unwrap()),
         },
         server: ServerConfig::default(),

@@ -18,6 +18,7 @@ use crate::layers::auth::{AuthSettings, IdentityPolicies};
 use crate::layers::normalize::HeaderLimits;
 use crate::normalize::PathRules;
 use crate::proxy::ProxyConfig;
+use crate::request_head::{HeaderRules, Underscores, Xff};
 use crate::server::ServerConfig;
 use crate::sigv4::VerifierConfig;
 use crate::snapshot::{AuthType, SnapshotConfig};
@@ -62,6 +63,26 @@ pub enum ModeArg {
     Enforce,
     /// Denied requests are logged and counted, then forwarded.
     Audit,
+}
+
+/// `--headers-with-underscores`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UnderscoresArg {
+    /// Remove such headers before authentication and authorization.
+    Drop,
+    /// Refuse the request with 400.
+    Reject,
+    /// Forward them.
+    Allow,
+}
+
+/// `--xff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum XffArg {
+    /// The TCP peer's address alone.
+    Replace,
+    /// The caller's list with the TCP peer's address appended.
+    Append,
 }
 
 /// The flags of `trellis run`.
@@ -181,6 +202,17 @@ pub struct RunArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub allow_path_semicolons: bool,
+    /// Inbound header names with `_` (WSGI/Rack read `x_a` as `x-a`): drop, reject (400) or allow.
+    #[arg(
+        long,
+        env = "TRELLIS_HEADERS_WITH_UNDERSCORES",
+        value_enum,
+        default_value = "drop"
+    )]
+    pub headers_with_underscores: UnderscoresArg,
+    /// `x-forwarded-for` as the TCP peer alone (replace) or the caller's list plus the peer (append).
+    #[arg(long, env = "TRELLIS_XFF", value_enum, default_value = "replace")]
+    pub xff: XffArg,
 }
 
 /// A flag value is invalid.
@@ -237,6 +269,8 @@ pub struct Config {
     pub drain_timeout: Duration,
     /// `--allow-path-semicolons`.
     pub path_rules: PathRules,
+    /// `--headers-with-underscores`, `--xff`.
+    pub header_rules: HeaderRules,
 }
 
 fn addr(flag: &'static str, s: &str) -> Result<SocketAddr, ConfigError> {
@@ -386,6 +420,17 @@ impl Config {
             path_rules: PathRules {
                 allow_semicolons: a.allow_path_semicolons,
             },
+            header_rules: HeaderRules {
+                underscores: match a.headers_with_underscores {
+                    UnderscoresArg::Drop => Underscores::Drop,
+                    UnderscoresArg::Reject => Underscores::Reject,
+                    UnderscoresArg::Allow => Underscores::Allow,
+                },
+                xff: match a.xff {
+                    XffArg::Replace => Xff::Replace,
+                    XffArg::Append => Xff::Append,
+                },
+            },
         })
     }
 
@@ -447,6 +492,7 @@ impl Config {
                 mode: self.mode,
                 header_limits: HeaderLimits::default(),
                 path_rules: self.path_rules,
+                header_rules: self.header_rules,
                 upstream: UpstreamConfig::new(self.upstream.clone()),
             },
             server: ServerConfig {

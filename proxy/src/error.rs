@@ -2,6 +2,7 @@
 //! answer in one exhaustive match, so a new variant cannot ship without a defined answer.
 
 use crate::normalize::PathError;
+use crate::request_head::HeaderError;
 
 /// A failure of the proxy's own making; answered by [`crate::layers::respond::respond`].
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +52,9 @@ pub enum BadRequest {
     /// Frameworks upper-case the method after the policy has decided on it as sent.
     #[error("request method `{0}` contains a lower-case letter; send the method in upper case, such as `GET`")]
     LowercaseMethod(String),
+    /// The host or a header cannot be read one way only.
+    #[error(transparent)]
+    Header(#[from] HeaderError),
 }
 
 /// An authentication failure, filled by the `Authenticate` layer.

@@ -16,6 +16,7 @@ pub mod normalize;
 pub mod outcome;
 pub mod principals;
 pub mod proxy;
+pub mod request_head;
 pub mod server;
 pub mod signals;
 pub mod sigv4;

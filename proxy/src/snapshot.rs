@@ -8,12 +8,14 @@
 //! leaves the previous snapshot in force.
 
 mod build;
+mod read_headers;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use http::HeaderName;
 use trellis_policy::{CompiledPolicy, LayerPolicy, Matched};
 
 use crate::admin::{FilesSource, LoadedFile, Readiness};
@@ -106,6 +108,8 @@ pub struct Snapshot {
     identity_counters: HashMap<(Option<Arc<str>>, u32), StatementCounters>,
     identity_none: StatementCounters,
     files: Vec<LoadedFile>,
+    /// The headers the policies above read (network, service, every principal's identity).
+    read_headers: Box<[HeaderName]>,
 }
 
 impl Snapshot {
@@ -127,6 +131,13 @@ impl Snapshot {
     /// The precomputed view of the principal with this handle.
     pub fn caller(&self, principal: usize) -> Option<&CallerView> {
         self.callers.get(principal)
+    }
+
+    /// The request headers any policy of this snapshot reads (`RequestHeader/<name>` in a
+    /// condition or a policy variable), computed when the snapshot was built: `Authorize`
+    /// refuses a request carrying one of them on more than one line.
+    pub fn read_headers(&self) -> &[HeaderName] {
+        &self.read_headers
     }
 
     /// The files in force, for `/policy`.

@@ -7,7 +7,9 @@
 //! `Authorize`, over the snapshot cell), which pass requests through untouched when both
 //! auth types are `NONE`.
 //!
-//! What an auth layer finds: the `x-amzn-requestid` request header (always set), and in the
+//! What an auth layer finds: the `x-amzn-requestid` request header (always set), `Host`
+//! holding the request's one authority, no hop-by-hop header and no dropped underscore
+//! header ([`crate::request_head::settle`], run by `Normalize`), and in the
 //! request extensions [`crate::layers::ConnectionInfo`] (caller address, TLS),
 //! [`crate::normalize::NormalizedPath`] (the path for the resource and `RequestPath`, the forwarded
 //! query and its decoded pairs) and [`crate::outcome::Outcome`]. What it leaves:
@@ -40,6 +42,7 @@ use crate::layers::request_id::{RequestIdLayer, SetRequestId};
 use crate::layers::respond::{Respond, RespondLayer};
 use crate::metrics::Metrics;
 use crate::normalize::PathRules;
+use crate::request_head::HeaderRules;
 use crate::upstream::{Upstream, UpstreamConfig, UpstreamSetupError};
 
 /// The request body type inside the stack (the caller's body, metered by `Audit`).
@@ -88,6 +91,8 @@ pub struct StackConfig {
     pub header_limits: HeaderLimits,
     /// How request paths are read (`--allow-path-semicolons`).
     pub path_rules: PathRules,
+    /// `--headers-with-underscores`, `--xff`.
+    pub header_rules: HeaderRules,
     /// The upstream.
     pub upstream: UpstreamConfig,
 }
@@ -111,6 +116,7 @@ pub struct Stack {
     target: HeaderValue,
     limits: HeaderLimits,
     path_rules: PathRules,
+    header_rules: HeaderRules,
 }
 
 impl Stack {
@@ -134,6 +140,7 @@ impl Stack {
             target,
             limits: config.header_limits,
             path_rules: config.path_rules,
+            header_rules: config.header_rules,
         })
     }
 
@@ -147,17 +154,13 @@ impl Stack {
     where
         A: Layer<AuthInner>,
     {
-        let inner = IdentityHeadersLayer::new(self.target.clone())
+        let inner = IdentityHeadersLayer::new(self.target.clone(), self.header_rules.xff)
             .layer(Forward::new(Arc::clone(&self.upstream)));
         let authed = auth.layer(inner);
-        AuditLayer::new(Arc::clone(&self.audit)).layer(
-            RequestIdLayer.layer(
-                RespondLayer.layer(
-                    NormalizeLayer::new(self.limits)
-                        .with_path_rules(self.path_rules)
-                        .layer(authed),
-                ),
-            ),
-        )
+        let normalize = NormalizeLayer::new(self.limits)
+            .with_path_rules(self.path_rules)
+            .with_header_rules(self.header_rules);
+        AuditLayer::new(Arc::clone(&self.audit))
+            .layer(RequestIdLayer.layer(RespondLayer.layer(normalize.layer(authed))))
     }
 }

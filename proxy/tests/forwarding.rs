@@ -99,7 +99,8 @@ async fn spoofable_and_hop_by_hop_headers_are_stripped_and_lattice_headers_added
         e.header("x-amzn-lattice-target").unwrap(),
         format!("ServiceArn={SERVICE_ARN}; ServiceNetworkArn={NETWORK_ARN}")
     );
-    assert_eq!(e.header("x-forwarded-for").unwrap(), "192.0.2.7, 127.0.0.1");
+    // `--xff replace` (the default): the caller's claim is not kept in front.
+    assert_eq!(e.header("x-forwarded-for").unwrap(), "127.0.0.1");
     assert_eq!(
         e.header("x-forwarded-port").unwrap(),
         proxy.addr.port().to_string()

@@ -30,6 +30,7 @@ async fn proxy_serves_then_drains_and_flushes_the_log_file() {
             mode: Mode::Audit,
             header_limits: HeaderLimits::default(),
             path_rules: trellis::normalize::PathRules::default(),
+            header_rules: Default::default(),
             upstream: UpstreamConfig::new(format!("http://{up}").parse().unwrap()),
         },
         server: ServerConfig {

@@ -172,3 +172,34 @@ fn compiled_policy_is_send_sync_and_cheap_to_clone() {
         }]
     );
 }
+
+#[test]
+fn keys_read_lists_condition_keys_and_variables_once_in_order() {
+    let text = r#"{"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "vpc-lattice-svcs:Invoke",
+         "Resource": "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0/t/${vpc-lattice-svcs:RequestHeader/X-Tenant}/*",
+         "Condition": {"StringEquals": {"vpc-lattice-svcs:RequestHeader/X-Debug": "true",
+                                        "aws:PrincipalTag/team": "${vpc-lattice-svcs:RequestHeader/x-team}"},
+                       "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::111122223333:role/${vpc-lattice-svcs:RequestHeader/x-role}"},
+                       "IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}},
+        {"Effect": "Deny", "Principal": "*", "Action": "vpc-lattice-svcs:Invoke", "Resource": "*",
+         "Condition": {"StringLike": {"vpc-lattice-svcs:RequestHeader/x-debug": "t*"}}}]}"#;
+    let policy = check(text, None).compile().unwrap();
+    let names: Vec<&str> = policy.keys_read().iter().map(|k| k.name).collect();
+    assert_eq!(
+        names,
+        [
+            "vpc-lattice-svcs:requestheader/x-tenant",
+            "vpc-lattice-svcs:requestheader/x-debug",
+            "aws:principaltag/team",
+            "vpc-lattice-svcs:requestheader/x-team",
+            "aws:principalarn",
+            "vpc-lattice-svcs:requestheader/x-role",
+            "aws:sourceip",
+        ]
+    );
+    assert!(matches!(
+        policy.keys_read()[0].kind,
+        crate::KeyKind::RequestHeader("x-tenant")
+    ));
+}

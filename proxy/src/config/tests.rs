@@ -178,3 +178,27 @@ fn allow_path_semicolons_is_off_unless_given() {
         Some("TRELLIS_ALLOW_PATH_SEMICOLONS")
     );
 }
+
+#[test]
+fn header_rules_default_to_drop_and_replace_and_follow_their_flags() {
+    let c = parse(&[]).unwrap();
+    assert_eq!(c.header_rules.underscores, Underscores::Drop);
+    assert_eq!(c.header_rules.xff, Xff::Replace);
+    assert_eq!(c.proxy_config(None).stack.header_rules, c.header_rules);
+    let c = parse(&["--headers-with-underscores", "reject", "--xff", "append"]).unwrap();
+    assert_eq!(c.header_rules.underscores, Underscores::Reject);
+    assert_eq!(c.header_rules.xff, Xff::Append);
+    let c = parse(&["--headers-with-underscores", "allow"]).unwrap();
+    assert_eq!(c.header_rules.underscores, Underscores::Allow);
+    for bad in [
+        &["--headers-with-underscores", "keep"][..],
+        &["--xff", "prepend"][..],
+    ] {
+        match parse(bad) {
+            Err(ParseError::Usage(e)) => {
+                assert!(e.to_string().contains(bad[0]), "{e}");
+            }
+            other => panic!("{bad:?}: {other:?}"),
+        }
+    }
+}

@@ -23,9 +23,10 @@ pub use self::context::{iso8601, RequestContext};
 use super::auth::{AuthSettings, AuthenticatedCaller, IdentityPolicies};
 use super::ConnectionInfo;
 use crate::body::ProxyBody;
-use crate::error::{Denied, PolicyLayer, ProxyError};
+use crate::error::{BadRequest, Denied, PolicyLayer, ProxyError};
 use crate::normalize::NormalizedPath;
 use crate::outcome::{DecisionRecord, Outcome};
+use crate::request_head::{repeated_read_header, HeaderError};
 use crate::stack::Mode;
 
 /// The action every HTTP request is authorized for.
@@ -122,6 +123,11 @@ pub fn authorize<B>(
         ));
     };
     let snapshot = &caller.snapshot;
+    // Here, not in `Normalize`: which headers are read depends on the policies, and this is
+    // the snapshot the decision below uses (a reload after an earlier load could add one).
+    if let Some(name) = repeated_read_header(req.headers(), snapshot.read_headers()) {
+        return Err(BadRequest::Header(HeaderError::RepeatedReadHeader(name.clone())).into());
+    }
     let principal = caller
         .principal
         .and_then(|h| snapshot.principals().principals().get(h));

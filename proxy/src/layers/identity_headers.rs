@@ -1,5 +1,9 @@
-//! What the upstream may trust: spoofable identity headers and hop-by-hop headers removed,
-//! Lattice's `x-amzn-lattice-*` and `x-forwarded-*` headers added.
+//! What the upstream may trust: spoofable identity headers removed, Lattice's
+//! `x-amzn-lattice-*` and `x-forwarded-*` headers added.
+//!
+//! Hop-by-hop headers are removed earlier, by `Normalize` (see [`crate::request_head`]), so
+//! that neither the verifier nor the policy reads a header the upstream will not get; the
+//! functions doing it live here beside the response side's use of them in `Forward`.
 
 use std::task::{Context, Poll};
 
@@ -11,9 +15,10 @@ use tower_service::Service;
 use self::present::Present;
 use crate::caller_identity::CallerIdentity;
 use crate::layers::ConnectionInfo;
+use crate::request_head::Xff;
 
 mod forwarded;
-mod present;
+pub(crate) mod present;
 
 /// `x-amzn-lattice-identity`.
 pub static X_AMZN_LATTICE_IDENTITY: HeaderName = HeaderName::from_static("x-amzn-lattice-identity");
@@ -62,14 +67,15 @@ pub fn is_upgrade(version: Version, headers: &HeaderMap) -> bool {
 }
 
 /// [`is_upgrade`] for a message already scanned.
-fn is_upgrade_scanned(version: Version, headers: &HeaderMap, present: Present) -> bool {
+pub(crate) fn is_upgrade_scanned(version: Version, headers: &HeaderMap, present: Present) -> bool {
     version == Version::HTTP_11
         && present.has(present::UPGRADE)
         && present.has(present::CONNECTION)
         && connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"))
 }
 
-fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+/// The tokens of every `Connection` line, trimmed, empty ones skipped.
+pub(crate) fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
         .get_all(CONNECTION)
         .iter()
@@ -89,7 +95,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
 }
 
 /// [`strip_hop_by_hop`] touching only the headers `present` says are there.
-fn strip_scanned(headers: &mut HeaderMap, upgrade: bool, present: Present) {
+pub(crate) fn strip_scanned(headers: &mut HeaderMap, upgrade: bool, present: Present) {
     if present.has(present::CONNECTION) {
         let named: Vec<HeaderName> = connection_tokens(headers)
             .filter(|t| !(upgrade && t.eq_ignore_ascii_case("upgrade")))
@@ -134,12 +140,14 @@ fn strip_scanned(headers: &mut HeaderMap, upgrade: bool, present: Present) {
 #[derive(Debug, Clone)]
 pub struct IdentityHeadersLayer {
     target: HeaderValue,
+    xff: Xff,
 }
 
 impl IdentityHeadersLayer {
-    /// A layer adding `target` as `x-amzn-lattice-target` (see [`target_header`]).
-    pub fn new(target: HeaderValue) -> Self {
-        Self { target }
+    /// A layer adding `target` as `x-amzn-lattice-target` (see [`target_header`]) and
+    /// `x-forwarded-for` per `xff`.
+    pub fn new(target: HeaderValue, xff: Xff) -> Self {
+        Self { target, xff }
     }
 }
 
@@ -149,6 +157,7 @@ impl<S> Layer<S> for IdentityHeadersLayer {
         IdentityHeaders {
             inner,
             target: self.target.clone(),
+            xff: self.xff,
         }
     }
 }
@@ -158,6 +167,7 @@ impl<S> Layer<S> for IdentityHeadersLayer {
 pub struct IdentityHeaders<S> {
     inner: S,
     target: HeaderValue,
+    xff: Xff,
 }
 
 /// Applies every header rule of the layer to `req` (exposed for tests and the auth layers'
@@ -166,9 +176,12 @@ pub struct IdentityHeaders<S> {
 ///
 /// One scan of the header names decides what to remove (see [`present`]); the values added
 /// are precomputed (`target`, the caller's identity) or written without `fmt`.
-pub fn rewrite<B>(req: &mut Request<B>, target: &HeaderValue) {
+///
+/// `x-forwarded-for` is the TCP peer alone under [`Xff::Replace`] (what Lattice sends: the
+/// caller cannot put an address in front that a service reading the first entry would
+/// trust), or the caller's list with the peer appended under [`Xff::Append`].
+pub fn rewrite<B>(req: &mut Request<B>, target: &HeaderValue, xff: Xff) {
     let present = Present::scan(req.headers());
-    let upgrade = is_upgrade_scanned(req.version(), req.headers(), present);
     let conn = req.extensions().get::<ConnectionInfo>().copied();
     let caller = req.extensions_mut().remove::<CallerIdentity>();
     let headers = req.headers_mut();
@@ -177,14 +190,13 @@ pub fn rewrite<B>(req: &mut Request<B>, target: &HeaderValue) {
             headers.remove(name);
         }
     }
-    strip_scanned(headers, upgrade, present);
     headers.insert(X_AMZN_LATTICE_TARGET.clone(), target.clone());
     if let Some(caller) = caller {
         headers.insert(X_AMZN_LATTICE_IDENTITY.clone(), caller.identity);
         headers.insert(X_AMZN_LATTICE_IDENTITY_TAGS.clone(), caller.tags);
     }
     if let Some(conn) = conn {
-        let previous = if present.has(present::X_FORWARDED_FOR) {
+        let previous = if xff == Xff::Append && present.has(present::X_FORWARDED_FOR) {
             headers.get(&X_FORWARDED_FOR)
         } else {
             None
@@ -214,7 +226,7 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> S::Future {
-        rewrite(&mut req, &self.target);
+        rewrite(&mut req, &self.target, self.xff);
         self.inner.call(req)
     }
 }

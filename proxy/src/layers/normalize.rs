@@ -1,5 +1,6 @@
-//! Validates the request head (header limits) and computes the one [`NormalizedPath`] every
-//! later layer and the upstream use.
+//! Validates the request head (header limits; host and header rules, see
+//! [`crate::request_head`]) and computes the one [`NormalizedPath`] every later layer and the
+//! upstream use.
 
 use std::task::{Context, Poll};
 
@@ -12,6 +13,7 @@ use crate::body::ProxyBody;
 use crate::error::{BadRequest, ProxyError};
 use crate::normalize::{NormalizedPath, PathRules};
 use crate::outcome::Outcome;
+use crate::request_head::{self, HeaderRules};
 
 /// Header limits of a request head; Lattice's are 60 KiB in total or 100 fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +77,7 @@ pub fn normalize_request<B>(
 pub struct NormalizeLayer {
     limits: HeaderLimits,
     path_rules: PathRules,
+    header_rules: HeaderRules,
 }
 
 impl NormalizeLayer {
@@ -83,13 +86,21 @@ impl NormalizeLayer {
         Self {
             limits,
             path_rules: PathRules::default(),
+            header_rules: HeaderRules::default(),
         }
     }
 
     /// The layer reading paths under `path_rules` (default: no `;`).
-    pub fn with_path_rules(mut self, path_rules: PathRules) -> Self {
-        self.path_rules = path_rules;
-        self
+    pub fn with_path_rules(self, path_rules: PathRules) -> Self {
+        Self { path_rules, ..self }
+    }
+
+    /// The same layer applying `rules` to the host and headers (see [`request_head::settle`]).
+    pub fn with_header_rules(self, header_rules: HeaderRules) -> Self {
+        Self {
+            header_rules,
+            ..self
+        }
     }
 }
 
@@ -100,6 +111,7 @@ impl<S> Layer<S> for NormalizeLayer {
             inner,
             limits: self.limits,
             path_rules: self.path_rules,
+            header_rules: self.header_rules,
         }
     }
 }
@@ -110,6 +122,7 @@ pub struct Normalize<S> {
     inner: S,
     limits: HeaderLimits,
     path_rules: PathRules,
+    header_rules: HeaderRules,
 }
 
 impl<S, B> Service<Request<B>> for Normalize<S>
@@ -127,6 +140,11 @@ where
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         if let Err(e) = check_headers(req.headers(), self.limits) {
             return Either::Left(ready(Err(e)));
+        }
+        // Before authentication and authorization: the host they read is the one forwarded,
+        // and no header they read is removed afterwards.
+        if let Err(e) = request_head::settle(&mut req, &self.header_rules) {
+            return Either::Left(ready(Err(BadRequest::Header(e).into())));
         }
         match normalize_request(&req, self.path_rules) {
             Ok(path) => {

@@ -230,6 +230,12 @@ pub fn load(config: &SnapshotConfig, metrics: &Metrics) -> Result<Snapshot, Vec<
         }
         return Err(errors);
     };
+    let read_headers = super::read_headers::read_headers(
+        network
+            .iter()
+            .chain(&service)
+            .chain(principals.principals().iter().flat_map(|p| &p.policies)),
+    );
     let build = || -> Result<Snapshot, LoadError> {
         let callers = principals
             .principals()
@@ -245,6 +251,7 @@ pub fn load(config: &SnapshotConfig, metrics: &Metrics) -> Result<Snapshot, Vec<
             identity_counters,
             identity_none,
             files,
+            read_headers,
         })
     };
     match build() {

@@ -140,3 +140,30 @@ fn a_good_reload_swaps_everything_together() {
     assert_eq!(handle.current().principals().principals().len(), 1);
     assert_eq!((handle.files_source())().len(), 3);
 }
+
+#[test]
+fn the_headers_policies_read_are_computed_per_load_from_every_layer() {
+    let (dir, c) = setup();
+    let metrics = Arc::new(Metrics::new("t").unwrap());
+    let handle = SnapshotHandle::load_initial(c, Arc::clone(&metrics), Readiness::new()).unwrap();
+    let names =
+        |s: &Snapshot| -> Vec<String> { s.read_headers().iter().map(|n| n.to_string()).collect() };
+    assert!(
+        names(&handle.current()).is_empty(),
+        "the examples read no header"
+    );
+    let mut principals: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("principals.json")).unwrap())
+            .unwrap();
+    principals["principals"][1]["policies"][0]["Statement"][0]["Condition"] =
+        serde_json::json!({"StringEquals": {"vpc-lattice-svcs:RequestHeader/X-Tenant": "a"}});
+    std::fs::write(dir.path().join("principals.json"), principals.to_string()).unwrap();
+    let mut service: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("service.json")).unwrap())
+            .unwrap();
+    service["Statement"][0]["Condition"] =
+        serde_json::json!({"StringNotLike": {"vpc-lattice-svcs:RequestHeader/host": "admin.*"}});
+    std::fs::write(dir.path().join("service.json"), service.to_string()).unwrap();
+    handle.reload().unwrap();
+    assert_eq!(names(&handle.current()), ["host", "x-tenant"]);
+}

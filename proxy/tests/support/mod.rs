@@ -21,6 +21,7 @@ use trellis::access_log::spawn_with_writer;
 use trellis::admin::{AdminState, Readiness};
 use trellis::layers::normalize::HeaderLimits;
 use trellis::metrics::Metrics;
+use trellis::request_head::HeaderRules;
 use trellis::server::{serve, ServerConfig, ShutdownReport};
 use trellis::stack::{AuthInner, Mode, Stack, StackConfig};
 use trellis::upstream::UpstreamConfig;
@@ -255,6 +256,7 @@ pub struct ProxyOptions {
     pub roots: trellis::upstream::UpstreamRoots,
     pub tunnel_idle_timeout: Duration,
     pub path_rules: trellis::normalize::PathRules,
+    pub header_rules: HeaderRules,
 }
 
 impl ProxyOptions {
@@ -273,6 +275,7 @@ impl ProxyOptions {
             roots: trellis::upstream::UpstreamRoots::Webpki,
             tunnel_idle_timeout: Duration::from_secs(60),
             path_rules: trellis::normalize::PathRules::default(),
+            header_rules: HeaderRules::default(),
         }
     }
 }
@@ -345,6 +348,7 @@ impl TestProxy {
             mode: Mode::Enforce,
             header_limits: opts.header_limits,
             path_rules: opts.path_rules,
+            header_rules: opts.header_rules,
             upstream,
         };
         let stack = Stack::new(&config, Arc::clone(&metrics), log).unwrap();

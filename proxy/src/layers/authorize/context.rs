@@ -34,8 +34,6 @@ struct Lazy {
     epoch_time: OnceCell<String>,
     source_ip: OnceCell<String>,
     port: OnceCell<String>,
-    /// Repeated headers joined with `, `, by (lower-case) name.
-    joined: OnceCell<Vec<(String, String)>>,
     /// Decoded query values by lower-cased key.
     query: OnceCell<QueryGroups>,
 }
@@ -63,31 +61,15 @@ impl<'a> RequestContext<'a> {
         }
     }
 
+    /// The value of the one line of header `name`. A header a policy reads never comes on
+    /// two lines here: `authorize` refuses such a request first (see
+    /// [`crate::request_head::repeated_read_header`]), and `Normalize` already wrote the
+    /// request's authority into `host` and removed what is not forwarded.
     fn header(&self, name: &str) -> Option<Values<'_>> {
-        let mut values = self.headers.get_all(name).iter();
-        let first = values.next()?;
-        if values.next().is_none() {
-            return first.to_str().ok().map(Values::One);
-        }
-        let joined = self.lazy.joined.get_or_init(|| {
-            let mut out: Vec<(String, String)> = Vec::new();
-            for key in self.headers.keys() {
-                let all: Vec<&str> = self
-                    .headers
-                    .get_all(key)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .collect();
-                if all.len() > 1 {
-                    out.push((key.as_str().to_owned(), all.join(", ")));
-                }
-            }
-            out
-        });
-        joined
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| Values::One(v.as_str()))
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(Values::One)
     }
 
     fn query(&self, name: &str) -> Option<Values<'_>> {

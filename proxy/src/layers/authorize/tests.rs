@@ -50,8 +50,7 @@ fn request_keys_come_from_the_request_connection_and_settings() {
     };
     let path = NormalizedPath::new("/a/b", Some("Tag=x&tag=y%20z&other")).unwrap();
     let mut headers = HeaderMap::new();
-    headers.append("x-team", "a".parse().unwrap());
-    headers.append("x-team", "b".parse().unwrap());
+    headers.insert("x-team", "a, b".parse().unwrap());
     headers.insert("content-type", "application/json".parse().unwrap());
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     let ctx = RequestContext::new(&s, Some(&conn), "PUT", &path, &headers, None, now);
@@ -159,4 +158,83 @@ fn matched_statements_are_listed_with_layer_index_and_sid() {
         }];
         assert_eq!(matched_list(&one), format!("network#{index}"));
     }
+}
+
+/// A snapshot whose service policy allows everything except `x-debug: true`, and whose
+/// network level (off) still reads `x-tenant`.
+fn debug_deny_snapshot() -> (tempfile::TempDir, Arc<crate::snapshot::Snapshot>) {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = settings().service_arn;
+    std::fs::write(
+        dir.path().join("service.json"),
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[
+              {{"Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"{svc}/*"}},
+              {{"Effect":"Deny","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"{svc}/*",
+                "Condition":{{"StringEquals":{{"vpc-lattice-svcs:RequestHeader/x-debug":"true"}}}}}}]}}"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("network.json"),
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"{svc}/*",
+                "Condition":{{"StringEquals":{{"vpc-lattice-svcs:RequestHeader/x-tenant":"public"}}}}}}}}"#
+        ),
+    )
+    .unwrap();
+    let config = crate::snapshot::SnapshotConfig {
+        network_auth: crate::snapshot::AuthType::None,
+        network_policy: Some(dir.path().join("network.json")),
+        service_auth: crate::snapshot::AuthType::AwsIam,
+        service_policy: Some(dir.path().join("service.json")),
+        principals: None,
+    };
+    let metrics = crate::metrics::Metrics::new("t").unwrap();
+    let snapshot = crate::snapshot::load(&config, &metrics).unwrap();
+    (dir, Arc::new(snapshot))
+}
+
+fn decided(
+    snapshot: &Arc<crate::snapshot::Snapshot>,
+    lines: &[(&str, &str)],
+) -> Result<(), ProxyError> {
+    let mut b = Request::get("/x");
+    for (name, value) in lines {
+        b = b.header(*name, *value);
+    }
+    let mut req = b.body(()).unwrap();
+    req.extensions_mut()
+        .insert(NormalizedPath::new("/x", None).unwrap());
+    req.extensions_mut().insert(AuthenticatedCaller {
+        snapshot: Arc::clone(snapshot),
+        principal: None,
+    });
+    authorize(&req, &settings(), SystemTime::now())
+}
+
+#[test]
+fn a_header_a_loaded_policy_reads_on_two_lines_is_refused_before_deciding() {
+    let (_dir, snapshot) = debug_deny_snapshot();
+    assert!(decided(&snapshot, &[]).is_ok());
+    assert!(matches!(
+        decided(&snapshot, &[("x-debug", "true")]),
+        Err(ProxyError::Denied(_))
+    ));
+    // Two lines: `true, true` would match no `StringEquals "true"`, while most servers read
+    // `true`; refused instead.
+    let twice = decided(&snapshot, &[("x-debug", "true"), ("x-debug", "true")]);
+    match twice {
+        Err(ProxyError::BadRequest(BadRequest::Header(HeaderError::RepeatedReadHeader(n)))) => {
+            assert_eq!(n, "x-debug");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A level that is off still counts: its policy is loaded and reads the header.
+    assert!(matches!(
+        decided(&snapshot, &[("x-tenant", "a"), ("x-tenant", "b")]),
+        Err(ProxyError::BadRequest(_))
+    ));
+    // Headers no policy reads may repeat.
+    assert!(decided(&snapshot, &[("x-other", "1"), ("x-other", "2")]).is_ok());
 }

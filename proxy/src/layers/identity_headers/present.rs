@@ -1,5 +1,5 @@
-//! Which of the headers the proxy removes or rewrites a message carries, found in one pass over
-//! its names.
+//! Which of the headers the proxy removes or rewrites a message carries, and whether any name
+//! holds a `_`, found in one pass over its names.
 //!
 //! A typical request carries none of the fifteen headers `IdentityHeaders` and `Forward` may
 //! have to remove; asking the map for each of them costs fifteen hash lookups per message,
@@ -21,6 +21,11 @@ pub(crate) const UPGRADE: u16 = 1 << 5;
 pub(crate) const X_FORWARDED_FOR: u16 = 1 << 6;
 /// The first of the seven spoofable headers, in the order of `SPOOFABLE`.
 const SPOOFABLE_FIRST: u32 = 7;
+/// Some header name contains `_` (see `--headers-with-underscores`).
+pub(crate) const UNDERSCORE: u16 = 1 << 14;
+/// Every hop-by-hop header `strip_scanned` may touch.
+pub(crate) const HOP_BY_HOP: u16 =
+    CONNECTION | TE | KEEP_ALIVE | PROXY_CONNECTION | TRANSFER_ENCODING | UPGRADE;
 
 /// The bit of a spoofable header, by its index in `SPOOFABLE`.
 pub(crate) const fn spoofable(index: usize) -> u16 {
@@ -28,24 +33,30 @@ pub(crate) const fn spoofable(index: usize) -> u16 {
 }
 
 fn bit(name: &str) -> u16 {
-    match name {
-        "connection" => CONNECTION,
-        "te" => TE,
-        "keep-alive" => KEEP_ALIVE,
-        "proxy-connection" => PROXY_CONNECTION,
-        "transfer-encoding" => TRANSFER_ENCODING,
-        "upgrade" => UPGRADE,
-        "x-forwarded-for" => X_FORWARDED_FOR,
-        // Same order as `SPOOFABLE`.
-        "x-amzn-lattice-identity" => spoofable(0),
-        "x-amzn-lattice-identity-tags" => spoofable(1),
-        "x-amzn-lattice-network" => spoofable(2),
-        "x-amzn-lattice-target" => spoofable(3),
-        "x-amzn-source-vpc" => spoofable(4),
-        "authorization" => spoofable(5),
-        "x-amz-security-token" => spoofable(6),
-        _ => 0,
-    }
+    let underscore = if name.as_bytes().contains(&b'_') {
+        UNDERSCORE
+    } else {
+        0
+    };
+    underscore
+        | match name {
+            "connection" => CONNECTION,
+            "te" => TE,
+            "keep-alive" => KEEP_ALIVE,
+            "proxy-connection" => PROXY_CONNECTION,
+            "transfer-encoding" => TRANSFER_ENCODING,
+            "upgrade" => UPGRADE,
+            "x-forwarded-for" => X_FORWARDED_FOR,
+            // Same order as `SPOOFABLE`.
+            "x-amzn-lattice-identity" => spoofable(0),
+            "x-amzn-lattice-identity-tags" => spoofable(1),
+            "x-amzn-lattice-network" => spoofable(2),
+            "x-amzn-lattice-target" => spoofable(3),
+            "x-amzn-source-vpc" => spoofable(4),
+            "authorization" => spoofable(5),
+            "x-amz-security-token" => spoofable(6),
+            _ => 0,
+        }
 }
 
 impl Present {
@@ -91,5 +102,22 @@ mod tests {
         assert!(p.has(CONNECTION) && p.has(TE) && p.has(UPGRADE));
         assert!(!p.has(KEEP_ALIVE) && !p.has(TRANSFER_ENCODING) && !p.has(X_FORWARDED_FOR));
         assert!(!Present::scan(&HeaderMap::new()).has(u16::MAX));
+    }
+
+    #[test]
+    fn a_name_with_an_underscore_sets_the_underscore_bit() {
+        let mut h = HeaderMap::new();
+        h.insert("x-plain", http::HeaderValue::from_static("x"));
+        assert!(!Present::scan(&h).has(UNDERSCORE));
+        h.insert(
+            "x_amzn_lattice_identity",
+            http::HeaderValue::from_static("x"),
+        );
+        let p = Present::scan(&h);
+        assert!(p.has(UNDERSCORE));
+        assert!(
+            !p.has(spoofable(0)),
+            "an underscore spelling is not the header itself"
+        );
     }
 }
