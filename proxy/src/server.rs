@@ -2,7 +2,7 @@
 //! knowledge on plain TCP, ALPN with TLS) with hyper-util's auto builder, and enforces the
 //! connection limits. Each connection runs in its own task, so a stalled client only ever
 //! holds its own task and its connection permit. A connection upgraded to a tunnel (see
-//! [`crate::tunnel`]) goes on in the same task: it keeps its permit and is cut at the drain
+//! `crate::tunnel`) goes on in the same task: it keeps its permit and is cut at the drain
 //! deadline like any other.
 
 use std::convert::Infallible;

@@ -3,7 +3,7 @@
 //!
 //! Upgrades: only a WebSocket upgrade (see [`is_upgrade`]) is tunnelled, and only where there
 //! is an HTTP/1.1 client to carry it (not with `--upstream-protocol http2`) and a connection
-//! task to run the tunnel (a [`TunnelSlot`] from the server). Every other request, `Upgrade:
+//! task to run the tunnel (a `TunnelSlot` from the server). Every other request, `Upgrade:
 //! h2c` above all, reaches the upstream as a plain request without `Upgrade`: a tunnel's
 //! later requests would never be authorized.
 
