@@ -445,7 +445,7 @@ fn the_readme_quickstart_demo_allows_denies_and_serves_anonymous_callers() {
     let anonymous = get(addr, "/public/index.html");
     assert_eq!(anonymous.status, 200);
     assert!(!anonymous.body.contains("x-amzn-lattice-identity"));
-    // An HTTP/2 caller is forwarded over HTTP/2, so the demo's echo must speak it too.
+    // An HTTP/2 caller is served too (forwarded over HTTP/1.1, the default upstream protocol).
     let (status, body) = h2c_get(addr, "/public/index.html");
     assert_eq!(status, 200, "{body}");
     assert!(

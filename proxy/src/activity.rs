@@ -1,12 +1,18 @@
-//! Tracks the last time a connection or tunnel moved bytes, for idle timeouts.
+//! What keeps a connection from being idle, for idle timeouts: for an HTTP connection, a
+//! request in flight ([`InFlight`]); for an upgraded tunnel, bytes moving ([`Activity`]).
+//!
+//! Bytes cannot measure an HTTP connection's idleness: HTTP/2 PINGs (the server's own, every
+//! half idle timeout, and any the client sends) are bytes, so a connection that only answers
+//! PINGs would stay open forever and a few thousand of them would fill the listener.
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use http_body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Milliseconds since the connection started at its last byte, shared with the I/O wrapper.
@@ -107,3 +113,120 @@ impl<T: AsyncWrite> AsyncWrite for ActivityIo<T> {
         self.project().inner.poll_shutdown(cx)
     }
 }
+
+/// Requests in flight on one connection, and since when it has had none.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    start: Instant,
+    count: AtomicUsize,
+    /// Milliseconds since `start` at which the count last fell to zero (0: since the start).
+    idle_since_ms: AtomicU64,
+}
+
+impl InFlight {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            start: Instant::now(),
+            count: AtomicUsize::new(0),
+            idle_since_ms: AtomicU64::new(0),
+        })
+    }
+
+    /// Counts a request from its arrival until the guard is dropped (with the response body
+    /// once it has been sent, or with the request if it is abandoned).
+    pub(crate) fn begin(self: &Arc<Self>) -> InFlightGuard {
+        self.count.fetch_add(1, Ordering::AcqRel);
+        InFlightGuard(Arc::clone(self))
+    }
+
+    /// Time left before the connection has had no request in flight for `timeout`; `timeout`
+    /// itself while a request is in flight (check again then).
+    pub(crate) fn idle_remaining(&self, timeout: Duration) -> Duration {
+        if self.count.load(Ordering::Acquire) > 0 {
+            return timeout;
+        }
+        let since = self.start + Duration::from_millis(self.idle_since_ms.load(Ordering::Acquire));
+        (since + timeout).saturating_duration_since(Instant::now())
+    }
+}
+
+/// One request in flight; see [`InFlight::begin`].
+#[derive(Debug)]
+pub(crate) struct InFlightGuard(Arc<InFlight>);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        let state = &self.0;
+        // The time is written before the count falls, so whoever reads a zero count reads
+        // this time or a later one, never the end of an earlier idle stretch.
+        let ms = u64::try_from(state.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        state.idle_since_ms.fetch_max(ms, Ordering::AcqRel);
+        state.count.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response future holding its request's [`InFlightGuard`], handed on to the body.
+    #[derive(Debug)]
+    pub(crate) struct InFlightFuture<F> {
+        #[pin]
+        inner: F,
+        guard: Option<InFlightGuard>,
+    }
+}
+
+impl<F> InFlightFuture<F> {
+    pub(crate) fn new(inner: F, guard: InFlightGuard) -> Self {
+        Self {
+            inner,
+            guard: Some(guard),
+        }
+    }
+}
+
+impl<F, B, E> std::future::Future for InFlightFuture<F>
+where
+    F: std::future::Future<Output = Result<http::Response<B>, E>>,
+{
+    type Output = Result<http::Response<InFlightBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let res = std::task::ready!(this.inner.poll(cx));
+        let guard = this.guard.take();
+        Poll::Ready(res.map(|r| r.map(|inner| InFlightBody { inner, guard })))
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body holding its request's [`InFlightGuard`] until it is dropped.
+    #[derive(Debug)]
+    pub(crate) struct InFlightBody<B> {
+        #[pin]
+        inner: B,
+        guard: Option<InFlightGuard>,
+    }
+}
+
+impl<B: Body> Body for InFlightBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests;

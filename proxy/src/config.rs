@@ -23,7 +23,7 @@ use crate::server::ServerConfig;
 use crate::sigv4::VerifierConfig;
 use crate::snapshot::{AuthType, SnapshotConfig};
 use crate::stack::{Mode, StackConfig};
-use crate::upstream::UpstreamConfig;
+use crate::upstream::{UpstreamConfig, UpstreamProtocol, UpstreamRoots};
 
 pub use value::{parse_duration, LatticeArn};
 
@@ -84,6 +84,31 @@ pub enum XffArg {
     /// The caller's list with the TCP peer's address appended.
     Append,
 }
+
+/// `--upstream-protocol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UpstreamProtocolArg {
+    /// HTTP/1.1, whatever the caller spoke.
+    Http1,
+    /// HTTP/2 (prior knowledge for http, ALPN h2 for https): gRPC services.
+    Http2,
+    /// ALPN (h2, http/1.1) for an https upstream, else HTTP/1.1.
+    Auto,
+}
+
+impl From<UpstreamProtocolArg> for UpstreamProtocol {
+    fn from(a: UpstreamProtocolArg) -> Self {
+        match a {
+            UpstreamProtocolArg::Http1 => UpstreamProtocol::Http1,
+            UpstreamProtocolArg::Http2 => UpstreamProtocol::Http2,
+            UpstreamProtocolArg::Auto => UpstreamProtocol::Auto,
+        }
+    }
+}
+
+/// Most accepted `--max-connections`: far beyond what one sidecar's descriptors allow, low
+/// enough to catch a typo.
+const MAX_CONNECTIONS_LIMIT: usize = 1_000_000;
 
 /// The flags of `trellis run`.
 #[derive(Debug, Clone, clap::Args)]
@@ -213,6 +238,35 @@ pub struct RunArgs {
     /// `x-forwarded-for` as the TCP peer alone (replace) or the caller's list plus the peer (append).
     #[arg(long, env = "TRELLIS_XFF", value_enum, default_value = "replace")]
     pub xff: XffArg,
+    /// How requests reach the upstream, whatever the caller spoke; gRPC services need http2.
+    #[arg(
+        long,
+        env = "TRELLIS_UPSTREAM_PROTOCOL",
+        value_enum,
+        default_value = "http1"
+    )]
+    pub upstream_protocol: UpstreamProtocolArg,
+    /// Trust only the CA certificates of this PEM file for an https upstream; `system` uses
+    /// the operating system's store [default: the bundled Mozilla roots].
+    #[arg(long, env = "TRELLIS_UPSTREAM_CA", value_name = "FILE|system")]
+    pub upstream_ca: Option<String>,
+    /// Close a connection with no request in flight for this long (HTTP/2 PINGs do not
+    /// count), and a tunnel moving no bytes for this long.
+    #[arg(
+        long,
+        env = "TRELLIS_IDLE_TIMEOUT",
+        default_value = "60s",
+        value_name = "DURATION"
+    )]
+    pub idle_timeout: String,
+    /// Most open caller connections, upgraded tunnels included; more wait in the backlog.
+    #[arg(
+        long,
+        env = "TRELLIS_MAX_CONNECTIONS",
+        default_value = "10000",
+        value_name = "N"
+    )]
+    pub max_connections: String,
 }
 
 /// A flag value is invalid.
@@ -271,6 +325,14 @@ pub struct Config {
     pub path_rules: PathRules,
     /// `--headers-with-underscores`, `--xff`.
     pub header_rules: HeaderRules,
+    /// `--upstream-protocol`.
+    pub upstream_protocol: UpstreamProtocol,
+    /// `--upstream-ca`.
+    pub upstream_roots: UpstreamRoots,
+    /// `--idle-timeout`.
+    pub idle_timeout: Duration,
+    /// `--max-connections`.
+    pub max_connections: usize,
 }
 
 fn addr(flag: &'static str, s: &str) -> Result<SocketAddr, ConfigError> {
@@ -284,6 +346,41 @@ fn addr(flag: &'static str, s: &str) -> Result<SocketAddr, ConfigError> {
 
 fn duration(flag: &'static str, s: &str) -> Result<Duration, ConfigError> {
     parse_duration(s).map_err(|m| ConfigError::new(flag, m))
+}
+
+fn upstream_roots(value: Option<&str>) -> Result<UpstreamRoots, ConfigError> {
+    match value {
+        None => Ok(UpstreamRoots::Webpki),
+        Some(s) if s.trim().is_empty() => Err(ConfigError::new(
+            "upstream-ca",
+            "is empty; give a PEM file of CA certificates, `system`, or leave the flag out for the bundled Mozilla roots",
+        )),
+        Some("system") => Ok(UpstreamRoots::Native),
+        Some(file) => Ok(UpstreamRoots::CaFile(PathBuf::from(file))),
+    }
+}
+
+fn idle_timeout(s: &str) -> Result<Duration, ConfigError> {
+    let d = duration("idle-timeout", s)?;
+    if d.is_zero() {
+        return Err(ConfigError::new(
+            "idle-timeout",
+            "must be longer than 0; give a duration such as `60s`",
+        ));
+    }
+    Ok(d)
+}
+
+fn max_connections(s: &str) -> Result<usize, ConfigError> {
+    s.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_CONNECTIONS_LIMIT).contains(n))
+        .ok_or_else(|| {
+            ConfigError::new(
+                "max-connections",
+                format!("`{s}` is not a number of connections; give a whole number from 1 to {MAX_CONNECTIONS_LIMIT}"),
+            )
+        })
 }
 
 impl Config {
@@ -431,6 +528,10 @@ impl Config {
                     XffArg::Append => Xff::Append,
                 },
             },
+            upstream_protocol: a.upstream_protocol.into(),
+            upstream_roots: upstream_roots(a.upstream_ca.as_deref())?,
+            idle_timeout: idle_timeout(&a.idle_timeout)?,
+            max_connections: max_connections(&a.max_connections)?,
         })
     }
 
@@ -454,6 +555,13 @@ impl Config {
             w.push(
                 "warning: `--network-policy` is inactive with `--network-auth-type NONE`"
                     .to_owned(),
+            );
+        }
+        if self.upstream_roots != UpstreamRoots::Webpki
+            && self.upstream.scheme_str() != Some("https")
+        {
+            w.push(
+                "warning: `--upstream-ca` is inactive with an `http://` `--upstream`".to_owned(),
             );
         }
         w
@@ -493,11 +601,18 @@ impl Config {
                 header_limits: HeaderLimits::default(),
                 path_rules: self.path_rules,
                 header_rules: self.header_rules,
-                upstream: UpstreamConfig::new(self.upstream.clone()),
+                upstream: UpstreamConfig {
+                    protocol: self.upstream_protocol,
+                    roots: self.upstream_roots.clone(),
+                    tunnel_idle_timeout: self.idle_timeout,
+                    ..UpstreamConfig::new(self.upstream.clone())
+                },
             },
             server: ServerConfig {
                 tls,
                 drain_timeout: self.drain_timeout,
+                idle_timeout: self.idle_timeout,
+                max_connections: self.max_connections,
                 ..ServerConfig::default()
             },
             access_log: self.access_log.clone(),

@@ -23,5 +23,6 @@ pub mod sigv4;
 pub mod snapshot;
 pub mod stack;
 pub mod tls;
+mod tunnel;
 pub mod upstream;
 pub mod watch;

@@ -1,13 +1,16 @@
 //! The listener: accepts connections (TLS optional), serves HTTP/1.1 and HTTP/2 (h2c prior
 //! knowledge on plain TCP, ALPN with TLS) with hyper-util's auto builder, and enforces the
 //! connection limits. Each connection runs in its own task, so a stalled client only ever
-//! holds its own task and its connection permit.
+//! holds its own task and its connection permit. A connection upgraded to a tunnel (see
+//! `crate::tunnel`) goes on in the same task: it keeps its permit and is cut at the drain
+//! deadline like any other.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{Request, Response};
+use http::header::UPGRADE;
+use http::{Request, Response, Version};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -17,8 +20,9 @@ use tokio::task::JoinSet;
 use tower::ServiceExt;
 use tower_service::Service;
 
-use crate::activity::{Activity, ActivityIo};
+use crate::activity::{InFlight, InFlightBody, InFlightFuture};
 use crate::layers::ConnectionInfo;
+use crate::tunnel::TunnelSlot;
 
 /// Limits and timeouts of the listener.
 #[derive(Debug, Clone)]
@@ -28,9 +32,12 @@ pub struct ServerConfig {
     /// Time a client has to send a complete request head (and the TLS handshake); an HTTP/1.1
     /// connection waiting for its next request is closed after this long too.
     pub header_read_timeout: Duration,
-    /// A connection with no bytes in either direction for this long is closed gracefully.
+    /// A connection with no request in flight for this long is closed gracefully, whether or
+    /// not bytes (HTTP/2 PINGs) flow. A request is in flight from its arrival until its
+    /// response body has been sent.
     pub idle_timeout: Duration,
-    /// Most open connections; further callers wait in the listen backlog.
+    /// Most open connections, upgraded tunnels included; further callers wait in the listen
+    /// backlog.
     pub max_connections: usize,
     /// Hard size limit of an HTTP/1.1 request head and of an HTTP/2 header list. The
     /// `Normalize` layer enforces the configured limit below it with a `431` of our own.
@@ -189,23 +196,21 @@ impl Connection {
         B::Data: Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let activity = Activity::new();
-        let io = ActivityIo::new(stream, activity.clone());
         match self.tls.clone() {
             Some(tls) => {
                 let acceptor = tokio_rustls::TlsAcceptor::from(tls);
                 // A failed or stalled handshake asked nothing, so there is nothing to answer.
-                let handshake = tokio::time::timeout(self.header_read_timeout, acceptor.accept(io));
+                let handshake =
+                    tokio::time::timeout(self.header_read_timeout, acceptor.accept(stream));
                 if let Ok(Ok(tls_stream)) = handshake.await {
-                    self.serve(TokioIo::new(tls_stream), activity, service)
-                        .await;
+                    self.serve(TokioIo::new(tls_stream), service).await;
                 }
             }
-            None => self.serve(TokioIo::new(io), activity, service).await,
+            None => self.serve(TokioIo::new(stream), service).await,
         }
     }
 
-    async fn serve<I, S, B>(mut self, io: I, activity: Activity, service: S)
+    async fn serve<I, S, B>(mut self, io: I, service: S)
     where
         I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
         S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
@@ -218,15 +223,19 @@ impl Connection {
         B::Data: Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        let in_flight = InFlight::new();
+        let tunnel = TunnelSlot::default();
         let svc = PerConnection {
             service,
             info: self.info,
+            in_flight: Arc::clone(&in_flight),
+            tunnel: tunnel.clone(),
         };
         let conn = self.builder.serve_connection_with_upgrades(io, svc);
         tokio::pin!(conn);
         let mut closing = false;
         loop {
-            let idle_check = tokio::time::sleep(activity.remaining(self.idle_timeout));
+            let idle_check = tokio::time::sleep(in_flight.idle_remaining(self.idle_timeout));
             tokio::select! {
                 // The connection's own errors (resets, timeouts) end only this connection.
                 _ = conn.as_mut() => break,
@@ -237,12 +246,18 @@ impl Connection {
                     }
                 }
                 () = idle_check, if !closing => {
-                    if activity.remaining(self.idle_timeout).is_zero() {
+                    if in_flight.idle_remaining(self.idle_timeout).is_zero() {
                         conn.as_mut().graceful_shutdown();
                         closing = true;
                     }
                 }
             }
+        }
+        // hyper gave up the connection for a `101`: the tunnel `Forward` left runs here, on
+        // this connection's permit, until either side closes, it idles out or the drain
+        // deadline cuts it.
+        if let Some(tunnel) = tunnel.take() {
+            tunnel.await;
         }
     }
 }
@@ -251,22 +266,32 @@ impl Connection {
 /// takes `&mut self`, so each request gets its own clone of the stack (a few `Arc` counts).
 /// Written out rather than `TowerToHyperService` over a `service_fn` closure, which cloned
 /// the whole stack twice per request.
+///
+/// Each request is counted in flight until its response body is dropped (the idle timeout),
+/// and a request that may upgrade (HTTP/1.1 with `Upgrade`; no other request pays for the
+/// extension) carries the connection's [`TunnelSlot`].
 #[derive(Debug, Clone)]
 struct PerConnection<S> {
     service: S,
     info: ConnectionInfo,
+    in_flight: Arc<InFlight>,
+    tunnel: TunnelSlot,
 }
 
 impl<S, B> hyper::service::Service<Request<Incoming>> for PerConnection<S>
 where
     S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible> + Clone,
 {
-    type Response = Response<B>;
+    type Response = Response<InFlightBody<B>>;
     type Error = Infallible;
-    type Future = tower::util::Oneshot<S, Request<Incoming>>;
+    type Future = InFlightFuture<tower::util::Oneshot<S, Request<Incoming>>>;
 
     fn call(&self, mut req: Request<Incoming>) -> Self::Future {
+        let guard = self.in_flight.begin();
         req.extensions_mut().insert(self.info);
-        self.service.clone().oneshot(req)
+        if req.version() == Version::HTTP_11 && req.headers().contains_key(UPGRADE) {
+            req.extensions_mut().insert(self.tunnel.clone());
+        }
+        InFlightFuture::new(self.service.clone().oneshot(req), guard)
     }
 }

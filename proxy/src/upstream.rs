@@ -1,20 +1,22 @@
-//! The pooled upstream clients: one keep-alive pool per HTTP version, built once at start-up
-//! and shared by every connection (never a connect per request).
+//! The pooled upstream client, built once at start-up and shared by every connection (never a
+//! connect per request).
 //!
-//! Protocol choice ([`UpstreamProtocol`]): a plain-HTTP upstream cannot negotiate, so the
-//! proxy must pick. `Auto` (the default) mirrors the caller: an HTTP/2 request or a gRPC
-//! request (`content-type: application/grpc*`, which needs HTTP/2 trailers end to end) goes
-//! over HTTP/2 (h2c prior knowledge, or ALPN `h2` for https); an HTTP/1.x request over
-//! HTTP/1.1, which is also the only way to tunnel an `Upgrade`. This is Lattice's own table
-//! (HTTP/2 → HTTP/2, gRPC → HTTP/2, HTTP/1.1 → HTTP/1.1). `Http1` forces HTTP/1.1 for services
-//! that speak nothing else (gRPC then fails), `Http2` forces HTTP/2 (no upgrades).
+//! Protocol choice ([`UpstreamProtocol`], `--upstream-protocol`): the upstream's protocol is a
+//! property of the service, not of the caller, so it is configured rather than mirrored. A
+//! caller speaking HTTP/2 in front of a service speaking only HTTP/1.1 is the common case (a
+//! plain-HTTP upstream cannot negotiate, and HTTP/2 prior knowledge sent to an HTTP/1.1 server
+//! fails with a frame error), so `Http1` is the default; gRPC services need `Http2`
+//! (trailers); `Auto` lets ALPN decide for an https upstream. WebSocket upgrades exist only in
+//! HTTP/1.1: they use an HTTP/1.1 connection whatever the choice, except with `Http2`, where
+//! the service is declared to speak nothing else and an upgrade request is served as a plain
+//! request.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::uri::{Authority, Scheme};
-use http::{HeaderMap, Uri, Version};
+use http::{Uri, Version};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -22,44 +24,38 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
-/// Which HTTP version requests use towards the upstream.
+/// Which HTTP version requests use towards the upstream, whatever the caller spoke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum UpstreamProtocol {
-    /// HTTP/2 for HTTP/2 and gRPC callers, HTTP/1.1 otherwise.
+    /// Always HTTP/1.1 (ALPN `http/1.1` for https): every service speaks it.
     #[default]
-    Auto,
-    /// Always HTTP/1.1.
     Http1,
-    /// Always HTTP/2.
+    /// Always HTTP/2 (prior knowledge for http, ALPN `h2` for https): gRPC services. No
+    /// upgrades.
     Http2,
+    /// An https upstream offers ALPN `h2`, `http/1.1` and the service picks; an http upstream
+    /// gets HTTP/1.1.
+    Auto,
 }
 
 impl UpstreamProtocol {
-    /// Whether a request with this version and headers goes over HTTP/2.
-    pub fn wants_h2(self, version: Version, headers: &HeaderMap) -> bool {
+    /// The `--upstream-protocol` spelling.
+    pub fn as_str(self) -> &'static str {
         match self {
-            Self::Http1 => false,
-            Self::Http2 => true,
-            Self::Auto => version == Version::HTTP_2 || is_grpc(headers),
+            Self::Http1 => "http1",
+            Self::Http2 => "http2",
+            Self::Auto => "auto",
         }
     }
 }
 
-/// Whether the request is gRPC (`content-type: application/grpc`, `+proto`, `+json`, ...).
-pub fn is_grpc(headers: &HeaderMap) -> bool {
-    headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/grpc"))
-}
-
-/// Trust anchors for an https upstream.
+/// Trust anchors for an https upstream (`--upstream-ca`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum UpstreamRoots {
-    /// The Mozilla roots bundled in the binary.
+    /// The Mozilla roots bundled in the binary (no `--upstream-ca`).
     #[default]
     Webpki,
-    /// The operating system's roots.
+    /// The operating system's roots (`--upstream-ca system`).
     Native,
     /// Only the certificates of this PEM file (a private CA or a self-signed service).
     CaFile(PathBuf),
@@ -78,7 +74,7 @@ pub struct UpstreamConfig {
     pub pool_idle_timeout: Duration,
     /// An upgraded (WebSocket) tunnel moving no bytes for this long is closed.
     pub tunnel_idle_timeout: Duration,
-    /// HTTP version choice.
+    /// HTTP version choice (`--upstream-protocol`).
     pub protocol: UpstreamProtocol,
     /// Trust anchors for https.
     pub roots: UpstreamRoots,
@@ -86,7 +82,7 @@ pub struct UpstreamConfig {
 
 impl UpstreamConfig {
     /// Defaults for `url`: 5 s connect, 60 s response head, 90 s pool idle, 60 s tunnel idle
-    /// (Lattice's idle timeout), `Auto`, webpki.
+    /// (Lattice's idle timeout), HTTP/1.1, webpki.
     pub fn new(url: Uri) -> Self {
         Self {
             url,
@@ -94,7 +90,7 @@ impl UpstreamConfig {
             response_timeout: Duration::from_secs(60),
             pool_idle_timeout: Duration::from_secs(90),
             tunnel_idle_timeout: Duration::from_secs(60),
-            protocol: UpstreamProtocol::Auto,
+            protocol: UpstreamProtocol::Http1,
             roots: UpstreamRoots::Webpki,
         }
     }
@@ -107,7 +103,7 @@ pub enum UpstreamSetupError {
     #[error("upstream URL `{0}` must be `http://HOST:PORT` or `https://HOST:PORT`")]
     Url(String),
     /// The CA file cannot be read or holds no certificate.
-    #[error("cannot load CA certificates from `{path}`: {reason}; give a PEM file with at least one certificate")]
+    #[error("`--upstream-ca`: cannot load CA certificates from `{path}`: {reason}; give a PEM file with at least one certificate")]
     CaFile {
         /// The file.
         path: PathBuf,
@@ -115,28 +111,41 @@ pub enum UpstreamSetupError {
         reason: String,
     },
     /// The OS trust store cannot be read.
-    #[error("cannot load the system's root certificates: {0}; give a CA file instead")]
+    #[error("`--upstream-ca system`: cannot load the operating system's root certificates: {0}; give a PEM file of CA certificates instead")]
     NativeRoots(std::io::Error),
     /// rustls refused the configuration.
     #[error("tls configuration error: {0}")]
     Tls(#[from] rustls::Error),
 }
 
-/// The connector of both pools.
+/// The connector of the pools.
 pub type Connector = HttpsConnector<HttpConnector>;
 
-/// The two pools (HTTP/1.1 and HTTP/2) and the target's address parts.
+/// The pooled client(s) and the target's address parts.
 #[derive(Debug)]
 pub struct Upstream<B> {
-    pub(crate) h1: Client<Connector, B>,
-    pub(crate) h2: Client<Connector, B>,
+    /// Plain requests.
+    pub(crate) client: Client<Connector, B>,
+    /// The version plain requests are sent as: HTTP/2 on the HTTP/2-only client, otherwise
+    /// HTTP/1.1 (which hyper sends as HTTP/2 where ALPN picked `h2`).
+    pub(crate) version: Version,
+    /// WebSocket upgrades: an HTTP/1.1-only client (the plain one unless ALPN may pick `h2`);
+    /// `None` with `Http2`, where there is no upgrade.
+    pub(crate) upgrades: Option<Client<Connector, B>>,
     pub(crate) scheme: Scheme,
     pub(crate) authority: Authority,
     /// The URL's path without its trailing `/` (empty for `http://host:port`).
     pub(crate) prefix: Arc<str>,
     pub(crate) response_timeout: Duration,
     pub(crate) tunnel_idle_timeout: Duration,
-    pub(crate) protocol: UpstreamProtocol,
+}
+
+/// The protocols a connector offers in ALPN (for https; plain TCP offers nothing).
+#[derive(Clone, Copy)]
+enum Alpn {
+    Http1,
+    H2,
+    Both,
 }
 
 fn client_tls(roots: &UpstreamRoots) -> Result<rustls::ClientConfig, UpstreamSetupError> {
@@ -185,7 +194,7 @@ where
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    /// Builds both pools; no connection is made yet.
+    /// Builds the pool(s) for `config.protocol`; no connection is made yet.
     pub fn new(config: &UpstreamConfig) -> Result<Self, UpstreamSetupError> {
         let url = &config.url;
         let bad = || UpstreamSetupError::Url(url.to_string());
@@ -200,35 +209,45 @@ where
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(config.connect_timeout));
-        let h1_conn = HttpsConnectorBuilder::new()
-            .with_tls_config(tls.clone())
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http.clone());
-        let h2_conn = HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http2()
-            .wrap_connector(http);
-        let h1 = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(config.pool_idle_timeout)
-            .pool_timer(TokioTimer::new())
-            .build(h1_conn);
-        let h2 = Client::builder(TokioExecutor::new())
-            .http2_only(true)
-            .pool_idle_timeout(config.pool_idle_timeout)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(h2_conn);
+        let connector = |alpn: Alpn| {
+            let b = HttpsConnectorBuilder::new()
+                .with_tls_config(tls.clone())
+                .https_or_http();
+            match alpn {
+                Alpn::Http1 => b.enable_http1().wrap_connector(http.clone()),
+                Alpn::H2 => b.enable_http2().wrap_connector(http.clone()),
+                Alpn::Both => b.enable_all_versions().wrap_connector(http.clone()),
+            }
+        };
+        let client = |alpn: Alpn, h2_only: bool| {
+            Client::builder(TokioExecutor::new())
+                .http2_only(h2_only)
+                .pool_idle_timeout(config.pool_idle_timeout)
+                .pool_timer(TokioTimer::new())
+                .timer(TokioTimer::new())
+                .build(connector(alpn))
+        };
+        let negotiates = scheme == Scheme::HTTPS && config.protocol == UpstreamProtocol::Auto;
+        let (plain, version, upgrades) = match config.protocol {
+            UpstreamProtocol::Http2 => (client(Alpn::H2, true), Version::HTTP_2, None),
+            UpstreamProtocol::Auto if negotiates => {
+                let upgrades = client(Alpn::Http1, false);
+                (client(Alpn::Both, false), Version::HTTP_11, Some(upgrades))
+            }
+            UpstreamProtocol::Http1 | UpstreamProtocol::Auto => {
+                let h1 = client(Alpn::Http1, false);
+                (h1.clone(), Version::HTTP_11, Some(h1))
+            }
+        };
         Ok(Self {
-            h1,
-            h2,
+            client: plain,
+            version,
+            upgrades,
             scheme,
             authority,
             prefix,
             response_timeout: config.response_timeout,
             tunnel_idle_timeout: config.tunnel_idle_timeout,
-            protocol: config.protocol,
         })
     }
 
@@ -253,5 +272,64 @@ where
             .authority(self.authority.clone())
             .path_and_query(pq)
             .build()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Body = http_body_util::Empty<bytes::Bytes>;
+
+    fn upstream(url: &str, protocol: UpstreamProtocol) -> Upstream<Body> {
+        let mut config = UpstreamConfig::new(url.parse().unwrap());
+        config.protocol = protocol;
+        Upstream::new(&config).unwrap()
+    }
+
+    #[test]
+    fn requests_go_over_http1_unless_told_otherwise() {
+        assert_eq!(UpstreamProtocol::default(), UpstreamProtocol::Http1);
+        let config = UpstreamConfig::new("http://127.0.0.1:1".parse().unwrap());
+        assert_eq!(config.protocol, UpstreamProtocol::Http1);
+        let up = upstream("http://127.0.0.1:1", UpstreamProtocol::Http1);
+        assert_eq!(up.version, Version::HTTP_11);
+        assert!(up.upgrades.is_some());
+    }
+
+    #[test]
+    fn an_http2_upstream_gets_http2_and_no_upgrades() {
+        for url in ["http://127.0.0.1:1", "https://localhost:1"] {
+            let up = upstream(url, UpstreamProtocol::Http2);
+            assert_eq!(up.version, Version::HTTP_2, "{url}");
+            assert!(up.upgrades.is_none(), "{url}");
+        }
+    }
+
+    #[test]
+    fn auto_lets_alpn_decide_and_keeps_upgrades_on_http1() {
+        for url in ["http://127.0.0.1:1", "https://localhost:1"] {
+            let up = upstream(url, UpstreamProtocol::Auto);
+            // Sent as HTTP/1.1; hyper speaks HTTP/2 on a connection where ALPN chose `h2`.
+            assert_eq!(up.version, Version::HTTP_11, "{url}");
+            assert!(up.upgrades.is_some(), "{url}");
+        }
+    }
+
+    #[test]
+    fn a_ca_file_error_names_the_flag_and_the_file() {
+        let mut config = UpstreamConfig::new("https://localhost:1".parse().unwrap());
+        config.roots = UpstreamRoots::CaFile("/nonexistent/ca.pem".into());
+        let err = Upstream::<Body>::new(&config).unwrap_err().to_string();
+        assert!(err.starts_with("`--upstream-ca`: "), "{err}");
+        assert!(err.contains("`/nonexistent/ca.pem`"), "{err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        config.roots = UpstreamRoots::CaFile(empty.clone());
+        let err = Upstream::<Body>::new(&config).unwrap_err().to_string();
+        assert!(err.contains(&format!("`{}`", empty.display())), "{err}");
+        assert!(err.contains("no certificate"), "{err}");
     }
 }

@@ -12,11 +12,14 @@ use hyper_util::rt::TokioExecutor;
 use sha2::Digest;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use trellis::upstream::UpstreamProtocol;
 
 #[tokio::test]
 async fn h2c_callers_are_served_and_forwarded_over_http2() {
     let up = spawn_upstream().await;
-    let proxy = TestProxy::start(ProxyOptions::new(up)).await;
+    let mut opts = ProxyOptions::new(up);
+    opts.protocol = Some(UpstreamProtocol::Http2);
+    let proxy = TestProxy::start(opts).await;
     let res = within(
         10,
         h2c_client().request(Request::get(proxy.url("/x/../h2")).body(full("")).unwrap()),
@@ -137,7 +140,9 @@ async fn idle_tunnels_are_closed() {
 #[tokio::test]
 async fn grpc_trailers_pass_through() {
     let up = spawn_upstream().await;
-    let proxy = TestProxy::start(ProxyOptions::new(up)).await;
+    let mut opts = ProxyOptions::new(up);
+    opts.protocol = Some(UpstreamProtocol::Http2);
+    let proxy = TestProxy::start(opts).await;
     let req = Request::post(proxy.url("/grpc"))
         .header("content-type", "application/grpc")
         .header("te", "trailers")
@@ -232,8 +237,9 @@ async fn bodies_stream_without_buffering() {
     assert_eq!(&rest[..], b"second");
 }
 
-#[tokio::test]
-async fn https_upstream_is_verified_against_a_ca_file_and_grpc_uses_h2() {
+/// A TLS echo upstream (ALPN `h2`, `http/1.1`) and proxy options trusting only its
+/// certificate through a CA file; the directory holds the file.
+async fn tls_upstream_trusted_by_a_ca_file() -> (ProxyOptions, tempfile::TempDir) {
     let (cert, key, pem) = self_signed_with_pem();
     let up = spawn_tls_upstream(trellis::tls::server_config(vec![cert], key).unwrap()).await;
     let dir = tempfile::tempdir().unwrap();
@@ -242,13 +248,22 @@ async fn https_upstream_is_verified_against_a_ca_file_and_grpc_uses_h2() {
     let mut opts = ProxyOptions::new(up);
     opts.upstream = format!("https://localhost:{}", up.port());
     opts.roots = trellis::upstream::UpstreamRoots::CaFile(ca);
-    let proxy = TestProxy::start(opts).await;
+    (opts, dir)
+}
 
+#[tokio::test]
+async fn https_upstream_is_verified_against_a_ca_file_and_grpc_uses_h2() {
+    let (opts, _dir) = tls_upstream_trusted_by_a_ca_file().await;
+    let proxy = TestProxy::start(opts.clone()).await;
     let (status, _, body) = get(&h1_client(), &proxy.url("/over/tls")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(echoed(&body).version(), "HTTP/1.1");
     assert_eq!(echoed(&body).path(), "/over/tls");
 
+    // gRPC needs `--upstream-protocol http2`: ALPN `h2`, whatever the caller spoke.
+    let mut opts = opts;
+    opts.protocol = Some(UpstreamProtocol::Http2);
+    let proxy = TestProxy::start(opts).await;
     let req = Request::post(proxy.url("/grpc"))
         .header("content-type", "application/grpc+proto")
         .body(full(&b"\0\0\0\0\x01z"[..]))
@@ -259,6 +274,37 @@ async fn https_upstream_is_verified_against_a_ca_file_and_grpc_uses_h2() {
     assert_eq!(res.headers()["x-upstream-version"], "HTTP/2.0");
     let collected = within(10, res.into_body().collect()).await.unwrap();
     assert_eq!(&collected.to_bytes()[..], b"\0\0\0\0\x01z");
+}
+
+#[tokio::test]
+async fn auto_lets_alpn_choose_for_an_https_upstream() {
+    let (mut opts, _dir) = tls_upstream_trusted_by_a_ca_file().await;
+    opts.protocol = Some(UpstreamProtocol::Auto);
+    let proxy = TestProxy::start(opts).await;
+    // The service offers `h2`, so even an HTTP/1.1 caller is forwarded over HTTP/2.
+    let (status, _, body) = get(&h1_client(), &proxy.url("/alpn")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(echoed(&body).version(), "HTTP/2.0");
+    // A WebSocket upgrade still takes an HTTP/1.1 connection (ALPN `http/1.1` only).
+    let mut stream = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    stream
+        .write_all(
+            b"GET /ws HTTP/1.1\r\nHost: svc\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        within(5, stream.read_exact(&mut byte)).await.unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    stream.write_all(b"over tls").await.unwrap();
+    let mut back = [0u8; 8];
+    within(5, stream.read_exact(&mut back)).await.unwrap();
+    assert_eq!(&back, b"over tls");
 }
 
 #[tokio::test]

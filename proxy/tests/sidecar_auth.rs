@@ -376,7 +376,20 @@ async fn conditions_see_headers_query_values_port_and_source() {
 
 #[tokio::test]
 async fn http2_callers_are_verified_against_their_authority() {
-    let (proxy, _h, _d) = start(Mode::Enforce).await;
+    let up = spawn_upstream().await;
+    let dir = policy_dir();
+    let mut handle = None;
+    let mut opts = ProxyOptions::new(up);
+    opts.protocol = Some(trellis::upstream::UpstreamProtocol::Http2);
+    let proxy = TestProxy::start_with(
+        opts,
+        make_auth(
+            snapshot_config(dir.path()),
+            settings(Mode::Enforce),
+            &mut handle,
+        ),
+    )
+    .await;
     let mut req = signed("GET", &proxy.url("/orders/7"), CHECKOUT);
     // HTTP/2 carries the host in `:authority`; no `host` header is sent.
     req.headers_mut().remove("host");

@@ -156,6 +156,92 @@ fn durations() {
 }
 
 #[test]
+fn the_upstream_is_spoken_to_in_http1_unless_told_otherwise() {
+    let c = parse(&[]).unwrap();
+    assert_eq!(c.upstream_protocol, UpstreamProtocol::Http1);
+    assert_eq!(
+        c.proxy_config(None).stack.upstream.protocol,
+        UpstreamProtocol::Http1
+    );
+    for (value, protocol) in [
+        ("http1", UpstreamProtocol::Http1),
+        ("http2", UpstreamProtocol::Http2),
+        ("auto", UpstreamProtocol::Auto),
+    ] {
+        let c = parse(&["--upstream-protocol", value]).unwrap();
+        assert_eq!(c.upstream_protocol, protocol);
+        assert_eq!(c.proxy_config(None).stack.upstream.protocol, protocol);
+        assert_eq!(protocol.as_str(), value);
+    }
+    assert!(matches!(
+        parse(&["--upstream-protocol", "h2c"]),
+        Err(ParseError::Usage(_))
+    ));
+}
+
+#[test]
+fn upstream_ca_is_a_pem_file_or_the_system_store_and_defaults_to_the_bundled_roots() {
+    let https = ["--upstream", "https://svc.local:8443"];
+    let c = parse(&https).unwrap();
+    assert_eq!(c.upstream_roots, UpstreamRoots::Webpki);
+    let c = parse(&[&https[..], &["--upstream-ca", "/etc/ca.pem"]].concat()).unwrap();
+    assert_eq!(
+        c.upstream_roots,
+        UpstreamRoots::CaFile("/etc/ca.pem".into())
+    );
+    assert_eq!(
+        c.proxy_config(None).stack.upstream.roots,
+        UpstreamRoots::CaFile("/etc/ca.pem".into())
+    );
+    assert!(c.warnings().iter().all(|w| !w.contains("--upstream-ca")));
+    let c = parse(&[&https[..], &["--upstream-ca", "system"]].concat()).unwrap();
+    assert_eq!(c.upstream_roots, UpstreamRoots::Native);
+    let e = invalid(&["--upstream-ca", " "]);
+    assert_eq!(e.flag, "upstream-ca");
+    assert!(e.to_string().contains("is empty"), "{e}");
+}
+
+#[test]
+fn an_upstream_ca_with_a_plain_http_upstream_is_warned_about() {
+    let c = parse(&["--upstream-ca", "/etc/ca.pem"]).unwrap();
+    assert!(
+        c.warnings()
+            .iter()
+            .any(|w| w.contains("`--upstream-ca` is inactive")),
+        "{:?}",
+        c.warnings()
+    );
+}
+
+#[test]
+fn idle_timeout_closes_connections_and_tunnels_and_must_be_positive() {
+    let c = parse(&[]).unwrap();
+    assert_eq!(c.idle_timeout, Duration::from_secs(60));
+    let c = parse(&["--idle-timeout", "90s"]).unwrap();
+    let p = c.proxy_config(None);
+    assert_eq!(p.server.idle_timeout, Duration::from_secs(90));
+    assert_eq!(
+        p.stack.upstream.tunnel_idle_timeout,
+        Duration::from_secs(90)
+    );
+    assert_eq!(invalid(&["--idle-timeout", "0"]).flag, "idle-timeout");
+    assert_eq!(invalid(&["--idle-timeout", "soon"]).flag, "idle-timeout");
+}
+
+#[test]
+fn max_connections_is_a_whole_number_from_one() {
+    let c = parse(&[]).unwrap();
+    assert_eq!(c.max_connections, 10_000);
+    let c = parse(&["--max-connections", "1"]).unwrap();
+    assert_eq!(c.proxy_config(None).server.max_connections, 1);
+    for bad in ["0", "-1", "many", "1e4", "1000001"] {
+        let e = invalid(&[&format!("--max-connections={bad}")]);
+        assert_eq!(e.flag, "max-connections", "{bad}");
+        assert!(e.to_string().contains(&format!("`{bad}`")), "{e}");
+    }
+}
+
+#[test]
 fn allow_path_semicolons_is_off_unless_given() {
     assert!(!parse(&[]).unwrap().path_rules.allow_semicolons);
     let c = parse(&["--allow-path-semicolons"]).unwrap();

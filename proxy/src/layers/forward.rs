@@ -1,26 +1,29 @@
 //! The innermost service: sends the request to the upstream over a pooled connection and
-//! streams both bodies without buffering; tunnels `Upgrade` requests after a `101`.
+//! streams both bodies without buffering; tunnels WebSocket upgrades after a `101`.
+//!
+//! Upgrades: only a WebSocket upgrade (see [`is_upgrade`]) is tunnelled, and only where there
+//! is an HTTP/1.1 client to carry it (not with `--upstream-protocol http2`) and a connection
+//! task to run the tunnel (a `TunnelSlot` from the server). Every other request, `Upgrade:
+//! h2c` above all, reaches the upstream as a plain request without `Upgrade`: a tunnel's
+//! later requests would never be authorized.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
-use http::header::HOST;
+use http::header::{CONNECTION, HOST, UPGRADE};
 use http::{HeaderValue, Request, Response, StatusCode, Version};
-use hyper::upgrade::OnUpgrade;
 use hyper_util::client::legacy::connect::HttpInfo;
-use hyper_util::rt::TokioIo;
 use tower_service::Service;
 
-use crate::activity::{Activity, ActivityIo};
 use crate::body::ProxyBody;
 use crate::error::{ProxyError, UpstreamError};
 use crate::layers::body_digest::{self, DigestChecked, Verdict};
 use crate::layers::identity_headers::{is_upgrade, strip_hop_by_hop};
 use crate::normalize::NormalizedPath;
 use crate::outcome::Outcome;
+use crate::tunnel::{copy_until_idle, TunnelSlot};
 use crate::upstream::Upstream;
 
 /// Forwards requests to the upstream.
@@ -62,30 +65,6 @@ pub fn classify_client_error(err: &hyper_util::client::legacy::Error) -> Upstrea
         UpstreamError::Unreachable(error_chain(err))
     } else {
         UpstreamError::Protocol(error_chain(err))
-    }
-}
-
-/// Copies bytes both ways until either side closes or nothing moves for `idle`.
-async fn tunnel(client: OnUpgrade, upstream: OnUpgrade, idle: Duration) {
-    let (client, upstream) = tokio::join!(client, upstream);
-    let (Ok(client), Ok(upstream)) = (client, upstream) else {
-        return;
-    };
-    let activity = Activity::new();
-    let mut client = ActivityIo::new(TokioIo::new(client), activity.clone());
-    let mut upstream = TokioIo::new(upstream);
-    let copy = tokio::io::copy_bidirectional(&mut client, &mut upstream);
-    tokio::pin!(copy);
-    loop {
-        tokio::select! {
-            // Either side closing ends the tunnel; an error (a reset) has no one to report to.
-            _ = &mut copy => return,
-            () = tokio::time::sleep(activity.remaining(idle)) => {
-                if activity.remaining(idle).is_zero() {
-                    return;
-                }
-            }
-        }
     }
 }
 
@@ -131,24 +110,38 @@ where
                 req.headers_mut().insert(HOST, host);
             }
         }
-        let upgrade = is_upgrade(req.version(), req.headers());
-        let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
-        let h2 = !upgrade && up.protocol.wants_h2(req.version(), req.headers());
-        *req.uri_mut() = uri;
-        *req.version_mut() = if h2 {
-            Version::HTTP_2
+        let slot = if is_upgrade(req.version(), req.headers()) {
+            req.extensions_mut().remove::<TunnelSlot>()
         } else {
-            Version::HTTP_11
+            None
         };
+        let tunnel = match (&up.upgrades, slot) {
+            (Some(client), Some(slot)) => Some((client, slot)),
+            _ => None,
+        };
+        if tunnel.is_none() && req.headers().contains_key(UPGRADE) {
+            // Not tunnelled: served as a plain request. `Connection` names nothing else by now
+            // (hop-by-hop headers are stripped before this layer).
+            let headers = req.headers_mut();
+            headers.remove(UPGRADE);
+            headers.remove(CONNECTION);
+        }
+        *req.uri_mut() = uri;
         // A signed body digest is checked on the way; a body known empty is checked now.
-        let (req, verdict) = match body_digest::check_request(req, outcome.as_ref()) {
+        let (mut req, verdict) = match body_digest::check_request(req, outcome.as_ref()) {
             Ok(checked) => checked,
             Err(mismatch) => return Box::pin(async move { Err(mismatch.into()) }),
         };
-        let sent = if h2 {
-            up.h2.request(req)
-        } else {
-            up.h1.request(req)
+        let (sent, tunnel) = match tunnel {
+            Some((client, slot)) => {
+                *req.version_mut() = Version::HTTP_11;
+                let client_upgrade = hyper::upgrade::on(&mut req);
+                (client.request(req), Some((client_upgrade, slot)))
+            }
+            None => {
+                *req.version_mut() = up.version;
+                (up.client.request(req), None)
+            }
         };
         let timeout = up.response_timeout;
         let tunnel_idle = up.tunnel_idle_timeout;
@@ -171,12 +164,29 @@ where
                 }
             }
             let switching = res.status() == StatusCode::SWITCHING_PROTOCOLS;
-            if let (true, Some(client_upgrade)) = (switching, client_upgrade) {
-                let upstream_upgrade = hyper::upgrade::on(&mut res);
-                tokio::spawn(tunnel(client_upgrade, upstream_upgrade, tunnel_idle));
+            match (switching, tunnel) {
+                (true, Some((client_upgrade, slot))) => {
+                    let upstream_upgrade = hyper::upgrade::on(&mut res);
+                    slot.put(Box::pin(copy_until_idle(
+                        client_upgrade,
+                        upstream_upgrade,
+                        tunnel_idle,
+                    )));
+                }
+                (true, None) => {
+                    return Err(UpstreamError::Protocol(
+                        "the service switched protocols for a request that did not ask to upgrade"
+                            .to_owned(),
+                    )
+                    .into())
+                }
+                (false, _) => {}
             }
             strip_hop_by_hop(res.headers_mut(), switching);
             Ok(res.map(ProxyBody::upstream))
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

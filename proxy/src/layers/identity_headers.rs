@@ -58,11 +58,15 @@ pub fn target_header(service_arn: &str, service_network_arn: Option<&str>) -> Op
     .ok()
 }
 
-/// Whether the request asks to switch protocols (HTTP/1.1 `Connection: upgrade` + `Upgrade`),
-/// which `Forward` tunnels.
+/// Whether the request is a WebSocket upgrade (HTTP/1.1, `Connection: upgrade` and one
+/// `Upgrade` field that is exactly `websocket`), the only upgrade `Forward` tunnels, after
+/// authorization. Any other `Upgrade` is not an upgrade: it is removed with its `Connection`
+/// token and the request is served as a plain request. Above all `h2c`: the upstream would
+/// switch the connection to HTTP/2, and the streams that follow inside the tunnel would never
+/// be authorized. A list (`websocket, h2c`) would let the upstream pick, so it is refused too.
 pub fn is_upgrade(version: Version, headers: &HeaderMap) -> bool {
     version == Version::HTTP_11
-        && headers.contains_key(UPGRADE)
+        && upgrades_to_websocket(headers)
         && connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"))
 }
 
@@ -71,7 +75,17 @@ pub(crate) fn is_upgrade_scanned(version: Version, headers: &HeaderMap, present:
     version == Version::HTTP_11
         && present.has(present::UPGRADE)
         && present.has(present::CONNECTION)
+        && upgrades_to_websocket(headers)
         && connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"))
+}
+
+/// One `Upgrade` field, whose value is `websocket` (any case, RFC 6455 §4.1).
+fn upgrades_to_websocket(headers: &HeaderMap) -> bool {
+    let mut values = headers.get_all(UPGRADE).iter();
+    match (values.next(), values.next()) {
+        (Some(v), None) => v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"websocket"),
+        _ => false,
+    }
 }
 
 /// The tokens of every `Connection` line, trimmed, empty ones skipped.

@@ -181,6 +181,26 @@ pub async fn spawn_upstream() -> SocketAddr {
     addr
 }
 
+/// An echo upstream on 127.0.0.1:0 speaking only HTTP/1.1 (HTTP/2 prior knowledge fails).
+pub async fn spawn_http1_only_upstream() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), hyper::service::service_fn(echo))
+                    .with_upgrades()
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
 /// An echo upstream on 127.0.0.1:0 behind TLS (ALPN `h2`, `http/1.1`).
 pub async fn spawn_tls_upstream(tls: Arc<rustls::ServerConfig>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -257,6 +277,8 @@ pub struct ProxyOptions {
     pub tunnel_idle_timeout: Duration,
     pub path_rules: trellis::normalize::PathRules,
     pub header_rules: HeaderRules,
+    /// `None`: the library's default.
+    pub protocol: Option<trellis::upstream::UpstreamProtocol>,
 }
 
 impl ProxyOptions {
@@ -276,6 +298,7 @@ impl ProxyOptions {
             tunnel_idle_timeout: Duration::from_secs(60),
             path_rules: trellis::normalize::PathRules::default(),
             header_rules: HeaderRules::default(),
+            protocol: None,
         }
     }
 }
@@ -342,6 +365,9 @@ impl TestProxy {
         upstream.connect_timeout = Duration::from_secs(2);
         upstream.roots = opts.roots.clone();
         upstream.tunnel_idle_timeout = opts.tunnel_idle_timeout;
+        if let Some(protocol) = opts.protocol {
+            upstream.protocol = protocol;
+        }
         let config = StackConfig {
             service_arn: SERVICE_ARN.to_owned(),
             service_network_arn: Some(NETWORK_ARN.to_owned()),
