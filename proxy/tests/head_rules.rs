@@ -179,7 +179,9 @@ async fn a_signed_http2_caller_is_verified_against_the_authority_forwarded_as_ho
     let (status, _, body) = send(&h2c_client(), req).await;
     assert_eq!(status, StatusCode::OK, "{}", text(&body));
     let e = echoed(&body);
-    assert_eq!(e.version(), "HTTP/2.0");
+    // Forwarded over HTTP/1.1 (the default `--upstream-protocol`), with the signed authority
+    // as `Host`.
+    assert_eq!(e.version(), "HTTP/1.1");
     assert_eq!(e.header("host").unwrap(), proxy.addr.to_string());
     assert!(e.has("x-amzn-lattice-identity"));
 }
