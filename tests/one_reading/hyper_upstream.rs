@@ -9,8 +9,9 @@
 //! - query: `form_urlencoded` pairs of `Uri::query()` (serde_urlencoded, hence axum's `Query`,
 //!   decode the same way: `+` as a space).
 //!
-//! Every byte read from the proxy is counted, so the test can tell a request the proxy refused
-//! from one the upstream received and could not parse.
+//! Every request served and every byte read on an HTTP/1 connection is counted, so the test can
+//! tell a request the proxy refused from one the upstream received and could not parse. (Bytes
+//! of HTTP/2 connections are not: flow-control frames may arrive after their exchange.)
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -59,7 +60,7 @@ impl HyperUpstream {
         HyperUpstream { addr, seen }
     }
 
-    /// Bytes received from the proxy so far, over all connections.
+    /// Requests served plus HTTP/1 bytes received from the proxy, over all connections.
     pub fn seen(&self) -> u64 {
         self.seen.load(Ordering::SeqCst)
     }
@@ -74,10 +75,14 @@ async fn serve(listener: std::net::TcpListener, seen: Arc<AtomicU64>) {
         let io = hyper_util::rt::TokioIo::new(Counting {
             inner: stream,
             seen: Arc::clone(&seen),
+            first: true,
+            h2: false,
         });
+        let served = Arc::clone(&seen);
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(|req| async move {
-                Ok::<_, std::convert::Infallible>(answer(&req))
+            let service = hyper::service::service_fn(move |req| {
+                served.fetch_add(1, Ordering::SeqCst);
+                async move { Ok::<_, std::convert::Infallible>(answer(&req)) }
             });
             let _ =
                 hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
@@ -118,10 +123,12 @@ fn answer<B>(req: &http::Request<B>) -> http::Response<Full<Bytes>> {
         .unwrap()
 }
 
-/// A TCP stream that counts the bytes it reads.
+/// A TCP stream that counts the bytes it reads, unless it carries HTTP/2.
 struct Counting {
     inner: tokio::net::TcpStream,
     seen: Arc<AtomicU64>,
+    first: bool,
+    h2: bool,
 }
 
 impl AsyncRead for Counting {
@@ -132,8 +139,15 @@ impl AsyncRead for Counting {
     ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        let read = buf.filled().len() - before;
-        self.seen.fetch_add(read as u64, Ordering::SeqCst);
+        let got = &buf.filled()[before..];
+        if self.first && !got.is_empty() {
+            self.first = false;
+            self.h2 = got.starts_with(b"PRI * HTTP/2.0");
+        }
+        if !self.h2 {
+            let read = got.len() as u64;
+            self.seen.fetch_add(read, Ordering::SeqCst);
+        }
         polled
     }
 }
