@@ -213,10 +213,19 @@ struct Resend<'a> {
     checks: Vec<Check>,
 }
 
-fn second_pass(sidecar: &Sidecar, upstream: &Upstream, resends: &[Resend<'_>]) -> Vec<Second> {
+fn second_pass(
+    sidecar: &Sidecar,
+    upstream: &Upstream,
+    query_keys: &[String],
+    resends: &[Resend<'_>],
+) -> Vec<Second> {
     let per_case: Vec<(usize, Vec<Check>)> =
         resends.iter().map(|r| (r.case, r.checks.clone())).collect();
-    sidecar.load(&policy::document(hyper_upstream::WATCHED, Some(&per_case)));
+    sidecar.load(&policy::document(
+        hyper_upstream::WATCHED,
+        query_keys,
+        Some(&per_case),
+    ));
     resends
         .iter()
         .map(|r| {
@@ -273,9 +282,17 @@ fn second_pass(sidecar: &Sidecar, upstream: &Upstream, resends: &[Resend<'_>]) -
 /// Runs every case against `upstream`; one result per case: `Ok(how it held)` or
 /// `Err(what broke)`.
 fn run_corpus(upstream: &Upstream, cases: &[corpus::Case]) -> Vec<Result<String, String>> {
+    let mut query_keys: Vec<String> = Vec::new();
+    for case in cases {
+        for key in policy::query_names(&case.wire.target()) {
+            if !query_keys.contains(&key) {
+                query_keys.push(key);
+            }
+        }
+    }
     let sidecar = Sidecar::start(
         upstream.addr(),
-        &policy::document(hyper_upstream::WATCHED, None),
+        &policy::document(hyper_upstream::WATCHED, &query_keys, None),
     );
     let wires: Vec<Wire> = cases
         .iter()
@@ -302,7 +319,7 @@ fn run_corpus(upstream: &Upstream, cases: &[corpus::Case]) -> Vec<Result<String,
     let mut seconds: HashMap<usize, Second> = resends
         .iter()
         .map(|r| r.case)
-        .zip(second_pass(&sidecar, upstream, &resends))
+        .zip(second_pass(&sidecar, upstream, &query_keys, &resends))
         .collect();
     firsts
         .iter()
@@ -365,7 +382,7 @@ fn the_comparison_denies_a_request_whose_upstream_reading_was_altered() {
     let upstream = Upstream::hyper();
     let sidecar = Sidecar::start(
         upstream.addr(),
-        &policy::document(hyper_upstream::WATCHED, None),
+        &policy::document(hyper_upstream::WATCHED, &[], None),
     );
     let base = corpus::corpus()
         .into_iter()
@@ -434,7 +451,7 @@ fn the_comparison_denies_a_request_whose_upstream_reading_was_altered() {
             checks: policy::checks(i + 1, view, &policy::query_names(&target)),
         })
         .collect();
-    let seconds = second_pass(&sidecar, &upstream, &resends);
+    let seconds = second_pass(&sidecar, &upstream, &[], &resends);
     for ((expected, _), second) in alterations.iter().zip(&seconds) {
         match second {
             Second::Agreed => assert!(expected.is_empty(), "not denied: {expected}"),

@@ -179,6 +179,7 @@ fn auth(c: &mut Criterion) {
         source_vpc_owner: None,
         identity_policies: IdentityPolicies::Enforce,
         mode: Mode::Enforce,
+        xff: Default::default(),
         enabled: true,
     };
     let now = SystemTime::now();

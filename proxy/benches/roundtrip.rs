@@ -125,6 +125,7 @@ async fn proxy_with(up: SocketAddr, access_log: AccessLogTarget, auth: bool) -> 
             source_vpc_owner: None,
             identity_policies: IdentityPolicies::Enforce,
             mode: Mode::Enforce,
+            xff: Default::default(),
             enabled: true,
         };
         let layers = auth_layers(handle.shared(), settings);

@@ -582,6 +582,7 @@ impl Config {
             source_vpc_owner: self.source_vpc_owner.as_deref().map(Arc::from),
             identity_policies: self.identity_policies,
             mode: self.mode,
+            xff: self.header_rules.xff,
             enabled: self.snapshot.auth_enabled(),
         }
     }

@@ -12,7 +12,9 @@ mod query;
 
 use std::fmt;
 
-pub use query::{form_decode, forwarded_query, is_presign_param, query_pairs};
+pub use query::{
+    form_decode, forwarded_query, is_presign_param, query_key_in_two_cases, query_pairs,
+};
 
 /// How paths are read, from the flags; what a path may hold beyond the fixed rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

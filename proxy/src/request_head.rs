@@ -94,6 +94,12 @@ pub enum HeaderError {
     /// A header a loaded policy reads appears on more than one line.
     #[error("header `{0}` appears on more than one line and a policy reads it; send it once, with the values joined by `, ` on one line")]
     RepeatedReadHeader(HeaderName),
+    /// A header a loaded policy reads holds bytes outside visible ASCII.
+    #[error("header `{0}` holds bytes that are not visible ASCII and a policy reads it; servers decode such bytes differently (Latin-1, UTF-8, raw), so send the value in ASCII (percent- or base64-encoded)")]
+    ReadHeaderNotText(HeaderName),
+    /// A query key a loaded policy reads comes in two letter cases.
+    #[error("query key `{0}` also appears as `{1}` and a policy reads it; policies match query keys in any case while services read `{0}` and `{1}` apart, so send one spelling")]
+    QueryKeyInTwoCases(String, String),
     /// `Connection` names a header that must reach the upstream as the policy and the
     /// signature saw it.
     #[error("`Connection` names `{name}`, {why}, which must reach the service; remove it from `Connection`")]
@@ -201,6 +207,49 @@ pub fn repeated_read_header<'r>(
         let mut lines = headers.get_all(*name).iter();
         lines.next().is_some() && lines.next().is_some()
     })
+}
+
+/// Refuses a request whose headers the loaded policies (`read`) cannot read one way: one on
+/// several lines ([`repeated_read_header`]) or one holding bytes outside visible ASCII, which
+/// a policy cannot see as text while services read it as Latin-1, UTF-8 or bytes. Headers the
+/// proxy itself writes for the upstream are read as written (see `is_proxy_written`) and are
+/// not checked.
+pub fn check_read_headers(headers: &HeaderMap, read: &[HeaderName]) -> Result<(), HeaderError> {
+    for name in read {
+        if is_proxy_written(name.as_str()) {
+            continue;
+        }
+        let mut lines = headers.get_all(name).iter();
+        let Some(first) = lines.next() else {
+            continue;
+        };
+        if lines.next().is_some() {
+            return Err(HeaderError::RepeatedReadHeader(name.clone()));
+        }
+        if first.to_str().is_err() {
+            return Err(HeaderError::ReadHeaderNotText(name.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// Headers whose forwarded value the proxy writes or removes after the decision (the
+/// credentials, the identity and target headers, `x-forwarded-*`): a policy reads them as the
+/// upstream will get them, never the caller's lines.
+pub(crate) fn is_proxy_written(name: &str) -> bool {
+    matches!(
+        name,
+        "authorization"
+            | "x-amz-security-token"
+            | "x-amzn-lattice-identity"
+            | "x-amzn-lattice-identity-tags"
+            | "x-amzn-lattice-network"
+            | "x-amzn-lattice-target"
+            | "x-amzn-source-vpc"
+            | "x-forwarded-for"
+            | "x-forwarded-port"
+            | "x-forwarded-proto"
+    )
 }
 
 #[cfg(test)]

@@ -110,6 +110,8 @@ pub struct Snapshot {
     files: Vec<LoadedFile>,
     /// The headers the policies above read (network, service, every principal's identity).
     read_headers: Box<[HeaderName]>,
+    /// The query keys they read, lower-cased.
+    read_query_keys: Box<[String]>,
 }
 
 impl Snapshot {
@@ -138,6 +140,12 @@ impl Snapshot {
     /// refuses a request carrying one of them on more than one line.
     pub fn read_headers(&self) -> &[HeaderName] {
         &self.read_headers
+    }
+
+    /// The query keys any policy of this snapshot reads (`RequestQueryString/<key>`,
+    /// lower-cased): `Authorize` refuses a request carrying one of them in two letter cases.
+    pub fn read_query_keys(&self) -> &[String] {
+        &self.read_query_keys
     }
 
     /// The files in force, for `/policy`.

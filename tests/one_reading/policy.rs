@@ -250,20 +250,29 @@ fn percent_decode(s: &[u8]) -> String {
 }
 
 /// The policy document: Allow all callers; a `Deny` that never matches but reads every
-/// watched header (so which headers "a loaded policy reads" does not change between the
-/// passes); with `checks`, also a `Deny` for requests without the marker and the checks.
-pub fn document(watched: &[&str], checks: Option<&[(usize, Vec<Check>)]>) -> String {
+/// watched header and every query key of the corpus (so which headers and query keys "a
+/// loaded policy reads" does not change between the passes); with `checks`, also a `Deny` for
+/// requests without the marker and the checks.
+pub fn document(
+    watched: &[&str],
+    query_keys: &[String],
+    checks: Option<&[(usize, Vec<Check>)]>,
+) -> String {
     let mut reads = Map::new();
     reads.insert(METHOD.into(), json!("never a method"));
     for name in watched.iter().chain(&["host", "x-case"]) {
         reads.insert(header_key(name), json!("never a value"));
+    }
+    let mut query_reads = Map::new();
+    for name in query_keys {
+        query_reads.insert(query_key(name), json!("never a value"));
     }
     let mut statements = vec![
         json!({"Sid": "AllowAll", "Effect": "Allow", "Principal": "*",
                "Action": "vpc-lattice-svcs:Invoke", "Resource": "*"}),
         json!({"Sid": "ReadsWatchedHeaders", "Effect": "Deny", "Principal": "*",
                "Action": "vpc-lattice-svcs:Invoke", "Resource": "*",
-               "Condition": {"StringEquals": reads}}),
+               "Condition": {"StringEquals": reads, "ForAnyValue:StringEquals": query_reads}}),
     ];
     if let Some(cases) = checks {
         statements.push(

@@ -39,6 +39,9 @@ pub struct AuthSettings {
     pub identity_policies: IdentityPolicies,
     /// `--mode`.
     pub mode: Mode,
+    /// `--xff`: the `x-forwarded-for` the upstream gets, which is also what a policy reading
+    /// `RequestHeader/x-forwarded-for` sees.
+    pub xff: crate::request_head::Xff,
     /// Whether any level is `AWS_IAM`; with both `NONE` Lattice checks no signature and adds no
     /// identity, and neither do we.
     pub enabled: bool,

@@ -23,10 +23,11 @@ pub use self::context::{iso8601, RequestContext};
 use super::auth::{AuthSettings, AuthenticatedCaller, IdentityPolicies};
 use super::ConnectionInfo;
 use crate::body::ProxyBody;
+use crate::caller_identity::CallerIdentity;
 use crate::error::{BadRequest, Denied, PolicyLayer, ProxyError};
-use crate::normalize::NormalizedPath;
+use crate::normalize::{query_key_in_two_cases, NormalizedPath};
 use crate::outcome::{DecisionRecord, Outcome};
-use crate::request_head::{repeated_read_header, HeaderError};
+use crate::request_head::{check_read_headers, HeaderError};
 use crate::stack::Mode;
 
 /// The action every HTTP request is authorized for.
@@ -125,8 +126,12 @@ pub fn authorize<B>(
     let snapshot = &caller.snapshot;
     // Here, not in `Normalize`: which headers are read depends on the policies, and this is
     // the snapshot the decision below uses (a reload after an earlier load could add one).
-    if let Some(name) = repeated_read_header(req.headers(), snapshot.read_headers()) {
-        return Err(BadRequest::Header(HeaderError::RepeatedReadHeader(name.clone())).into());
+    check_read_headers(req.headers(), snapshot.read_headers()).map_err(BadRequest::Header)?;
+    if let Some((a, b)) = path
+        .query()
+        .and_then(|q| query_key_in_two_cases(q, snapshot.read_query_keys()))
+    {
+        return Err(BadRequest::Header(HeaderError::QueryKeyInTwoCases(a, b)).into());
     }
     let principal = caller
         .principal
@@ -148,7 +153,8 @@ pub fn authorize<B>(
         req.headers(),
         principal,
         now,
-    );
+    )
+    .with_caller(ext.get::<CallerIdentity>());
     SCRATCH.with_borrow_mut(|(resource, matches)| {
         resource.clear();
         resource.push_str(&settings.service_arn);

@@ -17,7 +17,7 @@ use crate::caller_identity::CallerIdentity;
 use crate::layers::ConnectionInfo;
 use crate::request_head::Xff;
 
-mod forwarded;
+pub(crate) mod forwarded;
 pub(crate) mod present;
 
 /// `x-amzn-lattice-identity`.
@@ -210,12 +210,8 @@ pub fn rewrite<B>(req: &mut Request<B>, target: &HeaderValue, xff: Xff) {
         headers.insert(X_AMZN_LATTICE_IDENTITY_TAGS.clone(), caller.tags);
     }
     if let Some(conn) = conn {
-        let previous = if xff == Xff::Append && present.has(present::X_FORWARDED_FOR) {
-            headers.get(&X_FORWARDED_FOR)
-        } else {
-            None
-        };
-        if let Some(v) = forwarded::x_forwarded_for(previous, conn.remote.ip()) {
+        // The one function the policy's view of the header uses too.
+        if let Some(v) = forwarded::forwarded_for(headers, conn.remote.ip(), xff) {
             headers.insert(X_FORWARDED_FOR.clone(), v);
         }
         headers.insert(

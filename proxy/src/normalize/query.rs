@@ -105,6 +105,35 @@ fn key_of(item: &str) -> &str {
     item.split_once('=').map_or(item, |(k, _)| k)
 }
 
+/// The first key of `read` (lower-case) that `query` carries in two different letter cases,
+/// as `(one spelling, another)`, after form decoding.
+///
+/// A policy matches `RequestQueryString/<key>` case-insensitively (IAM key names are), so it
+/// reads `?a=1&A=2` as one key with two values, while services read two keys: no single value
+/// is the one the policy decides on. Runs only when a loaded policy reads a query key.
+pub fn query_key_in_two_cases(query: &str, read: &[String]) -> Option<(String, String)> {
+    if read.is_empty() {
+        return None;
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for item in query.split('&').filter(|i| !i.is_empty()) {
+        let key = form_decode(key_of(item));
+        if !read.iter().any(|r| r.eq_ignore_ascii_case(&key)) {
+            continue;
+        }
+        if let Some(other) = seen
+            .iter()
+            .find(|s| s.eq_ignore_ascii_case(&key) && **s != key)
+        {
+            return Some((other.clone(), key));
+        }
+        if !seen.contains(&key) {
+            seen.push(key);
+        }
+    }
+    None
+}
+
 /// Appends `?` and the query the upstream receives to `out`: `raw` byte for byte, less every
 /// item whose key [`is_presign_param`] (and the `&` that joined it). Nothing is appended when
 /// nothing is left of a query that held such items; an empty query stays an empty query.

@@ -230,12 +230,14 @@ pub fn load(config: &SnapshotConfig, metrics: &Metrics) -> Result<Snapshot, Vec<
         }
         return Err(errors);
     };
-    let read_headers = super::read_headers::read_headers(
+    let policies = || {
         network
             .iter()
             .chain(&service)
-            .chain(principals.principals().iter().flat_map(|p| &p.policies)),
-    );
+            .chain(principals.principals().iter().flat_map(|p| &p.policies))
+    };
+    let read_headers = super::read_headers::read_headers(policies());
+    let read_query_keys = super::read_headers::read_query_keys(policies());
     let build = || -> Result<Snapshot, LoadError> {
         let callers = principals
             .principals()
@@ -252,6 +254,7 @@ pub fn load(config: &SnapshotConfig, metrics: &Metrics) -> Result<Snapshot, Vec<
             identity_none,
             files,
             read_headers,
+            read_query_keys,
         })
     };
     match build() {

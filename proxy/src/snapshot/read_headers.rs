@@ -26,6 +26,27 @@ pub(crate) fn read_headers<'p>(
     out.into_boxed_slice()
 }
 
+/// Every query key named by a `vpc-lattice-svcs:RequestQueryString/<key>` key of `policies`,
+/// lower-cased (policies match query keys case-insensitively), each once: a request carrying one
+/// of them in two letter cases is refused (see
+/// [`crate::normalize::query_key_in_two_cases`]), since services read `a` and `A` apart.
+pub(crate) fn read_query_keys<'p>(
+    policies: impl IntoIterator<Item = &'p CompiledPolicy>,
+) -> Box<[String]> {
+    let mut out: Vec<String> = Vec::new();
+    for policy in policies {
+        for key in policy.keys_read() {
+            if let KeyKind::RequestQueryString(name) = key.kind {
+                let name = name.to_ascii_lowercase();
+                if !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+        }
+    }
+    out.into_boxed_slice()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +74,10 @@ mod tests {
         let names: Vec<&str> = names.iter().map(HeaderName::as_str).collect();
         assert_eq!(names, ["x-debug", "host", "x-tenant"]);
         assert!(read_headers([]).is_empty());
+        let q = policy(
+            r#"{"ForAnyValue:StringEquals": {"vpc-lattice-svcs:RequestQueryString/Action": "drop",
+                "vpc-lattice-svcs:requestquerystring/action": "x"}}"#,
+        );
+        assert_eq!(&*read_query_keys([&q, &a]), ["action".to_owned()]);
     }
 }

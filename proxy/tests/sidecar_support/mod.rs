@@ -92,6 +92,7 @@ pub fn settings(mode: Mode) -> AuthSettings {
         source_vpc_owner: Some("111122223333".into()),
         identity_policies: IdentityPolicies::Enforce,
         mode,
+        xff: Default::default(),
         enabled: true,
     }
 }

@@ -9,10 +9,13 @@ use http::HeaderMap;
 use trellis_policy::{Context, GlobalKey, Key, KeyKind, Values};
 
 use super::query_groups::QueryGroups;
+use crate::caller_identity::CallerIdentity;
 use crate::layers::auth::AuthSettings;
+use crate::layers::identity_headers::{forwarded, target_header};
 use crate::layers::ConnectionInfo;
 use crate::normalize::NormalizedPath;
 use crate::principals::PrincipalRecord;
+use crate::request_head::is_proxy_written;
 
 /// The request as policy conditions see it.
 #[derive(Debug)]
@@ -24,6 +27,8 @@ pub struct RequestContext<'a> {
     pub(crate) headers: &'a HeaderMap,
     /// `None` for anonymous callers.
     pub(crate) principal: Option<&'a PrincipalRecord>,
+    /// The identity headers the upstream will get (signed callers).
+    pub(crate) caller: Option<&'a CallerIdentity>,
     pub(crate) now: SystemTime,
     lazy: Lazy,
 }
@@ -34,6 +39,9 @@ struct Lazy {
     epoch_time: OnceCell<String>,
     source_ip: OnceCell<String>,
     port: OnceCell<String>,
+    /// `x-forwarded-for` and `x-amzn-lattice-target` as forwarded.
+    forwarded_for: OnceCell<Option<String>>,
+    target: OnceCell<Option<String>>,
     /// Decoded query values by lower-cased key.
     query: OnceCell<QueryGroups>,
 }
@@ -56,9 +64,15 @@ impl<'a> RequestContext<'a> {
             path,
             headers,
             principal,
+            caller: None,
             now,
             lazy: Lazy::default(),
         }
+    }
+
+    /// The same context for a signed caller whose identity headers the upstream will get.
+    pub fn with_caller(self, caller: Option<&'a CallerIdentity>) -> Self {
+        Self { caller, ..self }
     }
 
     /// The value of the one line of header `name`. A header a policy reads never comes on
@@ -66,10 +80,65 @@ impl<'a> RequestContext<'a> {
     /// [`crate::request_head::repeated_read_header`]), and `Normalize` already wrote the
     /// request's authority into `host` and removed what is not forwarded.
     fn header(&self, name: &str) -> Option<Values<'_>> {
+        if let Some(owned) = self.owned_header(name) {
+            return owned;
+        }
         self.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(Values::One)
+    }
+
+    /// A header whose forwarded value the proxy decides, read as the upstream will get it
+    /// (`Some`), or `None` for every other header. The caller's own lines of these are removed
+    /// or replaced after the decision, so deciding on them would decide on something the
+    /// service never sees: the credentials are not forwarded, the identity and target headers
+    /// are the proxy's, `x-forwarded-*` are rewritten per `--xff` and the connection.
+    fn owned_header(&self, name: &str) -> Option<Option<Values<'_>>> {
+        if !is_proxy_written(name) {
+            return None;
+        }
+        let value = match name {
+            "x-amzn-lattice-identity" => self.caller.and_then(|c| c.identity.to_str().ok()),
+            "x-amzn-lattice-identity-tags" => self.caller.and_then(|c| c.tags.to_str().ok()),
+            "x-amzn-lattice-target" => self
+                .lazy
+                .target
+                .get_or_init(|| {
+                    target_header(
+                        &self.settings.service_arn,
+                        self.settings.service_network_arn.as_deref(),
+                    )
+                    .and_then(|v| v.to_str().ok().map(str::to_owned))
+                })
+                .as_deref(),
+            "x-forwarded-for" => {
+                let conn = self.conn?;
+                self.lazy
+                    .forwarded_for
+                    .get_or_init(|| {
+                        forwarded::forwarded_for(self.headers, conn.remote.ip(), self.settings.xff)
+                            .and_then(|v| v.to_str().ok().map(str::to_owned))
+                    })
+                    .as_deref()
+            }
+            "x-forwarded-port" => {
+                let conn = self.conn?;
+                Some(
+                    self.lazy
+                        .port
+                        .get_or_init(|| conn.local.port().to_string())
+                        .as_str(),
+                )
+            }
+            "x-forwarded-proto" => {
+                let conn = self.conn?;
+                Some(if conn.tls { "https" } else { "http" })
+            }
+            // The credentials, `x-amzn-lattice-network` and `x-amzn-source-vpc`: never forwarded.
+            _ => None,
+        };
+        Some(value.map(Values::One))
     }
 
     fn query(&self, name: &str) -> Option<Values<'_>> {

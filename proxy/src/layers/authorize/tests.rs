@@ -17,6 +17,7 @@ fn settings() -> AuthSettings {
         source_vpc_owner: None,
         identity_policies: IdentityPolicies::Enforce,
         mode: Mode::Enforce,
+        xff: Default::default(),
         enabled: true,
     }
 }
@@ -237,4 +238,175 @@ fn a_header_a_loaded_policy_reads_on_two_lines_is_refused_before_deciding() {
     ));
     // Headers no policy reads may repeat.
     assert!(decided(&snapshot, &[("x-other", "1"), ("x-other", "2")]).is_ok());
+}
+
+#[test]
+fn a_header_a_loaded_policy_reads_with_bytes_outside_ascii_is_refused() {
+    let (_dir, snapshot) = debug_deny_snapshot();
+    let mut req = Request::get("/x").body(()).unwrap();
+    req.headers_mut().insert(
+        "x-debug",
+        http::HeaderValue::from_bytes(b"tru\xe9").unwrap(),
+    );
+    req.headers_mut().insert(
+        "x-other",
+        http::HeaderValue::from_bytes(b"caf\xe9").unwrap(),
+    );
+    req.extensions_mut()
+        .insert(NormalizedPath::new("/x", None).unwrap());
+    req.extensions_mut().insert(AuthenticatedCaller {
+        snapshot: Arc::clone(&snapshot),
+        principal: None,
+    });
+    match authorize(&req, &settings(), SystemTime::now()) {
+        Err(ProxyError::BadRequest(BadRequest::Header(HeaderError::ReadHeaderNotText(n)))) => {
+            assert_eq!(n, "x-debug");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A header no policy reads may hold such bytes.
+    req.headers_mut().remove("x-debug");
+    assert!(authorize(&req, &settings(), SystemTime::now()).is_ok());
+}
+
+#[test]
+fn a_query_key_a_loaded_policy_reads_in_two_letter_cases_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = settings().service_arn;
+    std::fs::write(
+        dir.path().join("service.json"),
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[
+              {{"Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"{svc}/*"}},
+              {{"Effect":"Deny","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"{svc}/*",
+                "Condition":{{"ForAnyValue:StringEquals":{{"vpc-lattice-svcs:RequestQueryString/Action":"drop"}}}}}}]}}"#
+        ),
+    )
+    .unwrap();
+    let config = crate::snapshot::SnapshotConfig {
+        network_auth: crate::snapshot::AuthType::None,
+        network_policy: None,
+        service_auth: crate::snapshot::AuthType::AwsIam,
+        service_policy: Some(dir.path().join("service.json")),
+        principals: None,
+    };
+    let metrics = crate::metrics::Metrics::new("t").unwrap();
+    let snapshot = Arc::new(crate::snapshot::load(&config, &metrics).unwrap());
+    let decide = |query: &str| {
+        let mut req = Request::get("/x").body(()).unwrap();
+        req.extensions_mut()
+            .insert(NormalizedPath::new("/x", Some(query)).unwrap());
+        req.extensions_mut().insert(AuthenticatedCaller {
+            snapshot: Arc::clone(&snapshot),
+            principal: None,
+        });
+        authorize(&req, &settings(), SystemTime::now())
+    };
+    assert!(decide("action=keep&ACTION=keep").is_err());
+    match decide("action=keep&Action=drop") {
+        Err(ProxyError::BadRequest(BadRequest::Header(HeaderError::QueryKeyInTwoCases(a, b)))) => {
+            assert_eq!((a.as_str(), b.as_str()), ("action", "Action"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // One spelling, repeated, is one key to everyone; keys no policy reads may differ in case.
+    assert!(decide("action=keep&action=keep2&x=1&X=2").is_ok());
+    assert!(matches!(decide("Action=drop"), Err(ProxyError::Denied(_))));
+}
+
+#[test]
+fn headers_the_proxy_writes_are_read_as_the_upstream_gets_them() {
+    let mut s = settings();
+    s.xff = crate::request_head::Xff::Replace;
+    let conn = ConnectionInfo {
+        remote: "10.0.0.7:50000".parse::<SocketAddr>().unwrap(),
+        local: "10.0.0.1:8443".parse::<SocketAddr>().unwrap(),
+        tls: false,
+    };
+    let path = NormalizedPath::new("/", None).unwrap();
+    let mut headers = HeaderMap::new();
+    for (name, value) in [
+        ("authorization", "AWS4-HMAC-SHA256 Credential=..."),
+        ("x-amz-security-token", "token"),
+        (
+            "x-amzn-lattice-identity",
+            "Principal=arn:aws:iam::1:role/admin",
+        ),
+        ("x-amzn-lattice-network", "forged"),
+        ("x-amzn-source-vpc", "vpc-forged"),
+        ("x-amzn-lattice-target", "forged"),
+        ("x-forwarded-for", "192.0.2.1"),
+        ("x-forwarded-port", "1"),
+        ("x-forwarded-proto", "https"),
+    ] {
+        headers.insert(name, value.parse().unwrap());
+    }
+    let ctx = RequestContext::new(
+        &s,
+        Some(&conn),
+        "GET",
+        &path,
+        &headers,
+        None,
+        SystemTime::now(),
+    );
+    let get = |name: &str| {
+        one(ctx.get(&Key::parse(&key(&format!(
+            "vpc-lattice-svcs:RequestHeader/{name}"
+        )))))
+    };
+    for never in [
+        "authorization",
+        "x-amz-security-token",
+        "x-amzn-lattice-identity",
+        "x-amzn-lattice-identity-tags",
+        "x-amzn-lattice-network",
+        "x-amzn-source-vpc",
+    ] {
+        assert_eq!(get(never), None, "{never}");
+    }
+    assert_eq!(get("x-forwarded-for").as_deref(), Some("10.0.0.7"));
+    assert_eq!(get("x-forwarded-port").as_deref(), Some("8443"));
+    assert_eq!(get("x-forwarded-proto").as_deref(), Some("http"));
+    let target = get("x-amzn-lattice-target").unwrap();
+    assert!(
+        target.starts_with(&format!("ServiceArn={}; ", s.service_arn)),
+        "{target}"
+    );
+    let caller = crate::caller_identity::CallerIdentity {
+        identity: "Principal=arn:aws:iam::111122223333:user/u; Type=AWS_IAM"
+            .parse()
+            .unwrap(),
+        tags: "principal=arn:aws:iam::111122223333:user/u"
+            .parse()
+            .unwrap(),
+    };
+    s.xff = crate::request_head::Xff::Append;
+    let ctx = RequestContext::new(
+        &s,
+        Some(&conn),
+        "GET",
+        &path,
+        &headers,
+        None,
+        SystemTime::now(),
+    )
+    .with_caller(Some(&caller));
+    let get = |name: &str| {
+        one(ctx.get(&Key::parse(&key(&format!(
+            "vpc-lattice-svcs:RequestHeader/{name}"
+        )))))
+    };
+    assert_eq!(
+        get("x-amzn-lattice-identity").as_deref(),
+        caller.identity.to_str().ok()
+    );
+    assert_eq!(
+        get("x-amzn-lattice-identity-tags").as_deref(),
+        caller.tags.to_str().ok()
+    );
+    assert_eq!(
+        get("x-forwarded-for").as_deref(),
+        Some("192.0.2.1, 10.0.0.7")
+    );
 }

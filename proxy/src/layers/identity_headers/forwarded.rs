@@ -3,9 +3,21 @@
 
 use std::net::IpAddr;
 
-use http::HeaderValue;
+use http::{HeaderMap, HeaderValue};
 
+use super::X_FORWARDED_FOR;
 use crate::addr_text::push_ip;
+use crate::request_head::Xff;
+
+/// The `x-forwarded-for` the upstream gets under `xff`: written by `rewrite` and read by a
+/// policy that asks for `RequestHeader/x-forwarded-for`, so both see one value.
+pub(crate) fn forwarded_for(headers: &HeaderMap, ip: IpAddr, xff: Xff) -> Option<HeaderValue> {
+    let previous = match xff {
+        Xff::Append => headers.get(&X_FORWARDED_FOR),
+        Xff::Replace => None,
+    };
+    x_forwarded_for(previous, ip)
+}
 
 /// `<previous>, <ip>` when the caller sent a non-blank, visible-ASCII list, else `<ip>`.
 pub(crate) fn x_forwarded_for(previous: Option<&HeaderValue>, ip: IpAddr) -> Option<HeaderValue> {
