@@ -40,7 +40,7 @@ KUBERNETES_VALIDATE_VERSION=1.37.0
 CFN_LINT_VERSION=1.58.0
 BOTOCORE_VERSION=1.44.5
 # Kubernetes versions each overlay must validate against (strict).
-NATIVE_K8S_VERSIONS="1.29.0 1.33.0"
+NATIVE_K8S_VERSIONS="1.30.0 1.33.0"
 CLASSIC_K8S_VERSIONS="1.30.0"
 MAX_IMAGE_BYTES=$((20 * 1000 * 1000))
 
@@ -178,7 +178,7 @@ check_metrics_used() { "$PY" "$CI/promql_metrics.py" check "$@"; }
 
 check_kit_files_with_binary() {
   "$TRELLIS_BIN" policy check "$DEPLOY"/k8s/base/policy/*.json "$DEPLOY/ecs/service-policy.json"
-  "$TRELLIS_BIN" principals check "$DEPLOY/k8s/base/principals.json"
+  "$TRELLIS_BIN" principals check "$DEPLOY/k8s/overlays/examples/principals.json"
   CHECKOUT_SECRET_ACCESS_KEY=validate/EXAMPLE OPS_ANA_SECRET_ACCESS_KEY=validate/EXAMPLE \
     "$TRELLIS_BIN" principals check "$DEPLOY/ecs/principals.json"
 }
@@ -461,6 +461,8 @@ validate() {
     check_overlay "$DEPLOY/k8s/overlays/native-sidecar" native "$NATIVE_K8S_VERSIONS"
   run "overlay classic-sidecar: strict against Kubernetes $CLASSIC_K8S_VERSIONS + sidecar invariants" \
     check_overlay "$DEPLOY/k8s/overlays/classic-sidecar" classic "$CLASSIC_K8S_VERSIONS"
+  run "overlay examples (example keys, hashed Secret name)" check_overlay "$DEPLOY/k8s/overlays/examples" examples "$NATIVE_K8S_VERSIONS"
+  run "component trellis-sidecar on a plain Deployment" check_overlay "$DEPLOY/k8s/components/example" component "$NATIVE_K8S_VERSIONS"
   run "promtool check rules (alerts)" check_rules "$DEPLOY/observability/alerts.yaml"
   run "promtool test rules (alert unit tests)" check_rule_tests "$DEPLOY/observability/tests/alerts_test.yaml"
   run "dashboard: every expr parsed by promtool" \
@@ -475,6 +477,7 @@ validate() {
   if [[ -n "${TRELLIS_BIN:-}" ]]; then
     [[ -x "$TRELLIS_BIN" ]] || die "TRELLIS_BIN=$TRELLIS_BIN is not an executable"
     run "trellis policy check / principals check on the kit's files" check_kit_files_with_binary
+    run "deploy policies: trellis policy check + policy eval --check (k8s base, ecs)" "$PY" "$CI/check_policies.py" "$TRELLIS_BIN"
     if "$TRELLIS_BIN" run --help >/dev/null 2>&1; then
       run "ConfigMap ..data swap: new policy within 1 s, invalid one keeps the old" check_configmap_swap
     else
@@ -524,6 +527,18 @@ self_test() {
     check_overlay "$B/misspelled-field" native "$NATIVE_K8S_VERSIONS"
   expect_failure "overlay whose app listens on 0.0.0.0" "127.0.0.1:8081|bypass" \
     check_overlay "$B/app-not-on-loopback" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "app preStop shorter than the shutdown delay" "preStop sleep" check_overlay "$B/app-prestop-short" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "grace period below preStop + delay + drain" "terminationGracePeriodSeconds 20" check_overlay "$B/grace-too-short" classic "$CLASSIC_K8S_VERSIONS"
+  expect_failure "overlay generating the principals Secret" "must not be generated" check_overlay "$B/base-generates-principals" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "policy ConfigMap with a stable name" "content-hash name" check_overlay "$B/policy-configmap-stable-name" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "max connections beyond the memory limit" "TRELLIS_MAX_CONNECTIONS=10000" check_overlay "$B/max-connections-over-limit" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "Trellis image by tag, not digest" "pinned by digest" check_overlay "$B/image-by-tag" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "PDB without unhealthyPodEvictionPolicy" "AlwaysAllow" check_overlay "$B/pdb-blocks-drains" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "PodMonitor without the release label" "release" check_overlay "$B/podmonitor-unselected" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "app without a readiness probe" "readinessProbe" check_overlay "$B/app-without-readiness" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "1 s probe timeout at a 100m CPU request" "timeoutSeconds 1 < 2" check_overlay "$B/probe-timeout-short" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "no zone topology spread" "topologySpreadConstraints" check_overlay "$B/no-zone-spread" native "$NATIVE_K8S_VERSIONS"
+  if [[ -n "${TRELLIS_BIN:-}" ]]; then expect_failure "a deploy policy test that fails" "FAIL checkout reaches admin" "$PY" "$CI/check_policies.py" "$TRELLIS_BIN" "$B/policy-tests-wrong.jsonl" "$DEPLOY/k8s/base/policy/service-policy.json"; else skip "broken: a deploy policy test that fails" "set TRELLIS_BIN"; fi
   expect_failure "task definition with condition HEALTH" "HEALTH\` is not one of" \
     check_task_definition "$B/task-definition-health.json"
   expect_failure "CloudFormation with a misspelled property" "ContainerDefintions" \
