@@ -465,6 +465,7 @@ validate() {
   run "component trellis-sidecar on a plain Deployment" check_overlay "$DEPLOY/k8s/components/example" component "$NATIVE_K8S_VERSIONS"
   run "promtool check rules (alerts)" check_rules "$DEPLOY/observability/alerts.yaml"
   run "promtool test rules (alert unit tests)" check_rule_tests "$DEPLOY/observability/tests/alerts_test.yaml"
+  run "prometheusrule.yaml carries alerts.yaml" "$PY" "$CI/check_prometheusrule.py" "$DEPLOY/observability/prometheusrule.yaml" "$DEPLOY/observability/alerts.yaml"
   run "dashboard: every expr parsed by promtool" \
     check_dashboard "$DEPLOY/observability/dashboard.json" "$WORK/dashboard-rules.json"
   run "cfn-lint deploy/ecs/cloudformation.yaml" check_cfn "$DEPLOY/ecs/cloudformation.yaml"
@@ -538,6 +539,7 @@ self_test() {
   expect_failure "app without a readiness probe" "readinessProbe" check_overlay "$B/app-without-readiness" native "$NATIVE_K8S_VERSIONS"
   expect_failure "1 s probe timeout at a 100m CPU request" "timeoutSeconds 1 < 2" check_overlay "$B/probe-timeout-short" native "$NATIVE_K8S_VERSIONS"
   expect_failure "no zone topology spread" "topologySpreadConstraints" check_overlay "$B/no-zone-spread" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "PrometheusRule drifted from alerts.yaml" "TrellisPolicyVersionSkew differs" "$PY" "$CI/check_prometheusrule.py" "$B/prometheusrule-drift.yaml" "$DEPLOY/observability/alerts.yaml"
   if [[ -n "${TRELLIS_BIN:-}" ]]; then expect_failure "a deploy policy test that fails" "FAIL checkout reaches admin" "$PY" "$CI/check_policies.py" "$TRELLIS_BIN" "$B/policy-tests-wrong.jsonl" "$DEPLOY/k8s/base/policy/service-policy.json"; else skip "broken: a deploy policy test that fails" "set TRELLIS_BIN"; fi
   expect_failure "task definition with condition HEALTH" "HEALTH\` is not one of" \
     check_task_definition "$B/task-definition-health.json"
