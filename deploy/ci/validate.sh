@@ -473,6 +473,7 @@ validate() {
     check_cfn_mirror "$DEPLOY/ecs/cloudformation.yaml" "$DEPLOY/ecs/task-definition.json"
   run "ECS task definition against botocore RegisterTaskDefinition (+ enum walk)" \
     check_task_definition "$DEPLOY/ecs/task-definition.json"
+  run "ECS template: Lattice/ALB exposure, 8080 ingress, log retention, alarm guards" "$PY" "$CI/check_cfn_service.py" "$DEPLOY/ecs/cloudformation.yaml"
 
   local metrics_list="$CI/expected-metrics.txt" source="deploy/ci/expected-metrics.txt (from the contract; set TRELLIS_BIN to check the real /metrics)"
   if [[ -n "${TRELLIS_BIN:-}" ]]; then
@@ -543,6 +544,13 @@ self_test() {
   if [[ -n "${TRELLIS_BIN:-}" ]]; then expect_failure "a deploy policy test that fails" "FAIL checkout reaches admin" "$PY" "$CI/check_policies.py" "$TRELLIS_BIN" "$B/policy-tests-wrong.jsonl" "$DEPLOY/k8s/base/policy/service-policy.json"; else skip "broken: a deploy policy test that fails" "set TRELLIS_BIN"; fi
   expect_failure "task definition with condition HEALTH" "HEALTH\` is not one of" \
     check_task_definition "$B/task-definition-health.json"
+  expect_failure "app dependsOn Trellis (stops after it at shutdown)" "must not dependsOn trellis" check_task_definition "$B/task-definition-app-depends-on-trellis.json"
+  expect_failure "stopTimeout below shutdown delay + drain" "stopTimeout 20 must cover" check_task_definition "$B/task-definition-stoptimeout-short.json"
+  expect_failure "Trellis memory below max connections" "TRELLIS_MAX_CONNECTIONS=3000" check_task_definition "$B/task-definition-memory-too-small.json"
+  expect_failure "awslogs without an explicit mode" "explicit options.mode" check_task_definition "$B/task-definition-awslogs-no-mode.json"
+  expect_failure "ECS service without VpcLatticeConfigurations" "no VpcLatticeConfigurations" "$PY" "$CI/check_cfn_service.py" "$B/cloudformation-no-lattice.yaml"
+  expect_failure "8080 open to a CIDR, not Lattice's prefix list" "open to a CIDR" "$PY" "$CI/check_cfn_service.py" "$B/cloudformation-cidr-ingress.yaml"
+  expect_failure "log group deleted with the stack" "must be Retain" "$PY" "$CI/check_cfn_service.py" "$B/cloudformation-logs-deleted.yaml"
   expect_failure "CloudFormation with a misspelled property" "ContainerDefintions" \
     check_cfn "$B/cloudformation-typo.yaml"
   expect_failure "CloudFormation drifted from task-definition.json (stopTimeout)" "stopTimeout" \
