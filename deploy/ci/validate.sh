@@ -10,7 +10,8 @@
 # Environment:
 #   TRELLIS_BIN=PATH        a built `trellis` (e.g. target/release/trellis). Enables the checks
 #                           that need the binary: the kit's policy and principals files pass
-#                           `trellis policy check` / `principals check`; `trellis demo`'s
+#                           `trellis policy check` / `principals check`, and the deploy copies
+#                           of the policies their tests (`policy eval --check`); `trellis demo`'s
 #                           /metrics passes `promtool check metrics`; every metric the dashboard
 #                           and alerts use exists in that real /metrics (instead of in
 #                           expected-metrics.txt); `trellis healthcheck` exits 0 against the demo
@@ -457,6 +458,7 @@ summary() {
 validate() {
   run "hadolint deploy/docker/Dockerfile deploy/ecs/Dockerfile" \
     check_dockerfile "$DEPLOY/docker/Dockerfile" "$DEPLOY/ecs/Dockerfile"
+  run "Dockerfiles: bases pinned by digest, TARGETARCH -> musl target (amd64, arm64)" "$PY" "$CI/check_dockerfile.py" "$DEPLOY/docker/Dockerfile" "$DEPLOY/ecs/Dockerfile"
   run "overlay native-sidecar: strict against Kubernetes $NATIVE_K8S_VERSIONS + sidecar invariants" \
     check_overlay "$DEPLOY/k8s/overlays/native-sidecar" native "$NATIVE_K8S_VERSIONS"
   run "overlay classic-sidecar: strict against Kubernetes $CLASSIC_K8S_VERSIONS + sidecar invariants" \
@@ -525,6 +527,8 @@ validate() {
 self_test() {
   local B="$CI/broken"
   expect_failure "Dockerfile with ADD (hadolint DL3020)" "DL3020" check_dockerfile "$B/Dockerfile.add"
+  expect_failure "Dockerfile mapping arm64 to the x86_64 target" "arm64 must map to aarch64" "$PY" "$CI/check_dockerfile.py" "$B/Dockerfile.arch-mapping"
+  expect_failure "Dockerfile with a base image by tag only" "not pinned by digest" "$PY" "$CI/check_dockerfile.py" "$B/Dockerfile.unpinned"
   expect_failure "manifest with a misspelled field (readinesProbe)" "readinesProbe" \
     check_overlay "$B/misspelled-field" native "$NATIVE_K8S_VERSIONS"
   expect_failure "overlay whose app listens on 0.0.0.0" "127.0.0.1:8081|bypass" \
