@@ -4,9 +4,11 @@ what remains that is not a function call or a keyword is a metric name.
 
   names FILE...                 the metric names used by the expressions of rule files (the
                                 dashboard's expressions arrive as a rules file made by jq)
-  check EXPECTED FILE...        fail if an expression uses a metric not in EXPECTED
+  check EXPECTED FILE...        fail if an expression uses a metric not in EXPECTED (or in
+                                external-metrics.txt: other exporters' metrics the alerts read)
   exposed METRICS_TEXT          metric family names (and types) of a /metrics scrape
 """
+import os
 import re
 import sys
 
@@ -19,6 +21,7 @@ KEYWORDS = {
 # Scrape-time series that no exporter lists.
 SYNTHETIC = {"up", "scrape_duration_seconds", "scrape_samples_scraped"}
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+EXTERNAL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "external-metrics.txt")
 
 
 def rule_exprs(path):
@@ -71,12 +74,13 @@ def main(argv):
         return 0
     if cmd == "check":
         expected = read_expected(argv[2])
+        external = read_expected(EXTERNAL)
         bad = 0
         used = set()
         for path in argv[3:]:
             for where, e in rule_exprs(path):
                 for name in sorted(metric_names(e)):
-                    if name in SYNTHETIC:
+                    if name in SYNTHETIC or name in external:
                         continue
                     if family(name, expected) is None:
                         print(f"{path}: {where}: metric `{name}` is not exposed by Trellis", file=sys.stderr)

@@ -10,7 +10,8 @@
 # Environment:
 #   TRELLIS_BIN=PATH        a built `trellis` (e.g. target/release/trellis). Enables the checks
 #                           that need the binary: the kit's policy and principals files pass
-#                           `trellis policy check` / `principals check`; `trellis demo`'s
+#                           `trellis policy check` / `principals check`, and the deploy copies
+#                           of the policies their tests (`policy eval --check`); `trellis demo`'s
 #                           /metrics passes `promtool check metrics`; every metric the dashboard
 #                           and alerts use exists in that real /metrics (instead of in
 #                           expected-metrics.txt); `trellis healthcheck` exits 0 against the demo
@@ -40,7 +41,7 @@ KUBERNETES_VALIDATE_VERSION=1.37.0
 CFN_LINT_VERSION=1.58.0
 BOTOCORE_VERSION=1.44.5
 # Kubernetes versions each overlay must validate against (strict).
-NATIVE_K8S_VERSIONS="1.29.0 1.33.0"
+NATIVE_K8S_VERSIONS="1.30.0 1.33.0"
 CLASSIC_K8S_VERSIONS="1.30.0"
 MAX_IMAGE_BYTES=$((20 * 1000 * 1000))
 
@@ -178,7 +179,7 @@ check_metrics_used() { "$PY" "$CI/promql_metrics.py" check "$@"; }
 
 check_kit_files_with_binary() {
   "$TRELLIS_BIN" policy check "$DEPLOY"/k8s/base/policy/*.json "$DEPLOY/ecs/service-policy.json"
-  "$TRELLIS_BIN" principals check "$DEPLOY/k8s/base/principals.json"
+  "$TRELLIS_BIN" principals check "$DEPLOY/k8s/overlays/examples/principals.json"
   CHECKOUT_SECRET_ACCESS_KEY=validate/EXAMPLE OPS_ANA_SECRET_ACCESS_KEY=validate/EXAMPLE \
     "$TRELLIS_BIN" principals check "$DEPLOY/ecs/principals.json"
 }
@@ -457,12 +458,16 @@ summary() {
 validate() {
   run "hadolint deploy/docker/Dockerfile deploy/ecs/Dockerfile" \
     check_dockerfile "$DEPLOY/docker/Dockerfile" "$DEPLOY/ecs/Dockerfile"
+  run "Dockerfiles: bases pinned by digest, TARGETARCH -> musl target (amd64, arm64)" "$PY" "$CI/check_dockerfile.py" "$DEPLOY/docker/Dockerfile" "$DEPLOY/ecs/Dockerfile"
   run "overlay native-sidecar: strict against Kubernetes $NATIVE_K8S_VERSIONS + sidecar invariants" \
     check_overlay "$DEPLOY/k8s/overlays/native-sidecar" native "$NATIVE_K8S_VERSIONS"
   run "overlay classic-sidecar: strict against Kubernetes $CLASSIC_K8S_VERSIONS + sidecar invariants" \
     check_overlay "$DEPLOY/k8s/overlays/classic-sidecar" classic "$CLASSIC_K8S_VERSIONS"
+  run "overlay examples (example keys, hashed Secret name)" check_overlay "$DEPLOY/k8s/overlays/examples" examples "$NATIVE_K8S_VERSIONS"
+  run "component trellis-sidecar on a plain Deployment" check_overlay "$DEPLOY/k8s/components/example" component "$NATIVE_K8S_VERSIONS"
   run "promtool check rules (alerts)" check_rules "$DEPLOY/observability/alerts.yaml"
   run "promtool test rules (alert unit tests)" check_rule_tests "$DEPLOY/observability/tests/alerts_test.yaml"
+  run "prometheusrule.yaml carries alerts.yaml" "$PY" "$CI/check_prometheusrule.py" "$DEPLOY/observability/prometheusrule.yaml" "$DEPLOY/observability/alerts.yaml"
   run "dashboard: every expr parsed by promtool" \
     check_dashboard "$DEPLOY/observability/dashboard.json" "$WORK/dashboard-rules.json"
   run "cfn-lint deploy/ecs/cloudformation.yaml" check_cfn "$DEPLOY/ecs/cloudformation.yaml"
@@ -470,11 +475,13 @@ validate() {
     check_cfn_mirror "$DEPLOY/ecs/cloudformation.yaml" "$DEPLOY/ecs/task-definition.json"
   run "ECS task definition against botocore RegisterTaskDefinition (+ enum walk)" \
     check_task_definition "$DEPLOY/ecs/task-definition.json"
+  run "ECS template: Lattice/ALB exposure, 8080 ingress, log retention, alarm guards" "$PY" "$CI/check_cfn_service.py" "$DEPLOY/ecs/cloudformation.yaml"
 
   local metrics_list="$CI/expected-metrics.txt" source="deploy/ci/expected-metrics.txt (from the contract; set TRELLIS_BIN to check the real /metrics)"
   if [[ -n "${TRELLIS_BIN:-}" ]]; then
     [[ -x "$TRELLIS_BIN" ]] || die "TRELLIS_BIN=$TRELLIS_BIN is not an executable"
     run "trellis policy check / principals check on the kit's files" check_kit_files_with_binary
+    run "deploy policies: trellis policy check + policy eval --check (k8s base, ecs)" "$PY" "$CI/check_policies.py" "$TRELLIS_BIN"
     if "$TRELLIS_BIN" run --help >/dev/null 2>&1; then
       run "ConfigMap ..data swap: new policy within 1 s, invalid one keeps the old" check_configmap_swap
     else
@@ -520,12 +527,34 @@ validate() {
 self_test() {
   local B="$CI/broken"
   expect_failure "Dockerfile with ADD (hadolint DL3020)" "DL3020" check_dockerfile "$B/Dockerfile.add"
+  expect_failure "Dockerfile mapping arm64 to the x86_64 target" "arm64 must map to aarch64" "$PY" "$CI/check_dockerfile.py" "$B/Dockerfile.arch-mapping"
+  expect_failure "Dockerfile with a base image by tag only" "not pinned by digest" "$PY" "$CI/check_dockerfile.py" "$B/Dockerfile.unpinned"
   expect_failure "manifest with a misspelled field (readinesProbe)" "readinesProbe" \
     check_overlay "$B/misspelled-field" native "$NATIVE_K8S_VERSIONS"
   expect_failure "overlay whose app listens on 0.0.0.0" "127.0.0.1:8081|bypass" \
     check_overlay "$B/app-not-on-loopback" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "app preStop shorter than the shutdown delay" "preStop sleep" check_overlay "$B/app-prestop-short" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "grace period below preStop + delay + drain" "terminationGracePeriodSeconds 20" check_overlay "$B/grace-too-short" classic "$CLASSIC_K8S_VERSIONS"
+  expect_failure "overlay generating the principals Secret" "must not be generated" check_overlay "$B/base-generates-principals" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "policy ConfigMap with a stable name" "content-hash name" check_overlay "$B/policy-configmap-stable-name" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "max connections beyond the memory limit" "TRELLIS_MAX_CONNECTIONS=10000" check_overlay "$B/max-connections-over-limit" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "Trellis image by tag, not digest" "pinned by digest" check_overlay "$B/image-by-tag" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "PDB without unhealthyPodEvictionPolicy" "AlwaysAllow" check_overlay "$B/pdb-blocks-drains" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "PodMonitor without the release label" "release" check_overlay "$B/podmonitor-unselected" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "app without a readiness probe" "readinessProbe" check_overlay "$B/app-without-readiness" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "1 s probe timeout at a 100m CPU request" "timeoutSeconds 1 < 2" check_overlay "$B/probe-timeout-short" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "no zone topology spread" "topologySpreadConstraints" check_overlay "$B/no-zone-spread" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "PrometheusRule drifted from alerts.yaml" "TrellisPolicyVersionSkew differs" "$PY" "$CI/check_prometheusrule.py" "$B/prometheusrule-drift.yaml" "$DEPLOY/observability/alerts.yaml"
+  if [[ -n "${TRELLIS_BIN:-}" ]]; then expect_failure "a deploy policy test that fails" "FAIL checkout reaches admin" "$PY" "$CI/check_policies.py" "$TRELLIS_BIN" "$B/policy-tests-wrong.jsonl" "$DEPLOY/k8s/base/policy/service-policy.json"; else skip "broken: a deploy policy test that fails" "set TRELLIS_BIN"; fi
   expect_failure "task definition with condition HEALTH" "HEALTH\` is not one of" \
     check_task_definition "$B/task-definition-health.json"
+  expect_failure "app dependsOn Trellis (stops after it at shutdown)" "must not dependsOn trellis" check_task_definition "$B/task-definition-app-depends-on-trellis.json"
+  expect_failure "stopTimeout below shutdown delay + drain" "stopTimeout 20 must cover" check_task_definition "$B/task-definition-stoptimeout-short.json"
+  expect_failure "Trellis memory below max connections" "TRELLIS_MAX_CONNECTIONS=3000" check_task_definition "$B/task-definition-memory-too-small.json"
+  expect_failure "awslogs without an explicit mode" "explicit options.mode" check_task_definition "$B/task-definition-awslogs-no-mode.json"
+  expect_failure "ECS service without VpcLatticeConfigurations" "no VpcLatticeConfigurations" "$PY" "$CI/check_cfn_service.py" "$B/cloudformation-no-lattice.yaml"
+  expect_failure "8080 open to a CIDR, not Lattice's prefix list" "open to a CIDR" "$PY" "$CI/check_cfn_service.py" "$B/cloudformation-cidr-ingress.yaml"
+  expect_failure "log group deleted with the stack" "must be Retain" "$PY" "$CI/check_cfn_service.py" "$B/cloudformation-logs-deleted.yaml"
   expect_failure "CloudFormation with a misspelled property" "ContainerDefintions" \
     check_cfn "$B/cloudformation-typo.yaml"
   expect_failure "CloudFormation drifted from task-definition.json (stopTimeout)" "stopTimeout" \
