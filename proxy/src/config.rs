@@ -163,6 +163,14 @@ pub struct RunArgs {
         value_name = "DURATION"
     )]
     pub reload_poll: String,
+    /// On SIGTERM: keep serving this long while /readyz answers 503, then drain.
+    #[arg(
+        long,
+        env = "TRELLIS_SHUTDOWN_DELAY",
+        default_value = "0s",
+        value_name = "DURATION"
+    )]
+    pub shutdown_delay: String,
     /// On SIGTERM/SIGINT, finish in-flight requests up to this long.
     #[arg(
         long,
@@ -225,6 +233,8 @@ pub struct Config {
     pub reload_poll: Option<Duration>,
     /// `--drain-timeout`.
     pub drain_timeout: Duration,
+    /// `--shutdown-delay`.
+    pub shutdown_delay: Duration,
 }
 
 fn addr(flag: &'static str, s: &str) -> Result<SocketAddr, ConfigError> {
@@ -371,6 +381,7 @@ impl Config {
             source_vpc_owner: non_empty("source-vpc-owner", a.source_vpc_owner)?,
             reload_poll,
             drain_timeout: duration("drain-timeout", &a.drain_timeout)?,
+            shutdown_delay: duration("shutdown-delay", &a.shutdown_delay)?,
         })
     }
 

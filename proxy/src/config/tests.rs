@@ -154,3 +154,15 @@ fn durations() {
     assert!(parse_duration("-1s").is_err());
     assert!(parse_duration("1.5s").is_err());
 }
+
+#[test]
+fn shutdown_delay_defaults_to_zero_and_names_its_flag_when_invalid() {
+    assert_eq!(parse(&[]).unwrap().shutdown_delay, Duration::ZERO);
+    assert_eq!(
+        parse(&["--shutdown-delay", "5s"]).unwrap().shutdown_delay,
+        Duration::from_secs(5)
+    );
+    let e = invalid(&["--shutdown-delay", "soon"]);
+    assert_eq!(e.flag, "shutdown-delay");
+    assert!(e.to_string().starts_with("`--shutdown-delay`: "), "{e}");
+}
