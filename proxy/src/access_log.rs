@@ -255,6 +255,21 @@ impl AccessLog {
 pub struct AccessLogWriter {
     task: Option<JoinHandle<std::io::Result<()>>>,
     stop: Arc<tokio::sync::Notify>,
+    reopen: AccessLogReopen,
+}
+
+/// Asks the writer to reopen its file (`SIGHUP`): after logrotate renames the file, lines would
+/// otherwise go on into the renamed one. Queued lines are flushed to the old file first; lines
+/// after that go to a file created at the configured path. A file that cannot be opened is
+/// reported on stderr and the old one is kept. For stdout it only flushes.
+#[derive(Debug, Clone, Default)]
+pub struct AccessLogReopen(Arc<tokio::sync::Notify>);
+
+impl AccessLogReopen {
+    /// Reopens at the writer's next chance; several requests before then reopen once.
+    pub fn reopen(&self) {
+        self.0.notify_one();
+    }
 }
 
 /// The log file cannot be opened.
@@ -278,23 +293,30 @@ pub async fn spawn(
                 AccessLogWriter {
                     task: None,
                     stop: Arc::default(),
+                    reopen: AccessLogReopen::default(),
                 },
             ))
         }
         AccessLogTarget::Stdout => Box::new(tokio::io::stdout()),
-        AccessLogTarget::File(path) => Box::new(
-            tokio::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .await
-                .map_err(|source| AccessLogOpenError {
-                    path: path.clone(),
-                    source,
-                })?,
-        ),
+        AccessLogTarget::File(path) => Box::new(open_file(path).await?),
     };
-    Ok(spawn_with_writer(out, capacity, dropped))
+    let path = match target {
+        AccessLogTarget::File(path) => Some(path.clone()),
+        _ => None,
+    };
+    Ok(start(out, path, capacity, dropped))
+}
+
+async fn open_file(path: &std::path::Path) -> Result<tokio::fs::File, AccessLogOpenError> {
+    tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .await
+        .map_err(|source| AccessLogOpenError {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// Starts the writer on any byte sink (tests use an in-memory pipe).
@@ -303,9 +325,24 @@ pub fn spawn_with_writer(
     capacity: usize,
     dropped: IntCounter,
 ) -> (AccessLog, AccessLogWriter) {
+    start(out, None, capacity, dropped)
+}
+
+fn start(
+    out: Box<dyn AsyncWrite + Send + Unpin>,
+    path: Option<PathBuf>,
+    capacity: usize,
+    dropped: IntCounter,
+) -> (AccessLog, AccessLogWriter) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     let stop = Arc::new(tokio::sync::Notify::new());
-    let task = tokio::spawn(write_loop(rx, out, Arc::clone(&stop)));
+    let reopen = AccessLogReopen::default();
+    let sink = Sink {
+        out: tokio::io::BufWriter::with_capacity(64 * 1024, out),
+        path,
+        reopen: reopen.clone(),
+    };
+    let task = tokio::spawn(write_loop(rx, sink, Arc::clone(&stop)));
     (
         AccessLog {
             tx: Some(tx),
@@ -314,8 +351,34 @@ pub fn spawn_with_writer(
         AccessLogWriter {
             task: Some(task),
             stop,
+            reopen,
         },
     )
+}
+
+/// Where the writer task writes, and what it needs to reopen it.
+struct Sink {
+    out: tokio::io::BufWriter<Box<dyn AsyncWrite + Send + Unpin>>,
+    path: Option<PathBuf>,
+    reopen: AccessLogReopen,
+}
+
+impl Sink {
+    /// Flushes into the current file, then switches to a new one at `path`.
+    async fn reopen(&mut self) -> std::io::Result<()> {
+        self.out.flush().await?;
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        match open_file(path).await {
+            Ok(file) => {
+                self.out = tokio::io::BufWriter::with_capacity(64 * 1024, Box::new(file));
+                eprintln!("trellis: access log reopened: {}", path.display());
+            }
+            Err(e) => eprintln!("trellis: {e}; still writing to the file opened before"),
+        }
+        Ok(())
+    }
 }
 
 /// Least time between two flushes while lines keep coming. A file or stdout write goes
@@ -327,10 +390,10 @@ const FLUSH_DELAY: std::time::Duration = std::time::Duration::from_millis(20);
 
 async fn write_loop(
     mut rx: mpsc::Receiver<AccessRecord>,
-    out: Box<dyn AsyncWrite + Send + Unpin>,
+    mut sink: Sink,
     stop: Arc<tokio::sync::Notify>,
 ) -> std::io::Result<()> {
-    let mut out = tokio::io::BufWriter::with_capacity(64 * 1024, out);
+    let reopen = Arc::clone(&sink.reopen.0);
     let mut buf = Vec::with_capacity(1024);
     // Armed while the buffer holds lines waiting for the next allowed flush; one timer, reset
     // rather than re-created.
@@ -346,8 +409,14 @@ async fn write_loop(
                 rx.close();
                 rx.recv().await
             }
+            () = reopen.notified() => {
+                sink.reopen().await?;
+                last_flush = Some(tokio::time::Instant::now());
+                dirty = false;
+                continue;
+            }
             () = &mut flush_timer, if dirty => {
-                out.flush().await?;
+                sink.out.flush().await?;
                 last_flush = Some(tokio::time::Instant::now());
                 dirty = false;
                 continue;
@@ -356,7 +425,7 @@ async fn write_loop(
         let Some(record) = record else { break };
         buf.clear();
         if record.write_json(&mut buf).is_ok() {
-            out.write_all(&buf).await?;
+            sink.out.write_all(&buf).await?;
         }
         // Batch while records keep coming; once the queue is empty, flush now unless the
         // last flush was under `FLUSH_DELAY` ago, then when that time is up.
@@ -371,16 +440,21 @@ async fn write_loop(
                     dirty = true;
                 }
                 None => {
-                    out.flush().await?;
+                    sink.out.flush().await?;
                     last_flush = Some(tokio::time::Instant::now());
                 }
             }
         }
     }
-    out.flush().await
+    sink.out.flush().await
 }
 
 impl AccessLogWriter {
+    /// The handle that makes the writer reopen its file (`SIGHUP`).
+    pub fn reopener(&self) -> AccessLogReopen {
+        self.reopen.clone()
+    }
+
     /// Stops accepting records, writes those queued and flushes.
     pub async fn shutdown(mut self) -> std::io::Result<()> {
         self.stop.notify_one();

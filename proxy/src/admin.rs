@@ -20,9 +20,18 @@ use tokio::task::JoinSet;
 
 use crate::metrics::Metrics;
 
-/// Set once policies and principals are loaded; `/readyz` answers 200 from then on.
+/// Set once policies and principals are loaded; `/readyz` answers 200 from then on, until the
+/// shutdown begins: from the first SIGTERM `/readyz` answers 503 for good (a later successful
+/// reload does not make a stopping proxy ready again), so endpoints controllers and load
+/// balancers stop sending while the listener still accepts.
 #[derive(Debug, Clone, Default)]
-pub struct Readiness(Arc<AtomicBool>);
+pub struct Readiness(Arc<ReadyState>);
+
+#[derive(Debug, Default)]
+struct ReadyState {
+    loaded: AtomicBool,
+    stopping: AtomicBool,
+}
 
 impl Readiness {
     /// Not ready yet.
@@ -30,14 +39,24 @@ impl Readiness {
         Self::default()
     }
 
-    /// Marks the proxy ready (or not, e.g. while nothing valid is loaded).
+    /// Marks the policies and principals loaded (or not, e.g. while nothing valid is loaded).
     pub fn set(&self, ready: bool) {
-        self.0.store(ready, Ordering::Release);
+        self.0.loaded.store(ready, Ordering::Release);
     }
 
-    /// Whether the proxy is ready.
+    /// Marks the proxy as shutting down: not ready from now on, whatever is loaded.
+    pub fn begin_shutdown(&self) {
+        self.0.stopping.store(true, Ordering::Release);
+    }
+
+    /// Whether the shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.0.stopping.load(Ordering::Acquire)
+    }
+
+    /// Whether the proxy is ready: loaded and not shutting down.
     pub fn is_ready(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        self.0.loaded.load(Ordering::Acquire) && !self.is_shutting_down()
     }
 }
 
@@ -126,6 +145,11 @@ pub fn handle<B>(state: &AdminState, req: &Request<B>) -> Response<Full<Bytes>> 
         },
         "/healthz" => text(StatusCode::OK, "ok\n", PLAIN),
         "/readyz" if state.ready.is_ready() => text(StatusCode::OK, "ready\n", PLAIN),
+        "/readyz" if state.ready.is_shutting_down() => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: shutting down\n",
+            PLAIN,
+        ),
         "/readyz" => text(
             StatusCode::SERVICE_UNAVAILABLE,
             "not ready: policies and principals are not loaded yet\n",
@@ -204,6 +228,36 @@ mod tests {
         assert_eq!(
             v,
             serde_json::json!({"path": "/p.json", "sha256": f.sha256, "statements": 2, "loaded_at": "1970-01-02T00:00:00Z"})
+        );
+    }
+
+    #[test]
+    fn readyz_fails_once_the_shutdown_begins_even_after_a_reload() {
+        let state = AdminState {
+            metrics: Arc::new(Metrics::new("t").unwrap()),
+            ready: Readiness::new(),
+            files: Arc::new(Vec::new),
+        };
+        let readyz = || handle(&state, &Request::get("/readyz").body(()).unwrap());
+        assert_eq!(readyz().status(), StatusCode::SERVICE_UNAVAILABLE);
+        state.ready.set(true);
+        assert_eq!(readyz().status(), StatusCode::OK);
+        state.ready.begin_shutdown();
+        assert_eq!(readyz().status(), StatusCode::SERVICE_UNAVAILABLE);
+        // A reload finishing during the shutdown marks the files loaded, not the proxy ready.
+        state.ready.set(true);
+        let res = readyz();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = futures_util::FutureExt::now_or_never(http_body_util::BodyExt::collect(
+            res.into_body(),
+        ))
+        .unwrap()
+        .unwrap()
+        .to_bytes();
+        assert_eq!(&body[..], b"not ready: shutting down\n");
+        assert_eq!(
+            handle(&state, &Request::get("/healthz").body(()).unwrap()).status(),
+            StatusCode::OK
         );
     }
 

@@ -210,6 +210,14 @@ pub struct RunArgs {
         value_name = "DURATION"
     )]
     pub reload_poll: String,
+    /// On SIGTERM: keep serving this long while /readyz answers 503, then drain.
+    #[arg(
+        long,
+        env = "TRELLIS_SHUTDOWN_DELAY",
+        default_value = "0s",
+        value_name = "DURATION"
+    )]
+    pub shutdown_delay: String,
     /// On SIGTERM/SIGINT, finish in-flight requests up to this long.
     #[arg(
         long,
@@ -333,6 +341,8 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// `--max-connections`.
     pub max_connections: usize,
+    /// `--shutdown-delay`.
+    pub shutdown_delay: Duration,
 }
 
 fn addr(flag: &'static str, s: &str) -> Result<SocketAddr, ConfigError> {
@@ -532,6 +542,7 @@ impl Config {
             upstream_roots: upstream_roots(a.upstream_ca.as_deref())?,
             idle_timeout: idle_timeout(&a.idle_timeout)?,
             max_connections: max_connections(&a.max_connections)?,
+            shutdown_delay: duration("shutdown-delay", &a.shutdown_delay)?,
         })
     }
 

@@ -131,13 +131,39 @@ impl AuthnResult {
     }
 }
 
-/// The `allow` and `deny` counters of one (layer, statement) pair.
-#[derive(Debug, Clone)]
-pub struct StatementCounters {
+/// The `decision` label of `trellis_authz_decisions_total`. A statement only ever decides its
+/// own effect (an `Allow` statement allows, a `Deny` statement or the implicit `none` denies),
+/// so only that series is created for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Decision {
     /// `decision="allow"`.
-    pub allow: IntCounter,
+    Allow,
     /// `decision="deny"`.
-    pub deny: IntCounter,
+    Deny,
+}
+
+impl Decision {
+    /// What a statement with `effect` decides.
+    pub fn of(effect: trellis_policy::Effect) -> Self {
+        match effect {
+            trellis_policy::Effect::Allow => Self::Allow,
+            trellis_policy::Effect::Deny => Self::Deny,
+        }
+    }
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Deny => "deny",
+        }
+    }
+}
+
+/// The `trellis_authz_decisions_total` series of the snapshot in force.
+#[derive(Debug, Default)]
+struct StatementSeries {
+    series: HashSet<(Decision, &'static str, String)>,
 }
 
 /// Failure to create, register or encode metrics.
@@ -157,10 +183,19 @@ pub struct Metrics {
     authn: [IntCounter; 8],
     auth_duration: Histogram,
     authz: IntCounterVec,
-    statement_labels: Mutex<HashMap<&'static str, HashSet<String>>>,
+    statement_series: Mutex<StatementSeries>,
     reloads: IntCounterVec,
+    last_reload_success: IntGaugeVec,
+    policy_info: IntGaugeVec,
+    /// The `sha256` label of each file's `trellis_policy_info` series.
+    policy_versions: Mutex<HashMap<String, String>>,
+    mode: IntGaugeVec,
     statements: IntGaugeVec,
     access_log_dropped: IntCounter,
+    example_keys: IntGauge,
+    tls_not_after: IntGauge,
+    tls_reloads: IntCounterVec,
+    tls_last_reload_success: IntGauge,
 }
 
 fn resolve<const N: usize, T: Clone, K: Copy>(
@@ -227,6 +262,43 @@ impl Metrics {
             Opts::new("trellis_build_info", "Build information; always 1."),
             &["version"],
         )?;
+        let last_reload_success = IntGaugeVec::new(
+            Opts::new(
+                "trellis_policy_last_reload_success",
+                "1 if the latest load of the file succeeded, 0 while it is rejected.",
+            ),
+            &["file"],
+        )?;
+        let policy_info = IntGaugeVec::new(
+            Opts::new(
+                "trellis_policy_info",
+                "The version of each file in force (SHA-256 as /policy shows it); always 1.",
+            ),
+            &["file", "sha256"],
+        )?;
+        let mode = IntGaugeVec::new(
+            Opts::new("trellis_mode", "1 for the running --mode, 0 for the other."),
+            &["mode"],
+        )?;
+        let example_keys = IntGauge::new(
+            "trellis_principals_example_keys",
+            "Keys in force whose access key id contains EXAMPLE (public documentation keys).",
+        )?;
+        let tls_not_after = IntGauge::new(
+            "trellis_tls_cert_not_after_seconds",
+            "notAfter of the listener's leaf certificate in force, unix seconds.",
+        )?;
+        let tls_reloads = IntCounterVec::new(
+            Opts::new(
+                "trellis_tls_cert_reloads_total",
+                "Reloads of the listener's certificate and key.",
+            ),
+            &["result"],
+        )?;
+        let tls_last_reload_success = IntGauge::new(
+            "trellis_tls_cert_last_reload_success",
+            "1 if the latest load of the certificate and key succeeded, 0 while rejected.",
+        )?;
         let access_log_dropped = IntCounter::new(
             "trellis_access_log_dropped_total",
             "Access-log lines dropped because the writer fell behind.",
@@ -240,6 +312,10 @@ impl Metrics {
         registry.register(Box::new(statements.clone()))?;
         registry.register(Box::new(build_info.clone()))?;
         registry.register(Box::new(access_log_dropped.clone()))?;
+        registry.register(Box::new(last_reload_success.clone()))?;
+        registry.register(Box::new(policy_info.clone()))?;
+        registry.register(Box::new(mode.clone()))?;
+        registry.register(Box::new(example_keys.clone()))?;
         // `process_*` (RSS, CPU seconds, open fds, start time): what dashboards chart next to
         // the request metrics. Read from /proc at scrape time, never on the request path.
         #[cfg(target_os = "linux")]
@@ -260,10 +336,18 @@ impl Metrics {
             registry,
             auth_duration,
             authz,
-            statement_labels: Mutex::new(HashMap::new()),
+            statement_series: Mutex::default(),
             reloads,
+            last_reload_success,
+            policy_info,
+            policy_versions: Mutex::default(),
+            mode,
             statements,
             access_log_dropped,
+            example_keys,
+            tls_not_after,
+            tls_reloads,
+            tls_last_reload_success,
         })
     }
 
@@ -302,49 +386,140 @@ impl Metrics {
         &self.access_log_dropped
     }
 
-    /// Resolves the `trellis_authz_decisions_total` handles of a compiled policy snapshot: one
-    /// pair per `(layer, statement)` in input order. `statement` is the Sid, `#N` or `none`.
+    /// Resolves the `trellis_authz_decisions_total` handles of the snapshot about to be put in
+    /// force: one per `(layer, statement, decision)` in input order. `statement` is the Sid, a
+    /// content hash (`#h:…`) or `none`. Series of statements no longer listed are removed, so
+    /// edited policies leave no stale series behind and the label budget is spent only on
+    /// statements in force.
     ///
-    /// At most [`MAX_STATEMENT_LABELS`] distinct statement values per layer are ever created
-    /// (over all reloads, so reloads cannot grow the series without bound); later ones share
+    /// At most [`MAX_STATEMENT_LABELS`] distinct statement values per layer; later ones share
     /// the `other` series. Called at compile time, never per request.
     pub fn statement_counters(
         &self,
-        statements: &[(PolicyLayer, &str)],
-    ) -> Result<Vec<StatementCounters>, MetricsError> {
-        let mut seen = self
-            .statement_labels
+        statements: &[(PolicyLayer, &str, Decision)],
+    ) -> Result<Vec<IntCounter>, MetricsError> {
+        let mut state = self
+            .statement_series
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut labels: HashMap<&'static str, HashSet<&str>> = HashMap::new();
+        let mut series = HashSet::with_capacity(statements.len());
         let mut out = Vec::with_capacity(statements.len());
-        for &(layer, statement) in statements {
-            let labels = seen.entry(layer.label()).or_default();
-            let label = if labels.contains(statement) {
-                statement
-            } else if labels.len() < MAX_STATEMENT_LABELS {
-                labels.insert(statement.to_owned());
-                statement
-            } else {
-                "other"
-            };
-            out.push(StatementCounters {
-                allow: self
-                    .authz
-                    .get_metric_with_label_values(&["allow", layer.label(), label])?,
-                deny: self
-                    .authz
-                    .get_metric_with_label_values(&["deny", layer.label(), label])?,
-            });
+        for &(layer, statement, decision) in statements {
+            let layer_labels = labels.entry(layer.label()).or_default();
+            let label =
+                if layer_labels.contains(statement) || layer_labels.len() < MAX_STATEMENT_LABELS {
+                    layer_labels.insert(statement);
+                    statement
+                } else {
+                    "other"
+                };
+            out.push(self.authz.get_metric_with_label_values(&[
+                decision.label(),
+                layer.label(),
+                label,
+            ])?);
+            series.insert((decision, layer.label(), label.to_owned()));
         }
+        for (decision, layer, label) in state.series.difference(&series) {
+            let _ = self
+                .authz
+                .remove_label_values(&[decision.label(), layer, label]);
+        }
+        state.series = series;
         Ok(out)
     }
 
-    /// Counts one load of `file` (`result` = `ok` or `error`); called by the reload task.
+    /// Counts one load of `file` (`result` = `ok` or `error`) and sets
+    /// `trellis_policy_last_reload_success{file}`; called by the reload task.
     pub fn policy_reload(&self, file: &str, ok: bool) -> Result<(), MetricsError> {
         let result = if ok { "ok" } else { "error" };
         self.reloads
             .get_metric_with_label_values(&[file, result])?
             .inc();
+        self.last_reload_success
+            .get_metric_with_label_values(&[file])?
+            .set(i64::from(ok));
+        Ok(())
+    }
+
+    /// Sets `trellis_policy_last_reload_success{file}` alone: the file was read and is valid,
+    /// but the reload did not happen because another file is not.
+    pub fn set_last_reload_success(&self, file: &str, ok: bool) {
+        if let Ok(g) = self
+            .last_reload_success
+            .get_metric_with_label_values(&[file])
+        {
+            g.set(i64::from(ok));
+        }
+    }
+
+    /// Sets `trellis_policy_info{file,sha256}` to the versions in force: one series per file,
+    /// the previous version's series removed.
+    pub fn set_policy_versions<'a>(
+        &self,
+        versions: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(), MetricsError> {
+        let mut known = self
+            .policy_versions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut now = HashMap::new();
+        for (file, sha256) in versions {
+            self.policy_info
+                .get_metric_with_label_values(&[file, sha256])?
+                .set(1);
+            now.insert(file.to_owned(), sha256.to_owned());
+        }
+        for (file, sha256) in known.iter() {
+            if now.get(file) != Some(sha256) {
+                let _ = self.policy_info.remove_label_values(&[file, sha256]);
+            }
+        }
+        *known = now;
+        Ok(())
+    }
+
+    /// Sets `trellis_mode{mode}`: 1 for `running` (`enforce` or `audit`), 0 for the other.
+    pub fn set_mode(&self, running: &str) -> Result<(), MetricsError> {
+        for mode in ["enforce", "audit"] {
+            self.mode
+                .get_metric_with_label_values(&[mode])?
+                .set(i64::from(mode == running));
+        }
+        Ok(())
+    }
+
+    /// `trellis_principals_example_keys`.
+    pub fn set_example_keys(&self, count: usize) {
+        self.example_keys
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    /// Registers the `trellis_tls_cert_*` metrics (only when serving TLS) with the notAfter of
+    /// the pair loaded at start.
+    pub fn enable_tls(&self, not_after: i64) -> Result<(), MetricsError> {
+        self.registry
+            .register(Box::new(self.tls_not_after.clone()))?;
+        self.registry.register(Box::new(self.tls_reloads.clone()))?;
+        self.registry
+            .register(Box::new(self.tls_last_reload_success.clone()))?;
+        for result in ["ok", "error"] {
+            self.tls_reloads.get_metric_with_label_values(&[result])?;
+        }
+        self.tls_not_after.set(not_after);
+        self.tls_last_reload_success.set(1);
+        Ok(())
+    }
+
+    /// Counts one reload of the certificate and key; `not_after` is the pair in force after it.
+    pub fn tls_reload(&self, ok: bool, not_after: i64) -> Result<(), MetricsError> {
+        let result = if ok { "ok" } else { "error" };
+        self.tls_reloads
+            .get_metric_with_label_values(&[result])?
+            .inc();
+        self.tls_last_reload_success.set(i64::from(ok));
+        self.tls_not_after.set(not_after);
         Ok(())
     }
 

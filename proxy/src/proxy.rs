@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower_layer::Layer;
 
-use crate::access_log::{AccessLogOpenError, AccessLogTarget, AccessLogWriter};
+use crate::access_log::{AccessLogOpenError, AccessLogReopen, AccessLogTarget, AccessLogWriter};
 use crate::admin::{AdminState, FilesSource, Readiness};
 use crate::metrics::{Metrics, MetricsError};
 use crate::server::{ServerConfig, ShutdownReport};
@@ -81,6 +81,7 @@ impl Proxy {
     /// Binds the listeners, opens the access log and builds the stack.
     pub async fn bind(config: ProxyConfig) -> Result<Self, ProxyStartError> {
         let metrics = Arc::new(Metrics::new(&config.version)?);
+        metrics.set_mode(config.stack.mode.as_str())?;
         let listener = bind(config.listen).await?;
         let admin = match config.admin {
             Some(addr) => Some(bind(addr).await?),
@@ -112,6 +113,11 @@ impl Proxy {
     /// The readiness flag `/readyz` reports; set it once policies and principals are loaded.
     pub fn readiness(&self) -> &Readiness {
         &self.ready
+    }
+
+    /// The handle that reopens the access-log file (`SIGHUP`, after logrotate).
+    pub fn access_log_reopener(&self) -> AccessLogReopen {
+        self.log_writer.reopener()
     }
 
     /// The address callers connect to.

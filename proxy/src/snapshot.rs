@@ -8,6 +8,7 @@
 //! leaves the previous snapshot in force.
 
 mod build;
+mod labels;
 mod read_headers;
 
 use std::collections::HashMap;
@@ -21,7 +22,7 @@ use trellis_policy::{CompiledPolicy, LayerPolicy, Matched};
 use crate::admin::{FilesSource, LoadedFile, Readiness};
 use crate::caller_identity::CallerIdentity;
 use crate::error::PolicyLayer;
-use crate::metrics::{Metrics, StatementCounters};
+use crate::metrics::{Decision, Metrics};
 use crate::outcome::CallerLog;
 use crate::principals::PrincipalStore;
 
@@ -72,10 +73,10 @@ impl SnapshotConfig {
 pub struct LevelPolicy {
     auth: AuthType,
     policies: Vec<CompiledPolicy>,
-    /// Handles by statement index of the (single) policy.
-    counters: Vec<StatementCounters>,
-    /// `statement="none"`: an implicit deny with nothing matched.
-    none: StatementCounters,
+    /// Handles by statement index of the (single) policy, each for its statement's effect.
+    counters: Vec<prometheus::IntCounter>,
+    /// `statement="none"`, `decision="deny"`: an implicit deny with nothing matched.
+    none: prometheus::IntCounter,
 }
 
 impl LevelPolicy {
@@ -104,14 +105,51 @@ pub struct Snapshot {
     service: LevelPolicy,
     principals: PrincipalStore,
     callers: Vec<CallerView>,
-    /// Identity statements by `(Sid, 0)` or `(None, index)`: the label a statement gets.
-    identity_counters: HashMap<(Option<Arc<str>>, u32), StatementCounters>,
-    identity_none: StatementCounters,
+    /// Identity statements' handles; see [`IdentityKey`].
+    identity_counters: HashMap<IdentityKey, prometheus::IntCounter>,
+    identity_none: prometheus::IntCounter,
     files: Vec<LoadedFile>,
     /// The headers the policies above read (network, service, every principal's identity).
     read_headers: Box<[HeaderName]>,
     /// The query keys they read, lower-cased.
     read_query_keys: Box<[String]>,
+}
+
+/// How a matched identity statement finds its counter: by its Sid, or, unnamed, by the
+/// principal whose policy it is in and its position there (what a decision reports).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum IdentityKey {
+    /// A statement with a `Sid`, labelled by it.
+    Named(Arc<str>, Decision),
+    /// A statement without one, labelled by its text's hash.
+    Unnamed {
+        /// The principal's handle.
+        principal: usize,
+        /// The statement's position in its policy.
+        index: u32,
+        /// What it decides.
+        decision: Decision,
+    },
+}
+
+impl IdentityKey {
+    fn of(principal: Option<usize>, m: &Matched) -> Option<Self> {
+        let decision = Decision::of(m.effect);
+        match &m.sid {
+            Some(sid) => Some(Self::Named(Arc::clone(sid), decision)),
+            None => Some(Self::Unnamed {
+                principal: principal?,
+                index: m.index,
+                decision,
+            }),
+        }
+    }
+
+    pub(crate) fn decision(&self) -> Decision {
+        match self {
+            Self::Named(_, d) | Self::Unnamed { decision: d, .. } => *d,
+        }
+    }
 }
 
 impl Snapshot {
@@ -153,21 +191,21 @@ impl Snapshot {
         &self.files
     }
 
+    /// Keys whose access key id contains `EXAMPLE`, one warning line each.
+    pub fn example_key_warnings(&self) -> Vec<String> {
+        build::example_key_warnings(&self.principals)
+    }
+
     /// The counters a decision increments: every matched statement of the effect that decided
     /// (in the denying layer for a deny), or the layer's `none` series for an implicit deny
-    /// with nothing matched.
+    /// with nothing matched. `principal` is the signed caller's handle (whose identity
+    /// policies were evaluated).
     pub fn decision_counters(
         &self,
+        principal: Option<usize>,
         matched: &[Matched],
         denied: Option<(PolicyLayer, bool)>,
     ) -> Vec<prometheus::IntCounter> {
-        let pick = |c: &StatementCounters| {
-            if denied.is_some() {
-                c.deny.clone()
-            } else {
-                c.allow.clone()
-            }
-        };
         let mut out = Vec::with_capacity(matched.len().max(1));
         for m in matched {
             let layer = match m.layer {
@@ -184,30 +222,28 @@ impl Snapshot {
             if !wanted {
                 continue;
             }
-            let counters = match layer {
+            let counter = match layer {
                 PolicyLayer::Network => self.network.counters.get(m.index as usize),
                 PolicyLayer::Service => self.service.counters.get(m.index as usize),
-                PolicyLayer::Identity => self.identity_counters.get(&identity_key(m)),
+                PolicyLayer::Identity => {
+                    IdentityKey::of(principal, m).and_then(|k| self.identity_counters.get(&k))
+                }
             };
-            if let Some(c) = counters {
-                out.push(pick(c));
+            if let Some(c) = counter {
+                out.push(c.clone());
             }
         }
         if let Some((layer, false)) = denied {
-            out.push(pick(match layer {
-                PolicyLayer::Network => &self.network.none,
-                PolicyLayer::Service => &self.service.none,
-                PolicyLayer::Identity => &self.identity_none,
-            }));
+            out.push(
+                match layer {
+                    PolicyLayer::Network => &self.network.none,
+                    PolicyLayer::Service => &self.service.none,
+                    PolicyLayer::Identity => &self.identity_none,
+                }
+                .clone(),
+            );
         }
         out
-    }
-}
-
-fn identity_key(m: &Matched) -> (Option<Arc<str>>, u32) {
-    match &m.sid {
-        Some(sid) => (Some(Arc::clone(sid)), 0),
-        None => (None, m.index),
     }
 }
 
@@ -230,6 +266,9 @@ impl SnapshotHandle {
     ) -> Result<Self, Vec<LoadError>> {
         let snapshot = load(&config, &metrics)?;
         publish_gauges(&metrics, &snapshot);
+        for w in snapshot.example_key_warnings() {
+            eprintln!("{w}");
+        }
         ready.set(true);
         Ok(Self {
             current: Arc::new(ArcSwap::from_pointee(snapshot)),
@@ -256,9 +295,13 @@ impl SnapshotHandle {
         match load(&self.config, &self.metrics) {
             Ok(snapshot) => {
                 publish_gauges(&self.metrics, &snapshot);
+                let warnings = snapshot.example_key_warnings();
                 self.current.store(Arc::new(snapshot));
                 self.ready.set(true);
                 eprintln!("trellis: policies and principals reloaded");
+                for w in warnings {
+                    eprintln!("{w}");
+                }
                 Ok(())
             }
             Err(errors) => {
@@ -292,6 +335,25 @@ fn publish_gauges(metrics: &Metrics, s: &Snapshot) {
     let _ = metrics.set_policy_statements(PolicyLayer::Network, count(&s.network));
     let _ = metrics.set_policy_statements(PolicyLayer::Service, count(&s.service));
     let _ = metrics.set_policy_statements(PolicyLayer::Identity, identity);
+    let paths: Vec<String> = s
+        .files
+        .iter()
+        .map(|f| f.path.display().to_string())
+        .collect();
+    let _ = metrics.set_policy_versions(
+        paths
+            .iter()
+            .zip(&s.files)
+            .map(|(path, f)| (path.as_str(), f.sha256.as_str())),
+    );
+    let example_keys = s
+        .principals
+        .principals()
+        .iter()
+        .flat_map(|p| &p.keys)
+        .filter(|k| k.access_key_id.contains("EXAMPLE"))
+        .count();
+    metrics.set_example_keys(example_keys);
 }
 
 #[cfg(test)]

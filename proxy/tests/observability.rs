@@ -16,7 +16,7 @@ use support::*;
 use trellis::body::ProxyBody;
 use trellis::caller_identity::{CallerIdentity, IdentityFields};
 use trellis::error::{Authn, Denied, PolicyLayer, ProxyError};
-use trellis::metrics::{AuthnResult, Metrics, StatementCounters};
+use trellis::metrics::{AuthnResult, Decision, Metrics};
 use trellis::normalize::NormalizedPath;
 use trellis::outcome::{AuthnRecord, CallerLog, DecisionRecord, Outcome};
 
@@ -25,16 +25,16 @@ const CALLER: &str = "arn:aws:sts::111122223333:assumed-role/checkout/task-1";
 /// A stand-in for the real auth layers, driven by the `x-test-auth` header.
 #[derive(Debug, Clone)]
 struct FakeAuthLayer {
-    allow: StatementCounters,
-    deny: StatementCounters,
+    allow: prometheus::IntCounter,
+    deny: prometheus::IntCounter,
 }
 
 impl FakeAuthLayer {
     fn new(metrics: &Arc<Metrics>) -> Self {
         let mut c = metrics
             .statement_counters(&[
-                (PolicyLayer::Service, "AllowAll"),
-                (PolicyLayer::Service, "none"),
+                (PolicyLayer::Service, "AllowAll", Decision::Allow),
+                (PolicyLayer::Service, "none", Decision::Deny),
             ])
             .unwrap();
         let deny = c.pop().unwrap();
@@ -112,7 +112,7 @@ where
                     allowed: false,
                     denied_layer: Some(PolicyLayer::Service),
                     matched: "".into(),
-                    counters: vec![self.layer.deny.deny.clone()],
+                    counters: vec![self.layer.deny.clone()],
                 });
                 let message = format!("User: {CALLER} is not authorized to perform: vpc-lattice-svcs:Invoke on resource: {SERVICE_ARN}{path} because no service-based policy allows the vpc-lattice-svcs:Invoke action");
                 Box::pin(std::future::ready(Err(ProxyError::Denied(Denied {
@@ -129,7 +129,7 @@ where
                     allowed: true,
                     denied_layer: None,
                     matched: "service#0(AllowAll)".into(),
-                    counters: vec![self.layer.allow.allow.clone()],
+                    counters: vec![self.layer.allow.clone()],
                 });
                 Box::pin(self.inner.call(req))
             }
@@ -147,7 +147,7 @@ where
                     allowed: true,
                     denied_layer: None,
                     matched: "service#0(AllowAll)".into(),
-                    counters: vec![self.layer.allow.allow.clone()],
+                    counters: vec![self.layer.allow.clone()],
                 });
                 Box::pin(self.inner.call(req))
             }

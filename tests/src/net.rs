@@ -226,8 +226,15 @@ fn collect(r: impl Read + Send + 'static) -> Arc<Mutex<String>> {
 impl Running {
     /// Starts `trellis ARGS` in the workspace root.
     pub fn start(args: &[&str]) -> Running {
+        Self::start_with_env(args, &[])
+    }
+
+    /// Starts `trellis ARGS` with extra environment variables (`TRELLIS_...` as deployments
+    /// set them).
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Running {
         let mut child = Command::new(trellis_bin())
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(workspace_root())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -259,6 +266,11 @@ impl Running {
             .status()
             .unwrap();
         assert!(status.success());
+    }
+
+    /// The exit status, if the process has exited.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().unwrap()
     }
 
     /// Waits for the exit, at most `limit`.

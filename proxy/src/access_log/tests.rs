@@ -149,3 +149,76 @@ fn start_time_is_reformatted_when_the_second_changes() {
         assert_eq!(String::from_utf8(out).unwrap(), format_start_time(t));
     }
 }
+
+async fn lines_in(path: &std::path::Path, n: usize) -> usize {
+    // Bounded: the writer flushes within its flush delay.
+    for _ in 0..200 {
+        let count = std::fs::read_to_string(path).map_or(0, |t| t.lines().count());
+        if count >= n {
+            return count;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    std::fs::read_to_string(path).map_or(0, |t| t.lines().count())
+}
+
+#[tokio::test]
+async fn reopening_after_a_rename_writes_new_lines_to_a_new_file_at_the_path() {
+    let dropped = IntCounter::new("d", "d").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("access.log");
+    let rotated = dir.path().join("access.log.1");
+    let (log, writer) = spawn(&AccessLogTarget::File(path.clone()), 16, dropped.clone())
+        .await
+        .unwrap();
+    log.submit(record());
+    assert_eq!(lines_in(&path, 1).await, 1);
+    // logrotate: rename, then `postrotate kill -HUP`.
+    std::fs::rename(&path, &rotated).unwrap();
+    log.submit(record());
+    assert_eq!(lines_in(&rotated, 2).await, 2, "still the open file");
+    writer.reopener().reopen();
+    for _ in 0..200 {
+        if path.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    log.submit(record());
+    log.submit(record());
+    writer.shutdown().await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&rotated).unwrap().lines().count(),
+        2
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
+    assert_eq!(dropped.get(), 0);
+}
+
+#[tokio::test]
+async fn a_reopen_that_cannot_open_the_file_keeps_writing_to_the_old_one() {
+    let dropped = IntCounter::new("d", "d").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("logs");
+    std::fs::create_dir(&sub).unwrap();
+    let path = sub.join("access.log");
+    let moved = dir.path().join("moved");
+    let (log, writer) = spawn(&AccessLogTarget::File(path.clone()), 16, dropped)
+        .await
+        .unwrap();
+    log.submit(record());
+    assert_eq!(lines_in(&path, 1).await, 1);
+    // The directory is gone: the new file cannot be created.
+    std::fs::rename(&sub, &moved).unwrap();
+    writer.reopener().reopen();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    log.submit(record());
+    writer.shutdown().await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(moved.join("access.log"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+}

@@ -185,7 +185,7 @@ pub(crate) fn run(args: &DemoArgs, err: &mut dyn Write) -> i32 {
                 return EXIT_USAGE;
             }
         };
-        let shutdown = match crate::signals::shutdown_signal() {
+        let shutdown = match crate::signals::ShutdownRequests::install() {
             Ok(s) => s,
             Err(e) => {
                 let _ = writeln!(err, "trellis demo: {e}");

@@ -1,14 +1,19 @@
-//! `trellis run`: bind, load the first snapshot (or refuse to start), watch the files, serve
-//! until SIGTERM/SIGINT, drain, report.
+//! `trellis run`: bind, load the first snapshot (or refuse to start), watch the files (policies,
+//! principals, the TLS pair), serve until SIGTERM/SIGINT (after `--shutdown-delay`), drain,
+//! report. SIGHUP reloads everything and reopens the access log.
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
 use crate::layers::auth::auth_layers;
+use crate::metrics::Metrics;
 use crate::proxy::Proxy;
+use crate::signals::{serve_until_shutdown, ShutdownRequests};
 use crate::snapshot::SnapshotHandle;
-use crate::watch::{self, WatchConfig};
+use crate::tls::ReloadableCert;
+use crate::watch::{self, WatchConfig, WatchHandle};
 
 use super::{EXIT_INVALID, EXIT_OK};
 
@@ -31,7 +36,7 @@ pub(crate) fn run(config: &Config, err: &mut dyn Write) -> i32 {
         }
     };
     runtime.block_on(async {
-        let shutdown = match crate::signals::shutdown_signal() {
+        let shutdown = match ShutdownRequests::install() {
             Ok(s) => s,
             Err(e) => {
                 let _ = writeln!(err, "trellis run: {e}");
@@ -42,26 +47,57 @@ pub(crate) fn run(config: &Config, err: &mut dyn Write) -> i32 {
     })
 }
 
-/// Serves `config` until `shutdown`; `on_ready` is called with the bound proxy's addresses
-/// once the first snapshot is in force. Returns the exit code.
+/// Reloads the listener's certificate and key, counting the result; a pair that does not load
+/// leaves the one in force.
+fn reload_tls(cert: &ReloadableCert, metrics: &Metrics) {
+    let ok = match cert.reload() {
+        Ok(()) => {
+            let until = time::OffsetDateTime::from_unix_timestamp(cert.not_after())
+                .ok()
+                .and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .unwrap_or_else(|| cert.not_after().to_string());
+            eprintln!("trellis: TLS certificate reloaded; valid until {until}");
+            true
+        }
+        Err(e) => {
+            eprintln!("trellis: TLS certificate reload rejected: {e}; the previous certificate stays in force");
+            false
+        }
+    };
+    let _ = metrics.tls_reload(ok, cert.not_after());
+}
+
+/// Serves `config` until `shutdown` asks to stop (after `--shutdown-delay`, see
+/// [`serve_until_shutdown`]); `on_ready` is called with the bound proxy's addresses once the
+/// first snapshot is in force. Returns the exit code.
 pub(crate) async fn serve(
     config: &Config,
-    shutdown: impl std::future::Future<Output = ()>,
+    mut shutdown: ShutdownRequests,
     on_ready: impl FnOnce(&Proxy),
     err: &mut dyn Write,
 ) -> i32 {
     for w in config.warnings() {
         let _ = writeln!(err, "trellis run: {w}");
     }
-    let tls = match &config.tls {
-        Some((cert, key)) => match crate::tls::server_config_from_pem(cert, key) {
-            Ok(t) => Some(t),
+    let cert = match &config.tls {
+        Some((cert, key)) => match ReloadableCert::load(cert, key) {
+            Ok(c) => Some(c),
             Err(e) => {
                 let _ = writeln!(err, "trellis run: {e}");
                 return EXIT_INVALID;
             }
         },
         None => None,
+    };
+    let tls = match cert.as_ref().map(ReloadableCert::server_config).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = writeln!(err, "trellis run: {e}");
+            return EXIT_INVALID;
+        }
     };
     let proxy = match Proxy::bind(config.proxy_config(tls)).await {
         Ok(p) => p,
@@ -70,6 +106,12 @@ pub(crate) async fn serve(
             return EXIT_INVALID;
         }
     };
+    if let Some(cert) = &cert {
+        if let Err(e) = proxy.metrics().enable_tls(cert.not_after()) {
+            let _ = writeln!(err, "trellis run: {e}");
+            return EXIT_INVALID;
+        }
+    }
     let handle = match SnapshotHandle::load_initial(
         config.snapshot.clone(),
         proxy.metrics().clone(),
@@ -87,32 +129,56 @@ pub(crate) async fn serve(
             return EXIT_INVALID;
         }
     };
+    let watch_config = |files| WatchConfig {
+        files,
+        poll: config.reload_poll,
+        debounce: RELOAD_DEBOUNCE,
+        events: true,
+    };
     let files = config.snapshot.files();
-    let _watcher = if files.is_empty() {
+    let policy_watcher = if files.is_empty() {
         None
     } else {
         let reloader = handle.clone();
-        let watch_config = WatchConfig {
-            files,
-            poll: config.reload_poll,
-            debounce: RELOAD_DEBOUNCE,
-            events: true,
-        };
-        match watch::spawn(watch_config, move |_cause| {
+        match watch::spawn(watch_config(files), move |_cause| {
             let _ = reloader.reload();
         }) {
-            Ok(w) => {
-                if let Err(e) = crate::signals::forward_sighup(w.trigger_fn()) {
-                    let _ = writeln!(err, "trellis run: {e}; SIGHUP will not reload");
-                }
-                Some(w)
-            }
+            Ok(w) => Some(w),
             Err(e) => {
                 let _ = writeln!(err, "trellis run: {e}");
                 return EXIT_INVALID;
             }
         }
     };
+    let tls_watcher = match cert {
+        None => None,
+        Some(cert) => {
+            let metrics = Arc::clone(proxy.metrics());
+            match watch::spawn(watch_config(cert.files()), move |_cause| {
+                reload_tls(&cert, &metrics);
+            }) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    let _ = writeln!(err, "trellis run: {e}");
+                    return EXIT_INVALID;
+                }
+            }
+        }
+    };
+    // SIGHUP is always handled, whatever is configured: its default action ends the process.
+    let policy_trigger = policy_watcher.as_ref().map(WatchHandle::trigger_fn);
+    let tls_trigger = tls_watcher.as_ref().map(WatchHandle::trigger_fn);
+    let reopen = proxy.access_log_reopener();
+    let on_hup = move || {
+        policy_trigger
+            .iter()
+            .chain(tls_trigger.iter())
+            .for_each(|t| t());
+        reopen.reopen();
+    };
+    if let Err(e) = crate::signals::forward_sighup(on_hup) {
+        let _ = writeln!(err, "trellis run: {e}; SIGHUP will not reload");
+    }
     let listen = proxy
         .local_addr()
         .map_or_else(|_| config.listen.to_string(), |a| a.to_string());
@@ -127,7 +193,17 @@ pub(crate) async fn serve(
     );
     on_ready(&proxy);
     let layers = auth_layers(handle.shared(), config.auth_settings());
-    match proxy.run(&layers, handle.files_source(), shutdown).await {
+    let ready = proxy.readiness().clone();
+    let delay = config.shutdown_delay;
+    let stop = async move {
+        serve_until_shutdown(&mut shutdown, &ready, delay, &mut |line| {
+            eprintln!("{line}")
+        })
+        .await;
+    };
+    let result = proxy.run(&layers, handle.files_source(), stop).await;
+    drop((policy_watcher, tls_watcher));
+    match result {
         Ok(report) => {
             let _ = writeln!(
                 err,

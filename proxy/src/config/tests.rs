@@ -288,3 +288,15 @@ fn header_rules_default_to_drop_and_replace_and_follow_their_flags() {
         }
     }
 }
+
+#[test]
+fn shutdown_delay_defaults_to_zero_and_names_its_flag_when_invalid() {
+    assert_eq!(parse(&[]).unwrap().shutdown_delay, Duration::ZERO);
+    assert_eq!(
+        parse(&["--shutdown-delay", "5s"]).unwrap().shutdown_delay,
+        Duration::from_secs(5)
+    );
+    let e = invalid(&["--shutdown-delay", "soon"]);
+    assert_eq!(e.flag, "shutdown-delay");
+    assert!(e.to_string().starts_with("`--shutdown-delay`: "), "{e}");
+}

@@ -174,7 +174,7 @@ pub fn authorize<B>(
                 allowed: denied.is_none(),
                 denied_layer: denied.map(|(l, _)| l),
                 matched: matched_list(matches).into(),
-                counters: snapshot.decision_counters(matches, denied),
+                counters: snapshot.decision_counters(caller.principal, matches, denied),
             });
         }
         match (denied, settings.mode) {

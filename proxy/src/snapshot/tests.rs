@@ -167,3 +167,225 @@ fn the_headers_policies_read_are_computed_per_load_from_every_layer() {
     handle.reload().unwrap();
     assert_eq!(names(&handle.current()), ["host", "x-tenant"]);
 }
+
+fn series(metrics: &Metrics, prefix: &str) -> Vec<String> {
+    metrics
+        .encode()
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn label_of(statement: &serde_json::Value) -> String {
+    labels::content_label(&labels::canonical(statement))
+}
+
+fn matched(layer: trellis_policy::Layer, index: u32, effect: trellis_policy::Effect) -> Matched {
+    Matched {
+        layer,
+        index,
+        sid: None,
+        effect,
+    }
+}
+
+#[test]
+fn the_principals_file_reports_its_identity_statements() {
+    let (_dir, c) = setup();
+    let metrics = Arc::new(Metrics::new("t").unwrap());
+    let handle = SnapshotHandle::load_initial(c, metrics, Readiness::new()).unwrap();
+    let files = handle.current().files().to_vec();
+    assert!(files[2].path.ends_with("principals.json"));
+    assert_eq!(files[2].statements, 2);
+}
+
+#[test]
+fn unnamed_statements_are_labelled_by_a_hash_of_their_text_not_their_position() {
+    let (dir, c) = setup();
+    let allow = serde_json::json!({"Effect": "Allow", "Principal": "*", "Action": "vpc-lattice-svcs:Invoke", "Resource": "*"});
+    let deny = serde_json::json!({"Effect": "Deny", "Principal": "*", "Action": "vpc-lattice-svcs:Invoke", "Resource": "*/admin/*"});
+    let write = |statements: serde_json::Value| {
+        std::fs::write(
+            dir.path().join("service.json"),
+            serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string(),
+        )
+        .unwrap();
+    };
+    write(serde_json::json!([allow.clone()]));
+    let metrics = Arc::new(Metrics::new("t").unwrap());
+    let handle = SnapshotHandle::load_initial(c, Arc::clone(&metrics), Readiness::new()).unwrap();
+    let allow_label = label_of(&allow);
+    let counters = handle.current().decision_counters(
+        None,
+        &[matched(
+            trellis_policy::Layer::Service,
+            0,
+            trellis_policy::Effect::Allow,
+        )],
+        None,
+    );
+    counters[0].inc();
+    // A statement inserted above it: the allow moves to position 1 and keeps its series.
+    write(serde_json::json!([deny.clone(), allow.clone()]));
+    handle.reload().unwrap();
+    let counters = handle.current().decision_counters(
+        None,
+        &[matched(
+            trellis_policy::Layer::Service,
+            1,
+            trellis_policy::Effect::Allow,
+        )],
+        None,
+    );
+    counters[0].inc();
+    let service = series(&metrics, "trellis_authz_decisions_total{decision");
+    let service: Vec<&String> = service
+        .iter()
+        .filter(|l| l.contains("layer=\"service\""))
+        .collect();
+    assert_eq!(
+        service,
+        [
+            &format!("trellis_authz_decisions_total{{decision=\"allow\",layer=\"service\",statement=\"{allow_label}\"}} 2"),
+            &format!("trellis_authz_decisions_total{{decision=\"deny\",layer=\"service\",statement=\"{}\"}} 0", label_of(&deny)),
+            &"trellis_authz_decisions_total{decision=\"deny\",layer=\"service\",statement=\"none\"} 0".to_owned(),
+        ]
+    );
+}
+
+#[test]
+fn named_statements_get_only_their_effects_series_and_removed_ones_disappear() {
+    let (dir, c) = setup();
+    let metrics = Arc::new(Metrics::new("t").unwrap());
+    let handle = SnapshotHandle::load_initial(c, Arc::clone(&metrics), Readiness::new()).unwrap();
+    let all = series(&metrics, "trellis_authz_decisions_total{");
+    assert!(all.iter().any(|l| l
+        .contains("{decision=\"allow\",layer=\"service\",statement=\"AllowCheckoutToOrders\"}")));
+    assert!(!all.iter().any(
+        |l| l.contains("{decision=\"deny\",layer=\"service\",statement=\"AllowCheckoutToOrders\"}")
+    ));
+    assert!(all.iter().any(|l| l
+        .contains("{decision=\"deny\",layer=\"service\",statement=\"DenyAdminOutsidePlatform\"}")));
+    assert!(!all.iter().any(|l| l.contains(
+        "{decision=\"allow\",layer=\"service\",statement=\"DenyAdminOutsidePlatform\"}"
+    )));
+    assert!(!all
+        .iter()
+        .any(|l| l.contains("decision=\"allow\"") && l.contains("statement=\"none\"")));
+    let text = std::fs::read_to_string(dir.path().join("service.json"))
+        .unwrap()
+        .replace("DenyAdminOutsidePlatform", "DenyAdminUnlessPlatform");
+    std::fs::write(dir.path().join("service.json"), text).unwrap();
+    handle.reload().unwrap();
+    let all = series(&metrics, "trellis_authz_decisions_total{");
+    assert!(!all.iter().any(|l| l.contains("DenyAdminOutsidePlatform")));
+    assert!(all.iter().any(|l| l.contains("DenyAdminUnlessPlatform")));
+}
+
+#[test]
+fn unnamed_identity_statements_count_for_the_principal_whose_policy_matched() {
+    let (dir, c) = setup();
+    let path = dir.path().join("principals.json");
+    let mut p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut statements = Vec::new();
+    for i in 0..2 {
+        let statement = &mut p["principals"][i]["policies"][0]["Statement"][0];
+        statement.as_object_mut().unwrap().remove("Sid");
+        statements.push(statement.clone());
+    }
+    std::fs::write(&path, p.to_string()).unwrap();
+    let metrics = Arc::new(Metrics::new("t").unwrap());
+    let handle = SnapshotHandle::load_initial(c, Arc::clone(&metrics), Readiness::new()).unwrap();
+    let identity = |principal| {
+        handle.current().decision_counters(
+            Some(principal),
+            &[matched(
+                trellis_policy::Layer::Identity,
+                0,
+                trellis_policy::Effect::Allow,
+            )],
+            None,
+        )
+    };
+    identity(1)[0].inc();
+    identity(1)[0].inc();
+    identity(0)[0].inc();
+    let all = series(
+        &metrics,
+        "trellis_authz_decisions_total{decision=\"allow\",layer=\"identity\"",
+    );
+    for (i, expected) in [(0, 1), (1, 2)] {
+        let line = format!(
+            "trellis_authz_decisions_total{{decision=\"allow\",layer=\"identity\",statement=\"{}\"}} {expected}",
+            label_of(&statements[i])
+        );
+        assert!(all.contains(&line), "{line} not in {all:?}");
+    }
+}
+
+#[test]
+fn a_rejected_file_reports_failure_until_fixed_and_info_names_the_version_in_force() {
+    let (_dir, c) = setup();
+    let metrics = Arc::new(Metrics::new("t").unwrap());
+    let handle =
+        SnapshotHandle::load_initial(c.clone(), Arc::clone(&metrics), Readiness::new()).unwrap();
+    let service = c.service_policy.clone().unwrap();
+    let success = |m: &Metrics| {
+        series(m, "trellis_policy_last_reload_success{")
+            .into_iter()
+            .find(|l| l.contains(&format!("file=\"{}\"", service.display())))
+            .unwrap()
+    };
+    let info = |m: &Metrics| {
+        series(m, "trellis_policy_info{")
+            .into_iter()
+            .filter(|l| l.contains(&format!("file=\"{}\"", service.display())))
+            .collect::<Vec<_>>()
+    };
+    let first_sha = handle.current().files()[1].sha256.clone();
+    assert!(success(&metrics).ends_with(" 1"));
+    assert_eq!(
+        info(&metrics),
+        [format!(
+            "trellis_policy_info{{file=\"{}\",sha256=\"{first_sha}\"}} 1",
+            service.display()
+        )]
+    );
+    let good = std::fs::read_to_string(&service).unwrap();
+    std::fs::write(&service, "{").unwrap();
+    handle.reload().unwrap_err();
+    handle.reload().unwrap_err();
+    assert!(success(&metrics).ends_with(" 0"));
+    // The network file is fine: its own load did not fail.
+    assert!(series(&metrics, "trellis_policy_last_reload_success{")
+        .iter()
+        .any(|l| l.contains("network.json") && l.ends_with(" 1")));
+    assert_eq!(info(&metrics).len(), 1);
+    assert!(info(&metrics)[0].contains(&first_sha));
+    std::fs::write(&service, good.replace("orders-service", "orders-v2")).unwrap();
+    handle.reload().unwrap();
+    assert!(success(&metrics).ends_with(" 1"));
+    let second_sha = handle.current().files()[1].sha256.clone();
+    assert_ne!(first_sha, second_sha);
+    assert_eq!(info(&metrics).len(), 1);
+    assert!(info(&metrics)[0].contains(&second_sha));
+}
+
+#[test]
+fn keys_whose_id_contains_example_are_warned_about_with_principal_and_key_id() {
+    let (_dir, c) = setup();
+    let metrics = Arc::new(Metrics::new("t").unwrap());
+    let handle = SnapshotHandle::load_initial(c, Arc::clone(&metrics), Readiness::new()).unwrap();
+    let warnings = handle.current().example_key_warnings();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[0].starts_with("trellis: warning: principal `arn:aws:sts::111122223333:assumed-role/checkout/checkout-task-1` has access key `AKIAEXAMPLECHECKOUT1`"), "{}", warnings[0]);
+    assert!(warnings[1].contains(
+        "`arn:aws:iam::111122223333:user/ops-ana` has access key `AKIAEXAMPLEOPSANA001`"
+    ));
+    assert!(!warnings.iter().any(|w| w.contains("secret")));
+    assert!(series(&metrics, "trellis_principals_example_keys ")
+        .contains(&"trellis_principals_example_keys 2".to_owned()));
+}
