@@ -210,12 +210,13 @@ fn without_a_shutdown_delay_the_listener_closes_at_sigterm() {
     // The same rollout with the default: the listener closes before any endpoints controller
     // can notice, so requests sent meanwhile are refused (how many depends on timing).
     let r = rolling_restart("0s");
+    // Well under the 1.8 s the delayed rollout keeps serving; not zero, as the signal is
+    // handled asynchronously (and `/readyz` may fail a moment before the listener closes).
     assert!(
-        r.open_after_sigterm < Duration::from_millis(500),
+        r.open_after_sigterm < Duration::from_millis(1000),
         "the listener stayed open {:?}",
         r.open_after_sigterm
     );
-    assert!(!r.unready_while_serving);
     eprintln!(
         "without a delay: {} of {} requests failed",
         r.failures.len(),
