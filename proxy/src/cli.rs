@@ -3,7 +3,9 @@
 //! stays testable and `main` stays a few lines.
 
 mod demo;
+mod eval_caller;
 mod healthcheck;
+mod json_stream;
 mod output;
 mod policy_check;
 mod policy_eval;
