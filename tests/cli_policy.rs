@@ -58,8 +58,8 @@ fn check_accepts_a_valid_policy_silently() {
     let policy = write(&dir, "ok.json", &allow_checkout_policy());
     let out = trellis(&["policy", "check", s(&policy)], "");
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    assert_eq!(stdout(&out), "");
-    assert!(stderr(&out).contains("checked 1 file: 0 errors, 0 warnings"));
+    assert_eq!(stderr(&out), "");
+    assert_eq!(stdout(&out), "checked 1 file: 0 errors, 0 warnings\n");
 }
 
 #[test]
@@ -87,17 +87,23 @@ fn check_reports_every_error_with_file_line_and_column_and_exits_1() {
     let policy = write(&dir, "bad.json", text);
     let out = trellis(&["policy", "check", s(&policy)], "");
     assert_eq!(out.status.code(), Some(1));
-    let stdout = stdout(&out);
-    let lines: Vec<&str> = stdout.lines().collect();
+    // Diagnostics on standard error, the summary on standard output.
+    let stderr = stderr(&out);
+    let lines: Vec<&str> = stderr.lines().collect();
     let effect = format!("{}:5:17: error:", s(&policy));
     assert!(
         lines.iter().any(|l| l.starts_with(&effect)),
-        "no error at the bad Effect value in:\n{stdout}"
+        "no error at the bad Effect value in:\n{stderr}"
     );
     let duplicate = format!("{}:12:7: error:", s(&policy));
     assert!(
         lines.iter().any(|l| l.starts_with(&duplicate)),
-        "no error at the duplicate Effect key in:\n{stdout}"
+        "no error at the duplicate Effect key in:\n{stderr}"
+    );
+    assert!(
+        stdout(&out).starts_with("checked 1 file: 2 errors"),
+        "{}",
+        stdout(&out)
     );
 }
 
@@ -113,8 +119,8 @@ fn check_warns_about_an_action_that_cannot_match_but_exits_0() {
     let out = trellis(&["policy", "check", s(&policy)], "");
     assert_eq!(out.status.code(), Some(0));
     let warning = format!("{}:8:17: warning:", s(&policy));
-    assert!(stdout(&out).starts_with(&warning), "{}", stdout(&out));
-    assert!(stdout(&out).contains("vpc-lattice:InvokeService"));
+    assert!(stderr(&out).starts_with(&warning), "{}", stderr(&out));
+    assert!(stderr(&out).contains("vpc-lattice:InvokeService"));
 }
 
 #[test]
@@ -141,7 +147,7 @@ fn check_json_format_lists_files_and_diagnostics() {
 fn check_names_a_missing_file() {
     let out = trellis(&["policy", "check", "/nonexistent/policy.json"], "");
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).starts_with("/nonexistent/policy.json: error: cannot read the file"));
+    assert!(stderr(&out).starts_with("/nonexistent/policy.json: error: cannot read the file"));
 }
 
 #[test]
@@ -156,7 +162,7 @@ fn check_kind_identity_rejects_a_principal() {
     let policy = write(&dir, "p.json", &allow_checkout_policy());
     let out = trellis(&["policy", "check", "--kind", "identity", s(&policy)], "");
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains(": error: "), "{}", stdout(&out));
+    assert!(stderr(&out).contains(": error: "), "{}", stderr(&out));
 }
 
 #[test]
@@ -191,9 +197,14 @@ fn eval_prints_one_decision_per_line_and_answers_bad_lines_with_an_error() {
     assert_eq!(
         lines[0],
         serde_json::json!({"decision": "Allow", "reason": "Allowed", "layer": null,
+            "layers": ["policy"],
             "statements": [{"layer": "policy", "index": 0, "sid": "AllowCheckout", "effect": "Allow"}]})
     );
-    assert!(lines[1]["error"].as_str().unwrap().starts_with("line 2: "));
+    let error = lines[1]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("line 2, column 2: invalid JSON: "),
+        "{error}"
+    );
     assert_eq!(lines[2]["decision"], "Deny");
     assert_eq!(lines[2]["reason"], "ExplicitDeny");
     assert_eq!(lines[2]["statements"].as_array().unwrap().len(), 2);
@@ -328,4 +339,217 @@ fn version_flag_prints_the_version() {
         stdout(&out).trim(),
         format!("trellis {}", env!("CARGO_PKG_VERSION"))
     );
+}
+
+#[test]
+fn check_warns_about_resources_and_aws_keys_that_can_never_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Effect": "Deny",
+      "Principal": "*",
+      "Action": "vpc-lattice-svcs:Invoke",
+      "Resource": ["/admin/*", "arn:aws:s3:::bucket/*", "arn:aws:vpc-latice:us-west-2:111122223333:service/svc-0123456789abcdef0/*"]
+    },
+    {
+      "Effect": "Allow",
+      "Principal": "*",
+      "Action": "vpc-lattice-svcs:Invoke",
+      "Resource": "arn:aws:vpc-lattice:*:*:service/*",
+      "Condition": {"StringEquals": {"aws:PrincpalOrgID": "o-a1b2c3d4e5"}}
+    }
+  ]
+}
+"#;
+    let policy = write(&dir, "holes.json", text);
+    let out = trellis(&["policy", "check", s(&policy)], "");
+    assert_eq!(out.status.code(), Some(0), "warnings only");
+    let err = stderr(&out);
+    let file = s(&policy);
+    for (at, what) in [
+        ("8:20", "`*/admin/*`"),
+        ("8:32", "`s3` resource"),
+        ("8:57", "write `vpc-lattice`"),
+        ("15:38", "did you mean `aws:PrincipalOrgID`?"),
+    ] {
+        let prefix = format!("{file}:{at}: warning: ");
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with(&prefix) && l.contains(what)),
+            "no `{prefix}…{what}` in:\n{err}"
+        );
+    }
+    assert_eq!(stdout(&out), "checked 1 file: 0 errors, 4 warnings\n");
+}
+
+#[test]
+fn check_reads_standard_input_for_a_dash_and_accepts_a_byte_order_mark() {
+    let text = format!("\u{FEFF}{}", allow_checkout_policy());
+    let out = trellis(&["policy", "check", "-"], &text);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    let broken = "\u{FEFF}{\"Version\": \"2012-10-17\", \"Statement\": 7}";
+    let out = trellis(&["policy", "check", "-"], broken);
+    assert_eq!(out.status.code(), Some(1));
+    // The mark takes no column: the error is where an editor shows `7`.
+    assert!(
+        stderr(&out).starts_with("<stdin>:1:40: error: "),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// The README's multi-line example, piped as written (no `tr -d '\n'`).
+#[test]
+fn eval_reads_objects_spread_over_lines_several_per_line_and_arrays() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(&dir, "p.json", &allow_checkout_policy());
+    let input = format!(
+        r#"{{"principal": "arn:aws:sts::111122223333:assumed-role/checkout/task-1",
+       "action": "vpc-lattice-svcs:Invoke",
+       "resource": "{SVC}/orders/7",
+       "context": {{"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}}
+{} {}
+[{},
+ {{"principal": "anonymous", "action": "vpc-lattice-svcs:Invoke",
+   "resource": 7}}]
+"#,
+        request("anonymous", "/orders/7"),
+        request("anonymous", "/"),
+        request(
+            "arn:aws:sts::111122223333:assumed-role/checkout/task-1",
+            "/orders/secret"
+        ),
+    );
+    let out = trellis(&["policy", "eval", "--policy", s(&policy)], &input);
+    assert_eq!(out.status.code(), Some(1), "the last request is invalid");
+    let lines: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let decisions: Vec<&str> = lines
+        .iter()
+        .map(|l| l["decision"].as_str().unwrap_or("error"))
+        .collect();
+    assert_eq!(decisions, ["Allow", "Deny", "Deny", "Deny", "error"]);
+    assert_eq!(lines[3]["reason"], "ExplicitDeny");
+    let error = lines[4]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("line 7: `resource` must be a string"),
+        "{error}"
+    );
+
+    // `--request -` is standard input too.
+    let out = trellis(
+        &["policy", "eval", "--policy", s(&policy), "--request", "-"],
+        &input,
+    );
+    assert_eq!(stdout(&out).lines().count(), 5);
+}
+
+#[test]
+fn eval_check_without_any_test_fails_and_shows_what_a_test_looks_like() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(&dir, "p.json", &allow_checkout_policy());
+    let out = trellis(
+        &["policy", "eval", "--policy", s(&policy), "--check"],
+        "\n\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "0 passed, 0 failed\n");
+    let err = stderr(&out);
+    assert!(err.contains("no test found in standard input"), "{err}");
+    assert!(err.contains("\"expect\": \"Allow\""), "{err}");
+}
+
+/// `--principals` gives `eval` what `trellis run` knows about a signed caller: its session, its
+/// identity policies (so the identity layer applies as in the proxy), tags and organization.
+#[test]
+fn eval_with_principals_decides_as_trellis_run_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = write(
+        &dir,
+        "service.json",
+        &format!(
+            r#"{{"Version": "2012-10-17", "Statement": [{{"Sid": "PaymentsTeam", "Effect": "Allow",
+  "Principal": {{"AWS": "arn:aws:sts::111122223333:assumed-role/checkout/checkout-task-1"}},
+  "Action": "vpc-lattice-svcs:Invoke", "Resource": "{SVC}/*",
+  "Condition": {{"StringEquals": {{"aws:PrincipalTag/team": "payments", "aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}}}}]}}"#
+        ),
+    );
+    let principals = dir.path().join("principals.json");
+    std::fs::copy(
+        trellis_e2e::workspace_root().join("deploy/examples/principals.json"),
+        &principals,
+    )
+    .unwrap();
+    // The role, not its session: `--principals` knows the session name, as the proxy does.
+    let role = "arn:aws:iam::111122223333:role/checkout";
+    let input = [
+        request(role, "/orders/7"),
+        request("anonymous", "/orders/7"),
+        request("arn:aws:iam::111122223333:user/stranger", "/orders/7"),
+    ]
+    .join("\n");
+    let out = trellis(
+        &[
+            "policy",
+            "eval",
+            "--service-policy",
+            s(&service),
+            "--principals",
+            s(&principals),
+        ],
+        &input,
+    );
+    let lines: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(lines[0]["decision"], "Allow", "{}", lines[0]);
+    assert_eq!(
+        lines[0]["layers"],
+        serde_json::json!(["service", "identity"])
+    );
+    assert_eq!(lines[1]["layers"], serde_json::json!(["service"]));
+    let error = lines[2]["error"].as_str().unwrap();
+    assert!(error.contains("is not in the principals file"), "{error}");
+    assert_eq!(out.status.code(), Some(1));
+
+    // Without the file, tags and organization are unknown and no identity layer is asked.
+    let out = trellis(
+        &["policy", "eval", "--service-policy", s(&service)],
+        &request(role, "/orders/7"),
+    );
+    let line: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(line["decision"], "Deny");
+    assert_eq!(line["layers"], serde_json::json!(["service"]));
+
+    // The caller's own identity policies decide too: they allow the orders service only.
+    let other_service =
+        "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0fedcba9876543210/orders/7";
+    let mut elsewhere: Value = serde_json::from_str(&request(role, "/")).unwrap();
+    elsewhere["resource"] = other_service.into();
+    let permissive = write(
+        &dir,
+        "permissive.json",
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "vpc-lattice-svcs:Invoke", "Resource": "*"}]}"#,
+    );
+    let out = trellis(
+        &[
+            "policy",
+            "eval",
+            "--service-policy",
+            s(&permissive),
+            "--principals",
+            s(&principals),
+        ],
+        &elsewhere.to_string(),
+    );
+    let line: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(line["reason"], "ImplicitDeny", "{line}");
+    assert_eq!(line["layer"], "identity");
 }

@@ -47,7 +47,8 @@ fn an_invalid_principals_file_reports_positions_and_exits_1() {
         "{err}"
     );
     assert!(!err.contains("hush-hush-secret"));
-    assert_eq!(stdout(&out), "");
+    // Diagnostics on standard error, the summary on standard output.
+    assert_eq!(stdout(&out), format!("{file}: 2 errors, 0 warnings\n"));
 }
 
 #[test]
@@ -56,4 +57,50 @@ fn principals_check_needs_a_file() {
     let out = trellis(&["principals", "check", "/nonexistent/p.json"], "");
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("/nonexistent/p.json: error: cannot read the file"));
+}
+
+#[test]
+fn no_secrets_checks_a_file_whose_secret_variables_are_unset() {
+    let file = "deploy/ecs/principals.json";
+    let out = trellis(&["principals", "check", file], "");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the secret variables are unset here"
+    );
+    assert!(stderr(&out).contains("environment variable `CHECKOUT_SECRET_ACCESS_KEY` is not set"));
+
+    let out = trellis(&["principals", "check", "--no-secrets", file], "");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(
+        text.starts_with(&format!("{file}: 2 principals, 2 keys\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "key AKIAEXAMPLECHECKOUT1  secret from $CHECKOUT_SECRET_ACCESS_KEY (not read)"
+        ),
+        "{text}"
+    );
+    // Everything but the secrets is still validated.
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("p.json");
+    let source = std::fs::read_to_string(trellis_e2e::workspace_root().join(file)).unwrap();
+    std::fs::write(&broken, source.replace("\"org_id\"", "\"org\"")).unwrap();
+    let out = trellis(
+        &[
+            "principals",
+            "check",
+            "--no-secrets",
+            broken.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("unknown field `org`"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -17,8 +17,9 @@ fn example_policies_check_clean() {
         ],
         "",
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    assert_eq!(stdout(&out), "", "no warnings expected");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "no warnings expected");
+    assert_eq!(stdout(&out), "checked 3 files: 0 errors, 0 warnings\n");
 }
 
 #[test]

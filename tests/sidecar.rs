@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use trellis_e2e::net::*;
-use trellis_e2e::{stderr, trellis};
+use trellis_e2e::{stderr, stdout, trellis, trellis_env};
 
 const SERVICE_ARN: &str =
     "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0";
@@ -629,4 +629,105 @@ fn run_reads_the_host_and_headers_once_and_takes_the_header_flags() {
     );
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("contains `_`"), "{body}");
+}
+
+#[test]
+fn errors_from_trellis_variables_name_the_variable_the_user_set() {
+    let env = |extra: (&'static str, &'static str)| [("TRELLIS_SERVICE_ARN", SERVICE_ARN), extra];
+    let out = trellis_env(&["run"], &env(("TRELLIS_LISTEN", "nowhere")), "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(
+            "trellis run: `TRELLIS_LISTEN` (the environment variable of `--listen`): `nowhere` is not an address"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    // The same value on the command line is named by its flag.
+    let out = trellis_env(
+        &["run", "--listen", "nowhere"],
+        &[("TRELLIS_SERVICE_ARN", SERVICE_ARN)],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("trellis run: `--listen`: "),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("TRELLIS_LISTEN"));
+    // A value outside a fixed choice is a usage error; a note names the variable.
+    let out = trellis_env(&["run"], &env(("TRELLIS_MODE", "enforcing")), "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("the value comes from the environment variable `TRELLIS_MODE`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn listen_and_admin_accept_host_names_as_healthcheck_does() {
+    let (addr, admin) = (free_addr(), free_addr());
+    let listen = format!("localhost:{}", addr.port());
+    let admin_name = format!("localhost:{}", admin.port());
+    let mut proc = Running::start(&[
+        "run",
+        "--listen",
+        &listen,
+        "--admin",
+        &admin_name,
+        "--service-arn",
+        SERVICE_ARN,
+        "--service-auth-type",
+        "NONE",
+        "--upstream",
+        &format!("http://{}", spawn_echo()),
+    ]);
+    proc.wait_ready(admin);
+    assert_eq!(get(addr, "/orders").status, 200);
+    // `--path` without its leading slash is the path with it.
+    let out = trellis(
+        &["healthcheck", "--admin", &admin_name, "--path", "readyz"],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("http://{admin_name}/readyz: 200 OK\n")
+    );
+}
+
+#[test]
+fn an_unreachable_upstream_shows_callers_a_fixed_line_and_logs_the_detail() {
+    let (addr, admin, dead) = (free_addr(), free_addr(), free_addr());
+    let mut proc = Running::start(&[
+        "run",
+        "--listen",
+        &addr.to_string(),
+        "--admin",
+        &admin.to_string(),
+        "--service-arn",
+        SERVICE_ARN,
+        "--service-auth-type",
+        "NONE",
+        "--upstream",
+        &format!("http://{dead}"),
+    ]);
+    proc.wait_ready(admin);
+    let answer = get(addr, "/orders");
+    assert_eq!(answer.status, 502);
+    let id = answer.header("x-amzn-requestid").unwrap().to_owned();
+    assert_eq!(
+        answer.body,
+        format!("BadGateway: the service could not be reached or did not answer properly; retry later, and give its operators the request id {id} if it persists")
+    );
+    let logged = eventually(Duration::from_secs(5), || {
+        proc.stderr()
+            .lines()
+            .find(|l| l.starts_with(&format!("trellis: request {id}: answered 502: ")))
+            .map(str::to_owned)
+    });
+    let line = logged.unwrap_or_else(|| panic!("no log line; stderr:\n{}", proc.stderr()));
+    assert!(line.contains("upstream unreachable"), "{line}");
 }

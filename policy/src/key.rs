@@ -176,6 +176,36 @@ fn strip_prefix_fold<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
         .then(|| &s[prefix.len()..])
 }
 
+/// The AWS global condition keys that Trellis never fills but IAM documents (the table of
+/// "AWS global condition context keys" in the IAM User Guide), so that they are not reported as
+/// typos. The ones Trellis fills are [`GlobalKey`]s; the tag families are in `FAMILIES`.
+const OTHER_GLOBAL_KEYS: &[&str] = &[
+    "aws:AssumedRoot",
+    "aws:FederatedProvider",
+    "aws:SignInSessionArn",
+    "aws:MultiFactorAuthAge",
+    "aws:ChatbotSourceArn",
+    "aws:Ec2InstanceSourceVpc",
+    "aws:Ec2InstanceSourcePrivateIPv4",
+    "aws:SourceIdentity",
+    "aws:SourceVpcArn",
+    "aws:VpceAccount",
+    "aws:VpceOrgID",
+    "aws:VpceOrgPaths",
+    "aws:CalledViaFirst",
+    "aws:CalledViaLast",
+    "aws:CalledViaAWSMCP",
+    "aws:ViaAWSService",
+    "aws:ViaAWSMCPService",
+    "aws:referer",
+    "aws:SourceAccount",
+    "aws:SourceArn",
+    "aws:SourceOrgID",
+    "aws:SourceOrgPaths",
+    "aws:UserAgent",
+    "aws:IsMcpServiceAction",
+];
+
 /// What validation needs to know about a key name as written.
 pub(crate) enum Spelling {
     /// Written exactly as documented (or a key Trellis has no documentation for).
@@ -184,6 +214,53 @@ pub(crate) enum Spelling {
     CaseDiffers(String),
     /// A `vpc-lattice-svcs:` key that Lattice does not define.
     UnknownLattice,
+    /// An `aws:` key that is not a global condition key: the closest one that is.
+    UnknownAws(String),
+}
+
+/// Levenshtein distance, for "did you mean".
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = if ca == cb {
+                diagonal
+            } else {
+                1 + diagonal.min(above).min(row[j])
+            };
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// The documented `aws:` key closest to `written` (compared case-insensitively); for a
+/// `prefix/suffix` key the closest family, with the suffix kept.
+fn closest_aws_key(written: &str) -> String {
+    let lower = written.to_ascii_lowercase();
+    if let Some(slash) = lower.find('/') {
+        let (head, rest) = written.split_at(slash + 1);
+        let head = head.to_ascii_lowercase();
+        if let Some((prefix, _)) = FAMILIES
+            .iter()
+            .filter(|(p, _)| p.starts_with("aws:"))
+            .min_by_key(|(p, _)| edit_distance(&head, &p.to_ascii_lowercase()))
+        {
+            return format!("{prefix}{rest}");
+        }
+    }
+    GlobalKey::ALL
+        .iter()
+        .map(|g| g.spelling())
+        .filter(|k| k.starts_with("aws:"))
+        .chain(OTHER_GLOBAL_KEYS.iter().copied())
+        .min_by_key(|k| edit_distance(&lower, &k.to_ascii_lowercase()))
+        .unwrap_or("aws:PrincipalArn")
+        .to_owned()
 }
 
 /// Compares a key as written with the documented spelling.
@@ -210,8 +287,19 @@ pub(crate) fn spelling_of(written: &str) -> Spelling {
             };
         }
     }
+    for &doc in OTHER_GLOBAL_KEYS {
+        if doc.eq_ignore_ascii_case(written) {
+            return if doc == written {
+                Spelling::Documented
+            } else {
+                Spelling::CaseDiffers(doc.to_owned())
+            };
+        }
+    }
     if strip_prefix_fold(written, "vpc-lattice-svcs:").is_some() {
         Spelling::UnknownLattice
+    } else if strip_prefix_fold(written, "aws:").is_some() {
+        Spelling::UnknownAws(closest_aws_key(written))
     } else {
         Spelling::Documented
     }
@@ -262,6 +350,35 @@ mod tests {
         assert!(
             matches!(spelling_of("vpc-lattice-svcs:requestheader/X-A"), Spelling::CaseDiffers(d) if d == "vpc-lattice-svcs:RequestHeader/X-A")
         );
+    }
+
+    #[test]
+    fn an_unknown_aws_key_is_reported_with_the_closest_global_key() {
+        assert!(
+            matches!(spelling_of("aws:PrincpalOrgID"), Spelling::UnknownAws(k) if k == "aws:PrincipalOrgID")
+        );
+        assert!(
+            matches!(spelling_of("aws:SourceIP4"), Spelling::UnknownAws(k) if k == "aws:SourceIp")
+        );
+        assert!(
+            matches!(spelling_of("aws:PrincipleTag/team"), Spelling::UnknownAws(k) if k == "aws:PrincipalTag/team")
+        );
+        // Documented keys that Trellis never fills are not typos.
+        for known in [
+            "aws:SourceArn",
+            "aws:ViaAWSService",
+            "aws:referer",
+            "aws:VpceOrgID",
+        ] {
+            assert!(
+                matches!(spelling_of(known), Spelling::Documented),
+                "{known}"
+            );
+        }
+        assert!(
+            matches!(spelling_of("aws:sourcearn"), Spelling::CaseDiffers(k) if k == "aws:SourceArn")
+        );
+        assert!(matches!(spelling_of("s3:prefix"), Spelling::Documented));
     }
 }
 

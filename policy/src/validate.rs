@@ -3,6 +3,7 @@
 
 mod condition;
 mod element;
+mod lattice_resource;
 mod statement;
 mod text;
 mod values;
@@ -25,6 +26,8 @@ pub(crate) struct Validator<'t> {
     index: std::cell::OnceCell<LineIndex<'t>>,
     kind: PolicyKind,
     version: Version,
+    /// What the current statement's actions can reach, for its `Resource` warnings.
+    targets: lattice_resource::Targets,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -60,6 +63,7 @@ pub(crate) fn validate(value: &Value, text: &str, kind: PolicyKind) -> Outcome {
         index: std::cell::OnceCell::new(),
         kind,
         version: Version::Absent,
+        targets: lattice_resource::Targets::BOTH,
         diagnostics: Vec::new(),
     };
     let statements = v.document(value);

@@ -3,7 +3,9 @@
 //! stays testable and `main` stays a few lines.
 
 mod demo;
+mod eval_caller;
 mod healthcheck;
+mod json_stream;
 mod output;
 mod policy_check;
 mod policy_eval;
@@ -15,7 +17,9 @@ pub(crate) use output::text_line as diagnostic_line;
 use std::ffi::OsString;
 use std::io::Write;
 
-use clap::{Parser, Subcommand};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Exit code: success.
 pub const EXIT_OK: i32 = 0;
@@ -70,8 +74,12 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let parsed = Cli::command()
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(err) => {
             // `--help` and `--version` are answers, not errors.
             let code = if err.use_stderr() {
@@ -80,6 +88,9 @@ where
                 EXIT_OK
             };
             let _ = err.print();
+            if let Some(var) = env_var_behind(&err, &args) {
+                eprintln!("note: the value comes from the environment variable `{var}`");
+            }
             return code;
         }
     };
@@ -91,7 +102,14 @@ where
             return match crate::config::Config::from_args(*args) {
                 Ok(config) => run::run(&config, &mut err),
                 Err(e) => {
-                    let _ = writeln!(err, "trellis run: {e}");
+                    match env_var_of(&matches, "run", e.flag) {
+                        Some(var) => {
+                            let _ = writeln!(err, "trellis run: {}", e.with_env_var(&var));
+                        }
+                        None => {
+                            let _ = writeln!(err, "trellis run: {e}");
+                        }
+                    }
                     EXIT_INVALID
                 }
             };
@@ -117,4 +135,47 @@ where
     };
     let _ = out.flush();
     code
+}
+
+/// The `TRELLIS_*` variable that gave `flag` (without dashes) of `subcommand` its value, when
+/// the value came from the environment rather than the command line.
+fn env_var_of(matches: &ArgMatches, subcommand: &str, flag: &str) -> Option<String> {
+    let id = flag.replace('-', "_");
+    let sub = matches.subcommand_matches(subcommand)?;
+    if !sub.ids().any(|i| i.as_str() == id) || sub.value_source(&id)? != ValueSource::EnvVariable {
+        return None;
+    }
+    let command = Cli::command();
+    let arg = command
+        .find_subcommand(subcommand)?
+        .get_arguments()
+        .find(|a| a.get_id().as_str() == id)?;
+    arg.get_env().map(|v| v.to_string_lossy().into_owned())
+}
+
+/// For a value clap refused (`invalid value 'x' for '--mode <MODE>'`): the environment
+/// variable it came from, when the flag is not on the command line but its variable is set.
+fn env_var_behind(err: &clap::Error, args: &[OsString]) -> Option<String> {
+    if err.kind() != ErrorKind::InvalidValue {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let long = arg.strip_prefix("--")?.split([' ', '=']).next()?;
+    let flag = format!("--{long}");
+    let on_command_line = args.iter().any(|a| {
+        a.to_str()
+            .is_some_and(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    });
+    if on_command_line {
+        return None;
+    }
+    let command = Cli::command();
+    let var = command
+        .get_subcommands()
+        .flat_map(clap::Command::get_arguments)
+        .filter(|a| a.get_long() == Some(long))
+        .find_map(clap::Arg::get_env)?;
+    std::env::var_os(var).map(|_| var.to_string_lossy().into_owned())
 }

@@ -288,6 +288,15 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
+    /// The message when the value came from the environment variable `var`, not the flag:
+    /// users must find what they set.
+    pub fn with_env_var(&self, var: &str) -> String {
+        format!(
+            "`{var}` (the environment variable of `--{}`): {}",
+            self.flag, self.message
+        )
+    }
+
     fn new(flag: &'static str, message: impl Into<String>) -> Self {
         Self {
             flag,
@@ -345,13 +354,31 @@ pub struct Config {
     pub shutdown_delay: Duration,
 }
 
+/// `IP:PORT`, or `HOST:PORT` resolved once, here at start (the first IPv4 address the name
+/// has, else the first IPv6 one), as `trellis healthcheck --admin` accepts names too.
 fn addr(flag: &'static str, s: &str) -> Result<SocketAddr, ConfigError> {
-    s.parse().map_err(|_| {
-        ConfigError::new(
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    let hint = "give IP:PORT such as `0.0.0.0:8080` or HOST:PORT such as `localhost:8080`";
+    let port_ok = s
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if !port_ok {
+        return Err(ConfigError::new(
             flag,
-            format!("`{s}` is not an address; give IP:PORT such as `0.0.0.0:8080`"),
-        )
-    })
+            format!("`{s}` is not an address with a port; {hint}"),
+        ));
+    }
+    let resolved: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(s)
+        .map_err(|e| ConfigError::new(flag, format!("cannot resolve `{s}`: {e}; {hint}")))?
+        .collect();
+    resolved
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| resolved.first())
+        .copied()
+        .ok_or_else(|| ConfigError::new(flag, format!("`{s}` resolves to no address; {hint}")))
 }
 
 fn duration(flag: &'static str, s: &str) -> Result<Duration, ConfigError> {

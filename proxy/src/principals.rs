@@ -160,8 +160,34 @@ impl PrincipalStore {
         env: &dyn Fn(&str) -> Option<String>,
         now: SystemTime,
     ) -> Result<(PrincipalStore, Vec<Diagnostic>), Vec<Diagnostic>> {
+        Self::load_with(path, text, env, true, now)
+    }
+
+    /// Like [`PrincipalStore::load`], but `secret_access_key_file` and `secret_access_key_env`
+    /// are validated without being read: for checking a file where its secrets are not
+    /// mounted (CI, a laptop), and for `policy eval`, which needs no secret. Keys with such a
+    /// secret are left out of the credential store, so it never authenticates them.
+    pub fn load_unresolved(
+        path: &Path,
+        text: &str,
+        now: SystemTime,
+    ) -> Result<(PrincipalStore, Vec<Diagnostic>), Vec<Diagnostic>> {
+        Self::load_with(path, text, &|_| None, false, now)
+    }
+
+    fn load_with(
+        path: &Path,
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+        resolve: bool,
+        now: SystemTime,
+    ) -> Result<(PrincipalStore, Vec<Diagnostic>), Vec<Diagnostic>> {
         let base_dir = path.parent().unwrap_or_else(|| Path::new("."));
-        let lookup = load::SecretLookup { base_dir, env };
+        let lookup = load::SecretLookup {
+            base_dir,
+            env,
+            resolve,
+        };
         let (specs, warnings) = load::load(text, &lookup, now)?;
         let mut principals = Vec::with_capacity(specs.len());
         let mut keys = HashMap::new();
@@ -190,9 +216,12 @@ impl PrincipalStore {
                 })
                 .collect();
             for key in spec.keys {
+                let Some(secret) = &key.secret else {
+                    continue;
+                };
                 let stored = StoredKey::new(
                     key.access_key_id.clone(),
-                    key.secret.expose().to_owned(),
+                    secret.expose().to_owned(),
                     key.session_token.as_ref().map(|t| t.expose().to_owned()),
                     key.expires_at,
                     handle,

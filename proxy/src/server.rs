@@ -65,7 +65,7 @@ impl Default for ServerConfig {
 /// What happened at shutdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShutdownReport {
-    /// Connections that finished within the drain timeout.
+    /// Connections open at shutdown that finished within the drain timeout.
     pub drained: usize,
     /// Connections still busy at the drain deadline, closed without finishing.
     pub cut: usize,
@@ -113,9 +113,8 @@ where
     let mut drained = 0usize;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        while conns.try_join_next().is_some() {
-            drained += 1;
-        }
+        // Reap finished connections; only those still open at shutdown count as drained.
+        while conns.try_join_next().is_some() {}
         let permit = tokio::select! {
             () = &mut shutdown => break,
             p = Arc::clone(&permits).acquire_owned() => match p {
@@ -157,6 +156,7 @@ where
         });
     }
     drop(listener);
+    while conns.try_join_next().is_some() {}
     let _ = stop_tx.send(true);
     let deadline = tokio::time::sleep(config.drain_timeout);
     tokio::pin!(deadline);

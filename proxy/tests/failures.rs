@@ -16,7 +16,18 @@ async fn upstream_down_is_502() {
     let (status, headers, body) = get(&h1_client(), &proxy.url("/x")).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert!(headers.contains_key("x-amzn-requestid"));
-    assert!(String::from_utf8_lossy(&body).starts_with("BadGateway: upstream unreachable"));
+    // Callers get a fixed line with the request id; the detail goes to the log.
+    let id = headers["x-amzn-requestid"].to_str().unwrap();
+    let body = String::from_utf8_lossy(&body);
+    assert!(
+        body.starts_with("BadGateway: the service could not be reached"),
+        "{body}"
+    );
+    assert!(body.contains(&format!("request id {id}")), "{body}");
+    assert!(
+        !body.contains("os error") && !body.contains("--upstream"),
+        "{body}"
+    );
     let log = proxy.log.wait_for(1).await;
     assert_eq!(log[0]["failureReason"], "TargetConnectionError");
     assert_eq!(log[0]["responseCode"], 502);
@@ -144,4 +155,32 @@ async fn connections_beyond_the_limit_wait_for_a_permit() {
     drop(first);
     let n = within(5, second.read(&mut buf)).await.unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn connections_closed_before_shutdown_are_not_counted_as_drained() {
+    let up = spawn_upstream().await;
+    let proxy = TestProxy::start(ProxyOptions::new(up)).await;
+    for _ in 0..3 {
+        let mut conn = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+        conn.write_all(b"GET /done HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut all = Vec::new();
+        within(5, conn.read_to_end(&mut all)).await.unwrap();
+        assert!(String::from_utf8_lossy(&all).starts_with("HTTP/1.1 200"));
+    }
+    // One idle keep-alive connection is still open at shutdown.
+    let mut open = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    open.write_all(b"GET /open HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    within(5, open.read_exact(&mut head)).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    // Let the server reap the closed connections' tasks.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let report = proxy.shutdown().await;
+    assert_eq!(report.drained, 1, "{report:?}");
+    assert_eq!(report.cut, 0);
 }

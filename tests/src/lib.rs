@@ -50,9 +50,19 @@ pub fn trellis_bin() -> &'static Path {
 /// If the process cannot be started.
 #[allow(clippy::panic)]
 pub fn trellis(args: &[&str], stdin: &str) -> Output {
+    trellis_env(args, &[], stdin)
+}
+
+/// [`trellis`] with environment variables set (`TRELLIS_*` flags).
+///
+/// # Panics
+/// If the process cannot be started.
+#[allow(clippy::panic)]
+pub fn trellis_env(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
     use std::io::Write;
     let mut child = Command::new(trellis_bin())
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(workspace_root())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -25,6 +25,12 @@ impl<'t> LineIndex<'t> {
             Err(i) => i - 1,
         };
         let start = self.starts[line];
+        // A leading byte-order mark is invisible in editors: it takes no column.
+        let start = if line == 0 && self.text.starts_with(super::parser::BOM) {
+            start + super::parser::BOM.len_utf8().min(offset)
+        } else {
+            start
+        };
         let column = self.text.as_bytes()[start..offset]
             .iter()
             .filter(|&&b| (b & 0xC0) != 0x80)

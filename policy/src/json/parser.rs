@@ -4,6 +4,9 @@
 use super::{Kind, LineIndex, Member, Value};
 use crate::diagnostic::Span;
 
+/// The byte-order mark, accepted at the start of a document only.
+pub(super) const BOM: char = '\u{FEFF}';
+
 /// Nesting deeper than this is refused, so hostile input cannot exhaust the stack.
 const MAX_DEPTH: usize = 128;
 
@@ -28,6 +31,10 @@ struct Parser<'t> {
 
 impl Parser<'_> {
     fn document(&mut self) -> PResult<Value> {
+        // A UTF-8 byte-order mark is how some Windows editors save files; it is not content.
+        if self.text.starts_with(BOM) {
+            self.pos = BOM.len_utf8();
+        }
         self.skip_ws();
         if self.pos >= self.bytes.len() {
             return Err((
@@ -62,7 +69,11 @@ impl Parser<'_> {
     fn describe_here(&self) -> String {
         match self.text.get(self.pos..).and_then(|s| s.chars().next()) {
             None => "end of input".into(),
+            Some(BOM) => "UTF-8 byte-order mark U+FEFF (invisible): remove it, and save the file as UTF-8 without BOM".into(),
             Some(c) if c.is_control() => format!("control character U+{:04X}", c as u32),
+            Some(c) if c.is_whitespace() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}') => {
+                format!("invisible character U+{:04X}", c as u32)
+            }
             Some(c) => format!("`{c}`"),
         }
     }

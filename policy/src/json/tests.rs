@@ -123,3 +123,21 @@ fn deep_nesting_is_refused_without_overflowing() {
     let text = "[".repeat(10_000);
     assert!(err(&text).message.contains("nesting deeper"));
 }
+
+#[test]
+fn a_leading_byte_order_mark_is_accepted_and_takes_no_column() {
+    let text = "\u{FEFF}{\"a\": tru}";
+    let e = err(text);
+    assert_eq!((e.line, e.column), (1, 7), "{}", e.message);
+    assert!(parse("\u{FEFF}{\"a\": 1}").is_ok());
+}
+
+#[test]
+fn a_byte_order_mark_elsewhere_is_named() {
+    let e = err("{\"a\": 1}\n\u{FEFF}");
+    assert!(
+        e.message.contains("byte-order mark") && e.message.contains("without BOM"),
+        "{}",
+        e.message
+    );
+}

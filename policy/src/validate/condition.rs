@@ -127,6 +127,10 @@ impl Validator<'_> {
                 entry.key_span,
                 format!("condition key `{written}` is documented as `{doc}`: IAM matches key names case-insensitively, but Lattice says its keys are case-sensitive; write `{doc}`"),
             ),
+            Spelling::UnknownAws(closest) => self.warning(
+                entry.key_span,
+                format!("`{written}` is not an AWS global condition key, so it is never present: did you mean `{closest}`?"),
+            ),
             Spelling::UnknownLattice => self.warning(
                 entry.key_span,
                 format!("`{written}` is not a VPC Lattice condition key, so it is never present: use one of `vpc-lattice-svcs:Port`, `RequestMethod`, `RequestPath`, `RequestHeader/<name>`, `RequestQueryString/<name>`, `ServiceArn`, `ServiceNetworkArn`, `SourceVpc`, `SourceVpcOwnerAccount`"),

@@ -1,6 +1,6 @@
 //! `Action`, `Resource` and `Principal` elements.
 
-use super::{Validator, Version};
+use super::{lattice_resource, Validator, Version};
 use crate::json::{Kind, Value};
 use crate::pattern::{parse_template, Matcher, Piece};
 use crate::principal::{parse_aws, Entry, PrincipalSet};
@@ -170,6 +170,21 @@ impl Validator<'_> {
                     );
                     continue;
                 }
+            }
+            let targets = self.targets;
+            // A statement whose actions reach no Lattice request has its warning already.
+            if (targets.invoke || targets.connect) && !lattice_resource::can_match(&pieces, targets)
+            {
+                let advice = lattice_resource::advice(s, targets);
+                let effect = if negated {
+                    "so it excludes nothing and the statement applies to every request"
+                } else {
+                    "so this entry never applies"
+                };
+                self.warning(
+                    item.span,
+                    format!("`{element}` entry `{s}` never matches a VPC Lattice service (`arn:aws:vpc-lattice:REGION:ACCOUNT:service/svc-ID/PATH`), {effect}: {advice}"),
+                );
             }
             matchers.push(Matcher::new(pieces, false));
         }

@@ -1,6 +1,7 @@
 //! One statement: its elements, their combinations and the per-kind rules.
 
 use super::element::suggest;
+use super::lattice_resource::Targets;
 use super::Validator;
 use crate::decision::Effect;
 use crate::diagnostic::Span;
@@ -67,6 +68,7 @@ impl Validator<'_> {
             ("Action", "NotAction"),
             true,
         );
+        self.targets = action.as_ref().map_or(Targets::BOTH, Targets::of_actions);
         let resource = self.either(
             get("Resource"),
             get("NotResource"),

@@ -749,3 +749,95 @@ fn variables_in_a_principal_are_errors() {
         at,
     );
 }
+
+#[test]
+fn a_resource_that_cannot_match_a_lattice_service_is_a_warning_at_its_position() {
+    for (resource, advice) in [
+        ("/admin/*", "`*/admin/*`"),
+        ("arn:aws:s3:::bucket/*", "`s3` resource"),
+        (
+            "arn:aws:vpc-latice:us-west-2:111122223333:service/svc-0123456789abcdef0/*",
+            "write `vpc-lattice`",
+        ),
+    ] {
+        let text = auth(&format!(
+            r#"{{"Effect": "Deny", "Principal": "*", "Action": "vpc-lattice-svcs:Invoke", "Resource": ["*/ok", "{resource}"]}}"#
+        ));
+        let at = pos(&text, &format!("\"{resource}\""));
+        expect(
+            &text,
+            None,
+            "never matches a VPC Lattice service",
+            Severity::Warning,
+            at,
+        );
+        expect(&text, None, advice, Severity::Warning, at);
+        assert!(check(&text, None).compile().is_some());
+    }
+}
+
+#[test]
+fn resources_that_can_match_a_lattice_service_are_not_warned_about() {
+    for resource in [
+        "*",
+        "*/*",
+        "arn:aws:vpc-lattice:*:*:service/*",
+        "arn:aws-us-gov:vpc-lattice:us-gov-west-1:111122223333:service/svc-0123456789abcdef0/*",
+    ] {
+        let text = auth(&OK_AUTH.replace(
+            "\"Resource\": \"*\"",
+            &format!("\"Resource\": \"{resource}\""),
+        ));
+        assert!(
+            diags(&text, None).is_empty(),
+            "{resource}: {:#?}",
+            diags(&text, None)
+        );
+    }
+}
+
+#[test]
+fn a_not_resource_that_cannot_match_excludes_nothing() {
+    let text = auth(
+        r#"{"Effect": "Allow", "Principal": "*", "Action": "vpc-lattice-svcs:Invoke", "NotResource": "/admin/*"}"#,
+    );
+    expect(
+        &text,
+        None,
+        "excludes nothing",
+        Severity::Warning,
+        pos(&text, "\"/admin/*\""),
+    );
+}
+
+#[test]
+fn an_identity_policy_resource_is_checked_against_lattice_services_too() {
+    let text = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "vpc-lattice-svcs:Invoke", "Resource": "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0"}]}"#;
+    expect(
+        text,
+        Some(PolicyKind::Identity),
+        "without a path",
+        Severity::Warning,
+        pos(text, "\"arn:aws:vpc-lattice"),
+    );
+    // An action outside Lattice is warned about once, on the action; its resource is not.
+    let text = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/*"}]}"#;
+    let all = diags(text, Some(PolicyKind::Identity));
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert!(all[0].message.contains("s3:GetObject"));
+}
+
+#[test]
+fn an_unknown_aws_condition_key_is_a_warning_with_the_closest_key() {
+    let text = auth(
+        r#"{"Effect": "Allow", "Principal": "*", "Action": "vpc-lattice-svcs:Invoke", "Resource": "*", "Condition": {"StringEquals": {"aws:PrincpalOrgID": "o-a1b2c3d4e5", "aws:SourceArn": "x"}}}"#,
+    );
+    expect(
+        &text,
+        None,
+        "`aws:PrincpalOrgID` is not an AWS global condition key, so it is never present: did you mean `aws:PrincipalOrgID`?",
+        Severity::Warning,
+        pos(&text, "\"aws:PrincpalOrgID\""),
+    );
+    assert_eq!(diags(&text, None).len(), 1, "{:#?}", diags(&text, None));
+}

@@ -77,6 +77,15 @@ pub async fn probe(admin: &str, path: &str) -> Result<u16, ProbeError> {
         .ok_or_else(|| ProbeError::Status(url, format!("`{status}`, not HTTP")))
 }
 
+/// `--path healthz` means `/healthz`: an origin-form target always starts with `/`.
+fn request_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if path.starts_with('/') {
+        path.into()
+    } else {
+        format!("/{path}").into()
+    }
+}
+
 pub(crate) fn run(args: &HealthcheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let timeout = match parse_duration(&args.timeout) {
         Ok(t) => t,
@@ -95,9 +104,10 @@ pub(crate) fn run(args: &HealthcheckArgs, out: &mut dyn Write, err: &mut dyn Wri
             return EXIT_INVALID;
         }
     };
-    let url = format!("http://{}{}", args.admin, args.path);
+    let path = request_path(&args.path);
+    let url = format!("http://{}{path}", args.admin);
     let result = runtime.block_on(async {
-        match tokio::time::timeout(timeout, probe(&args.admin, &args.path)).await {
+        match tokio::time::timeout(timeout, probe(&args.admin, &path)).await {
             Ok(r) => r,
             Err(_) => Err(ProbeError::Timeout(url.clone(), timeout)),
         }
@@ -119,5 +129,16 @@ pub(crate) fn run(args: &HealthcheckArgs, out: &mut dyn Write, err: &mut dyn Wri
             let _ = writeln!(err, "trellis healthcheck: {e}");
             EXIT_INVALID
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::request_path;
+
+    #[test]
+    fn a_path_without_a_leading_slash_gets_one() {
+        assert_eq!(request_path("healthz"), "/healthz");
+        assert_eq!(request_path("/readyz"), "/readyz");
     }
 }

@@ -1,5 +1,8 @@
 //! `trellis policy check FILE...`: validate policies the way AWS would accept them, plus
 //! warnings for what AWS accepts but can never match.
+//!
+//! As every checking subcommand: diagnostics on standard error, the summary (or the JSON
+//! report) on standard output.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -12,7 +15,7 @@ use super::{EXIT_INVALID, EXIT_OK};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct CheckArgs {
-    /// Policy files (JSON).
+    /// Policy files (JSON); `-` is standard input.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
     /// Which element rules apply; by default a file with `Principal` is an auth policy, one
@@ -90,14 +93,14 @@ pub(crate) fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) ->
         Format::Text => {
             for result in &results {
                 if let Some(reason) = &result.unreadable {
-                    let _ = writeln!(out, "{}: error: {reason}", result.name);
+                    let _ = writeln!(err, "{}: error: {reason}", result.name);
                 }
                 for diagnostic in &result.diagnostics {
-                    let _ = writeln!(out, "{}", text_line(&result.name, diagnostic));
+                    let _ = writeln!(err, "{}", text_line(&result.name, diagnostic));
                 }
             }
             let _ = writeln!(
-                err,
+                out,
                 "checked {}: {}, {}",
                 plural(results.len(), "file"),
                 plural(errors, "error"),
@@ -147,9 +150,19 @@ fn json_file(result: &FileResult) -> JsonFile<'_> {
     }
 }
 
+/// The text of `path`; `-` is standard input (named `<stdin>` in diagnostics).
+fn read(path: &std::path::Path) -> (String, std::io::Result<String>) {
+    if path == std::path::Path::new("-") {
+        let mut text = String::new();
+        let read = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map(|_| text);
+        return ("<stdin>".to_owned(), read);
+    }
+    (path.display().to_string(), std::fs::read_to_string(path))
+}
+
 fn check_file(path: &std::path::Path, kind: Option<PolicyKind>) -> FileResult {
-    let name = path.display().to_string();
-    let text = match std::fs::read_to_string(path) {
+    let (name, text) = read(path);
+    let text = match text {
         Ok(text) => text,
         Err(e) => {
             return FileResult {

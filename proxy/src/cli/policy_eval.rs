@@ -3,16 +3,20 @@
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use serde::Serialize;
 use trellis_policy::eval_request::EvalRequest;
 use trellis_policy::{
-    decide, decide_single, json, CompiledPolicy, Decision, Effect, Layer, LayerPolicy, Layers,
-    Matched, PolicyKind, Principal, Reason,
+    decide, decide_single, json, CompiledPolicy, Context, Decision, Effect, Layer, LayerPolicy,
+    Layers, Matched, PolicyKind, Principal, Reason, Request,
 };
 
+use super::eval_caller::{self, CallerContext, KnownCaller};
+use super::json_stream::{Chunk, Item, Splitter};
 use super::output::text_line;
 use super::{EXIT_INVALID, EXIT_OK};
+use crate::principals::PrincipalStore;
 
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("policies").required(true).multiple(true)))]
@@ -30,8 +34,17 @@ pub(crate) struct EvalArgs {
     /// An identity-based policy of the caller (layer `identity`; repeat for several).
     #[arg(long, value_name = "FILE", group = "policies")]
     identity_policy: Vec<PathBuf>,
-    /// Read requests from this file (one JSON object, a JSON array of objects, or one object
-    /// per line) instead of standard input (one object per line).
+    /// The principals file of `trellis run`: a signed caller's identity policies (layer
+    /// `identity`), tags, organization and session come from it, as the proxy would take them.
+    #[arg(
+        long,
+        value_name = "FILE",
+        group = "policies",
+        conflicts_with = "identity_policy"
+    )]
+    principals: Option<PathBuf>,
+    /// Read requests from this file instead of standard input (`-`). Either holds a stream of
+    /// JSON values: request objects (on one line or several) and arrays of them.
     #[arg(long, value_name = "FILE")]
     request: Option<PathBuf>,
     /// Compare each decision with the request's `expect` and print PASS/FAIL lines and a summary.
@@ -58,25 +71,47 @@ fn layer(policy: &Option<CompiledPolicy>) -> LayerPolicy<'_> {
 }
 
 impl Policies {
-    fn decide(&self, request: &EvalRequest, matches: &mut Vec<Matched>) -> Decision {
-        let req = request.request();
+    /// Decides `req`; also returns the layers that took part, in evaluation order.
+    fn decide(
+        &self,
+        req: &Request<'_>,
+        context: &dyn Context,
+        caller: Option<KnownCaller<'_>>,
+        matches: &mut Vec<Matched>,
+    ) -> (Decision, Vec<&'static str>) {
         match self {
-            Policies::Single(policy) => decide_single(policy, &req, &request.context, matches),
+            Policies::Single(policy) => (
+                decide_single(policy, req, context, matches),
+                vec![layer_name(Layer::Policy)],
+            ),
             Policies::Layered {
                 network,
                 service,
                 identity,
             } => {
-                let identity = match (identity, &req.principal) {
-                    (Some(policies), Principal::Caller { .. }) => LayerPolicy::Policies(policies),
-                    _ => LayerPolicy::Off,
+                // The identity layer applies to signed callers only; with `--principals` a
+                // caller's policies are its own, as in `trellis run`.
+                let identity = match (&req.principal, caller, identity) {
+                    (Principal::Anonymous, _, _) => LayerPolicy::Off,
+                    (_, Some(c), _) => LayerPolicy::Policies(&c.record.policies),
+                    (_, None, Some(policies)) => LayerPolicy::Policies(policies),
+                    (_, None, None) => LayerPolicy::Off,
                 };
                 let layers = Layers {
                     network: layer(network),
                     service: layer(service),
                     identity,
                 };
-                decide(&layers, &req, &request.context, matches)
+                let taking_part = [
+                    (layers.network, Layer::Network),
+                    (layers.service, Layer::Service),
+                    (layers.identity, Layer::Identity),
+                ]
+                .into_iter()
+                .filter(|(p, _)| !matches!(p, LayerPolicy::Off))
+                .map(|(_, l)| layer_name(l))
+                .collect();
+                (decide(&layers, req, context, matches), taking_part)
             }
         }
     }
@@ -88,24 +123,38 @@ pub(crate) fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> i32 {
-    let policies = match load_policies(args, err) {
-        Some(policies) => policies,
-        None => return EXIT_INVALID,
+    let Some(policies) = load_policies(args, err) else {
+        return EXIT_INVALID;
     };
+    let principals = match &args.principals {
+        Some(path) => match load_principals(path, err) {
+            Some(store) => Some(store),
+            None => return EXIT_INVALID,
+        },
+        None => None,
+    };
+    let from_file = args.request.as_deref().filter(|p| *p != Path::new("-"));
     let mut session = Session {
         policies: &policies,
+        principals: principals.as_ref(),
         check: args.check,
+        source: from_file.map_or_else(
+            || "standard input".to_owned(),
+            |p| format!("`{}`", p.display()),
+        ),
         matches: Vec::new(),
         passed: 0,
         failed: 0,
         bad_lines: 0,
     };
-    match &args.request {
+    let mut splitter = Splitter::default();
+    let mut chunks = Vec::new();
+    match from_file {
         Some(path) => match std::fs::read_to_string(path) {
             Ok(text) => {
-                for (label, item) in request_items(&text) {
-                    session.handle(&label, item, out);
-                }
+                splitter.push(&text, &mut chunks);
+                splitter.finish(&mut chunks);
+                session.handle_all(&mut chunks, out);
             }
             Err(e) => {
                 let _ = writeln!(
@@ -118,7 +167,6 @@ pub(crate) fn run(
         },
         None => {
             let mut line = String::new();
-            let mut number = 0usize;
             loop {
                 line.clear();
                 match stdin.read_line(&mut line) {
@@ -129,46 +177,23 @@ pub(crate) fn run(
                         return EXIT_INVALID;
                     }
                 }
-                number += 1;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let item = json::parse(&line)
-                    .map_err(|d| format!("invalid JSON at column {}: {}", d.column, d.message));
-                session.handle(&format!("line {number}"), item, out);
+                splitter.push(&line, &mut chunks);
+                session.handle_all(&mut chunks, out);
                 let _ = out.flush();
             }
+            splitter.finish(&mut chunks);
+            session.handle_all(&mut chunks, out);
         }
     }
-    session.finish(out)
-}
-
-/// The requests of a `--request` file: one JSON object, an array of them, or JSON lines.
-fn request_items(text: &str) -> Vec<(String, Result<json::Value, String>)> {
-    if let Ok(value) = json::parse(text) {
-        return match value.kind {
-            json::Kind::Array(items) => items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| (format!("request {}", i + 1), Ok(item)))
-                .collect(),
-            _ => vec![("request 1".to_owned(), Ok(value))],
-        };
-    }
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(i, line)| {
-            let item = json::parse(line)
-                .map_err(|d| format!("invalid JSON at column {}: {}", d.column, d.message));
-            (format!("line {}", i + 1), item)
-        })
-        .collect()
+    session.finish(out, err)
 }
 
 struct Session<'p> {
     policies: &'p Policies,
+    principals: Option<&'p PrincipalStore>,
     check: bool,
+    /// Where the requests come from, for messages.
+    source: String,
     matches: Vec<Matched>,
     passed: usize,
     failed: usize,
@@ -176,28 +201,80 @@ struct Session<'p> {
 }
 
 impl Session<'_> {
-    fn handle(&mut self, label: &str, item: Result<json::Value, String>, out: &mut dyn Write) {
-        let request = item.and_then(|value| EvalRequest::from_value(&value));
-        let request = match request {
-            Ok(request) => request,
+    fn handle_all(&mut self, chunks: &mut Vec<Chunk>, out: &mut dyn Write) {
+        for chunk in chunks.drain(..) {
+            for item in chunk.items() {
+                self.handle(item, out);
+            }
+        }
+    }
+
+    fn bad(&mut self, label: &str, message: &str, out: &mut dyn Write) {
+        self.bad_lines += 1;
+        if self.check {
+            self.failed += 1;
+            let _ = writeln!(out, "FAIL {label}: {message}");
+        } else {
+            let line = serde_json::json!({ "error": format!("{label}: {message}") });
+            let _ = writeln!(out, "{line}");
+        }
+    }
+
+    fn handle(&mut self, item: Item, out: &mut dyn Write) {
+        let label = format!("line {}", item.line);
+        let value = match item.value {
+            Ok(value) => value,
             Err(message) => {
-                self.bad_lines += 1;
-                if self.check {
-                    self.failed += 1;
-                    let _ = writeln!(out, "FAIL {label}: {message}");
-                } else {
-                    let line = serde_json::json!({ "error": format!("{label}: {message}") });
-                    let _ = writeln!(out, "{line}");
-                }
-                return;
+                let at = format!("line {}, column {}", item.line, item.column);
+                return self.bad(&at, &message, out);
             }
         };
-        let decision = self.policies.decide(&request, &mut self.matches);
+        let request = match EvalRequest::from_value(&value) {
+            Ok(request) => request,
+            Err(message) => return self.bad(&label, &message, out),
+        };
+        let mut req = request.request();
+        let caller = match (self.principals, &req.principal) {
+            (Some(store), Principal::Caller { .. }) => {
+                match eval_caller::find(store, &request.principal) {
+                    Some(caller) => Some(caller),
+                    None => {
+                        let message = format!(
+                            "principal `{}` is not in the principals file: `trellis run` would refuse its requests (unknown access key); add it there, or evaluate without `--principals`",
+                            request.principal
+                        );
+                        return self.bad(&label, &message, out);
+                    }
+                }
+            }
+            _ => None,
+        };
+        let explicit: Vec<String> = value
+            .get("context")
+            .and_then(json::Value::as_object)
+            .map(|members| members.iter().map(|m| m.key.to_ascii_lowercase()).collect())
+            .unwrap_or_default();
+        let with_caller;
+        let context: &dyn Context = match caller {
+            Some(caller) => {
+                req.principal = caller.principal();
+                with_caller = CallerContext {
+                    given: &request.context,
+                    explicit: &explicit,
+                    caller,
+                };
+                &with_caller
+            }
+            None => &request.context,
+        };
+        let (decision, layers) = self
+            .policies
+            .decide(&req, context, caller, &mut self.matches);
         if self.check {
-            self.report_check(label, &request, &decision, out);
+            self.report_check(&label, &request, &decision, out);
         } else {
             let single = matches!(self.policies, Policies::Single(_));
-            let line = DecisionLine::new(&decision, &self.matches, single);
+            let line = DecisionLine::new(&decision, &self.matches, single, layers);
             let _ = serde_json::to_writer(&mut *out, &line);
             let _ = writeln!(out);
         }
@@ -241,9 +318,17 @@ impl Session<'_> {
         }
     }
 
-    fn finish(self, out: &mut dyn Write) -> i32 {
+    fn finish(self, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         if self.check {
             let _ = writeln!(out, "{} passed, {} failed", self.passed, self.failed);
+            if self.passed + self.failed == 0 {
+                let _ = writeln!(
+                    err,
+                    "error: no test found in {}: `--check` needs requests, one JSON object each, such as {}",
+                    self.source, EXAMPLE_TEST
+                );
+                return EXIT_INVALID;
+            }
             if self.failed > 0 {
                 return EXIT_INVALID;
             }
@@ -252,6 +337,38 @@ impl Session<'_> {
             EXIT_INVALID
         } else {
             EXIT_OK
+        }
+    }
+}
+
+/// What a policy test looks like, for the message when there is none.
+const EXAMPLE_TEST: &str = r#"{"name": "checkout reads orders", "principal": "arn:aws:sts::111122223333:assumed-role/checkout/task-1", "action": "vpc-lattice-svcs:Invoke", "resource": "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0/orders", "expect": "Allow"}"#;
+
+fn load_principals(path: &Path, err: &mut dyn Write) -> Option<PrincipalStore> {
+    let name = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "{name}: error: cannot read the principals file: {e}; check the path"
+            );
+            return None;
+        }
+    };
+    // No secret is needed to decide, so none is read.
+    match PrincipalStore::load_unresolved(path, &text, SystemTime::now()) {
+        Ok((store, warnings)) => {
+            for d in &warnings {
+                let _ = writeln!(err, "{}", text_line(&name, d));
+            }
+            Some(store)
+        }
+        Err(diagnostics) => {
+            for d in &diagnostics {
+                let _ = writeln!(err, "{}", text_line(&name, d));
+            }
+            None
         }
     }
 }
@@ -320,6 +437,9 @@ struct DecisionLine<'a> {
     decision: &'static str,
     reason: &'static str,
     layer: Option<&'static str>,
+    /// The layers that took part (a layer not given, and the identity layer of an anonymous
+    /// caller, are skipped), so a decision says what it was made of.
+    layers: Vec<&'static str>,
     statements: Vec<StatementLine<'a>>,
 }
 
@@ -332,11 +452,17 @@ struct StatementLine<'a> {
 }
 
 impl<'a> DecisionLine<'a> {
-    fn new(decision: &Decision, matches: &'a [Matched], single: bool) -> Self {
+    fn new(
+        decision: &Decision,
+        matches: &'a [Matched],
+        single: bool,
+        layers: Vec<&'static str>,
+    ) -> Self {
         DecisionLine {
             decision: effect_name(decision.effect),
             reason: reason_name(decision.reason),
             layer: reported_layer(decision, single),
+            layers,
             statements: matches
                 .iter()
                 .map(|m| StatementLine {

@@ -15,6 +15,10 @@ pub(crate) struct CheckArgs {
     /// The principals file (JSON, CONTRACT §4).
     #[arg(value_name = "FILE")]
     file: PathBuf,
+    /// Validate everything but do not read the secrets named by `secret_access_key_file` and
+    /// `secret_access_key_env` (for CI and laptops, where they are not mounted or set).
+    #[arg(long)]
+    no_secrets: bool,
 }
 
 pub(crate) fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
@@ -31,14 +35,19 @@ pub(crate) fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) ->
     };
     let env = |var: &str| std::env::var(var).ok();
     let now = SystemTime::now();
-    match PrincipalStore::load(&args.file, &text, &env, now) {
+    let loaded = if args.no_secrets {
+        PrincipalStore::load_unresolved(&args.file, &text, now)
+    } else {
+        PrincipalStore::load(&args.file, &text, &env, now)
+    };
+    match loaded {
         Err(diagnostics) => {
             for d in &diagnostics {
                 let _ = writeln!(err, "{}", text_line(&name, d));
             }
             let (errors, warnings) = tally(&diagnostics);
             let _ = writeln!(
-                err,
+                out,
                 "{name}: {}, {}",
                 plural(errors, "error"),
                 plural(warnings, "warning")
@@ -49,18 +58,25 @@ pub(crate) fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) ->
             for d in &warnings {
                 let _ = writeln!(err, "{}", text_line(&name, d));
             }
-            summarize(&name, &store, now, out);
+            summarize(&name, &store, now, args.no_secrets, out);
             EXIT_OK
         }
     }
 }
 
-fn summarize(name: &str, store: &PrincipalStore, now: SystemTime, out: &mut dyn Write) {
+fn summarize(
+    name: &str,
+    store: &PrincipalStore,
+    now: SystemTime,
+    no_secrets: bool,
+    out: &mut dyn Write,
+) {
+    let keys: usize = store.principals().iter().map(|p| p.keys.len()).sum();
     let _ = writeln!(
         out,
         "{name}: {}, {}",
         plural(store.principals().len(), "principal"),
-        plural(store.key_count(), "key")
+        plural(keys, "key")
     );
     for p in store.principals() {
         let _ = writeln!(out, "  {} ({})", p.caller_arn, p.principal_type.as_str());
@@ -86,10 +102,11 @@ fn summarize(name: &str, store: &PrincipalStore, now: SystemTime, out: &mut dyn 
             plural(statements, "statement")
         );
         for key in &p.keys {
+            let unread = if no_secrets { " (not read)" } else { "" };
             let origin = match &key.secret_origin {
                 SecretOrigin::Inline => "secret inline".to_owned(),
-                SecretOrigin::File(f) => format!("secret from file {f}"),
-                SecretOrigin::Env(v) => format!("secret from ${v}"),
+                SecretOrigin::File(f) => format!("secret from file {f}{unread}"),
+                SecretOrigin::Env(v) => format!("secret from ${v}{unread}"),
             };
             let token = if key.has_session_token {
                 ", session token required"

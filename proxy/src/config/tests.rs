@@ -300,3 +300,26 @@ fn shutdown_delay_defaults_to_zero_and_names_its_flag_when_invalid() {
     assert_eq!(e.flag, "shutdown-delay");
     assert!(e.to_string().starts_with("`--shutdown-delay`: "), "{e}");
 }
+
+#[test]
+fn listen_and_admin_accept_host_names_resolved_at_start() {
+    let c = parse(&["--listen", "localhost:18080", "--admin", "localhost:19901"]).unwrap();
+    assert_eq!(c.listen, "127.0.0.1:18080".parse().unwrap());
+    assert_eq!(c.admin, Some("127.0.0.1:19901".parse().unwrap()));
+    let e = invalid(&["--listen", "localhost"]);
+    assert_eq!(e.flag, "listen");
+    assert!(e.message.contains("with a port"), "{e}");
+    let e = invalid(&["--admin", "no-such-host.invalid:9901"]);
+    assert_eq!(e.flag, "admin");
+    assert!(e.message.contains("cannot resolve"), "{e}");
+}
+
+#[test]
+fn a_value_from_the_environment_is_named_by_its_variable() {
+    let e = invalid(&["--listen", "nowhere"]);
+    let text = e.with_env_var("TRELLIS_LISTEN");
+    assert!(
+        text.starts_with("`TRELLIS_LISTEN` (the environment variable of `--listen`): "),
+        "{text}"
+    );
+}

@@ -15,6 +15,7 @@ use tower_service::Service;
 use crate::body::ProxyBody;
 use crate::error::ProxyError;
 use crate::layers::body_digest::Hex;
+use crate::layers::request_id::X_AMZN_REQUESTID;
 use crate::metrics::{AuthnResult, RequestOutcome};
 use crate::outcome::{AuthnRecord, DecisionRecord, Failure, Outcome};
 
@@ -27,6 +28,17 @@ const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=ut
 /// `403`s carry `x-amzn-errortype` and read `<ErrorType>: <message>`. `x-amzn-requestid` is
 /// added by `SetRequestId`, which wraps this layer.
 pub fn respond(err: &ProxyError) -> Response<ProxyBody> {
+    respond_to(err, None)
+}
+
+/// [`respond`], with the request id in the body of the proxy's own failures (`502`, `504`,
+/// `500`). Their detail (addresses, OS errors, flag names) is for operators, not callers: the
+/// body is a fixed line, and the detail goes to the log under the same id ([`log_failure`]).
+pub fn respond_to(err: &ProxyError, request_id: Option<&str>) -> Response<ProxyBody> {
+    let quote = |what: &str| match request_id {
+        Some(id) => format!("{what}, and give its operators the request id {id} if it persists"),
+        None => format!("{what}, and tell its operators if it persists"),
+    };
     let (status, error_type, body) = match err {
         ProxyError::BadRequest(e) => (StatusCode::BAD_REQUEST, None, format!("BadRequest: {e}")),
         ProxyError::HeadersTooLarge { .. } => (
@@ -53,15 +65,30 @@ pub fn respond(err: &ProxyError) -> Response<ProxyBody> {
                 Hex(&m.computed)
             ),
         ),
-        ProxyError::Upstream(e @ crate::error::UpstreamError::Timeout(_)) => {
-            (StatusCode::GATEWAY_TIMEOUT, None, format!("GatewayTimeout: {e}"))
-        }
-        ProxyError::Upstream(e) => (StatusCode::BAD_GATEWAY, None, format!("BadGateway: {e}")),
-        // The detail may name internals; the caller gets a fixed line, the log the reason.
+        // The detail names internals; the caller gets a fixed line, the log the reason.
+        ProxyError::Upstream(crate::error::UpstreamError::Timeout(_)) => (
+            StatusCode::GATEWAY_TIMEOUT,
+            None,
+            format!(
+                "GatewayTimeout: the service did not answer in time; {}",
+                quote("retry later")
+            ),
+        ),
+        ProxyError::Upstream(_) => (
+            StatusCode::BAD_GATEWAY,
+            None,
+            format!(
+                "BadGateway: the service could not be reached or did not answer properly; {}",
+                quote("retry later")
+            ),
+        ),
         ProxyError::Internal(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             None,
-            "InternalError: the proxy failed to handle the request; retry, and report it if it persists".to_owned(),
+            format!(
+                "InternalError: the proxy failed to handle the request; {}",
+                quote("retry")
+            ),
         ),
     };
     let mut res = Response::new(ProxyBody::full(body));
@@ -71,6 +98,21 @@ pub fn respond(err: &ProxyError) -> Response<ProxyBody> {
         res.headers_mut().insert(X_AMZN_ERRORTYPE.clone(), t);
     }
     res
+}
+
+/// Logs the detail of the proxy's own failures (`502`, `504`, `500`), which callers are not
+/// shown: one line on standard error with the request id the caller was given.
+pub fn log_failure(err: &ProxyError, request_id: Option<&str>) {
+    let status = match err {
+        ProxyError::Upstream(crate::error::UpstreamError::Timeout(_)) => 504,
+        ProxyError::Upstream(_) => 502,
+        ProxyError::Internal(_) => 500,
+        _ => return,
+    };
+    failure_log::report(format!(
+        "trellis: request {}: answered {status}: {err}",
+        request_id.unwrap_or("-")
+    ));
 }
 
 /// The outcome label and `failureReason` of an error.
@@ -140,9 +182,12 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let outcome = req.extensions().get::<Outcome>().cloned();
+        // Set by `SetRequestId` outside; a shared-bytes clone, no allocation.
+        let request_id = req.headers().get(&X_AMZN_REQUESTID).cloned();
         ResponseFuture {
             inner: self.inner.call(req),
             outcome,
+            request_id,
         }
     }
 }
@@ -154,6 +199,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         outcome: Option<Outcome>,
+        request_id: Option<HeaderValue>,
     }
 }
 
@@ -171,11 +217,15 @@ where
                 if let Some(outcome) = this.outcome.as_ref() {
                     record(outcome, &err);
                 }
-                Poll::Ready(Ok(respond(&err)))
+                let id = this.request_id.as_ref().and_then(|v| v.to_str().ok());
+                log_failure(&err, id);
+                Poll::Ready(Ok(respond_to(&err, id)))
             }
         }
     }
 }
+
+mod failure_log;
 
 #[cfg(test)]
 mod tests;

@@ -44,11 +44,12 @@ pub(crate) struct PrincipalSpec {
     pub(crate) policies: Vec<CompiledPolicy>,
 }
 
-/// One access key, its secret resolved.
+/// One access key, its secret resolved (`None`: named by a file or variable not read, see
+/// [`SecretLookup::resolve`]).
 #[derive(Debug)]
 pub(crate) struct KeySpec {
     pub(crate) access_key_id: String,
-    pub(crate) secret: SecretString,
+    pub(crate) secret: Option<SecretString>,
     /// Where the secret came from, for the summary of `principals check`.
     pub(crate) secret_source: SecretSource,
     pub(crate) session_token: Option<SecretString>,
@@ -68,6 +69,8 @@ pub(crate) enum SecretSource {
 pub(crate) struct SecretLookup<'a> {
     pub(crate) base_dir: &'a Path,
     pub(crate) env: &'a dyn Fn(&str) -> Option<String>,
+    /// `false`: `secret_access_key_file`/`_env` are validated but not read (CI, laptops).
+    pub(crate) resolve: bool,
 }
 
 impl std::fmt::Debug for SecretLookup<'_> {
@@ -345,13 +348,14 @@ fn key(
     })
 }
 
-/// Exactly one of the three secret fields, resolved. Never puts the secret in a message.
+/// Exactly one of the three secret fields, resolved unless `secrets.resolve` is off (then a
+/// file or variable secret is `None`). Never puts the secret in a message.
 fn secret(
     fields: &Fields<'_>,
     at: Span,
     secrets: &SecretLookup<'_>,
     diags: &mut Diagnostics<'_>,
-) -> Option<(SecretString, SecretSource)> {
+) -> Option<(Option<SecretString>, SecretSource)> {
     let given: Vec<&str> = [
         "secret_access_key",
         "secret_access_key_file",
@@ -390,6 +394,16 @@ fn secret(
         (inline.to_owned(), SecretSource::Inline, span)
     } else if let Some((file, span)) = fields.string("secret_access_key_file", diags) {
         let path = secrets.base_dir.join(file);
+        if file.is_empty() {
+            diags.error(
+                span,
+                "`secret_access_key_file` is empty: give the path of the file holding the secret",
+            );
+            return None;
+        }
+        if !secrets.resolve {
+            return Some((None, SecretSource::File(path.display().to_string())));
+        }
         match std::fs::read_to_string(&path) {
             Ok(content) => (
                 content.trim_end_matches(['\r', '\n']).to_owned(),
@@ -405,6 +419,13 @@ fn secret(
             }
         }
     } else if let Some((name, span)) = fields.string("secret_access_key_env", diags) {
+        if name.is_empty() {
+            diags.error(span, "`secret_access_key_env` is empty: give the name of the environment variable holding the secret");
+            return None;
+        }
+        if !secrets.resolve {
+            return Some((None, SecretSource::Env(name.to_owned())));
+        }
         match (secrets.env)(name) {
             Some(value) => (value, SecretSource::Env(name.to_owned()), span),
             None => {
@@ -422,5 +443,5 @@ fn secret(
         diags.error(span, "the secret access key is empty");
         return None;
     }
-    Some((SecretString::new(secret), source))
+    Some((Some(SecretString::new(secret)), source))
 }

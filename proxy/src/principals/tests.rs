@@ -354,3 +354,33 @@ fn keys_that_do_not_apply_are_absent() {
     assert_eq!(value("aws:username").as_deref(), Some("One(\"ana\")"));
     assert_eq!(value("aws:PrincipalType").as_deref(), Some("One(\"User\")"));
 }
+
+#[test]
+fn unresolved_secrets_are_validated_but_never_read() {
+    let text = r#"{"principals": [
+  {"arn": "arn:aws:iam::111122223333:user/ana", "keys": [{"access_key_id": "AKIAANA", "secret_access_key_file": "/nonexistent/ana.key"}]},
+  {"arn": "arn:aws:iam::111122223333:user/bob", "keys": [{"access_key_id": "AKIABOB", "secret_access_key_env": "TRELLIS_TEST_UNSET_SECRET"}]},
+  {"arn": "arn:aws:iam::111122223333:user/cy", "keys": [{"access_key_id": "AKIACY", "secret_access_key": "x"}]}
+]}"#;
+    let path = std::path::Path::new("/etc/trellis/principals.json");
+    let (store, warnings) = PrincipalStore::load_unresolved(path, text, SystemTime::now()).unwrap();
+    assert!(warnings.is_empty(), "{warnings:#?}");
+    assert_eq!(store.principals().len(), 3);
+    assert_eq!(
+        store.principals()[1].keys[0].secret_origin,
+        SecretOrigin::Env("TRELLIS_TEST_UNSET_SECRET".to_owned())
+    );
+    // Keys whose secret was not read can never authenticate.
+    assert!(store.key("AKIAANA").is_none());
+    assert!(store.key("AKIABOB").is_none());
+    assert!(store.key("AKIACY").is_some());
+    // Everything else is still validated.
+    let bad = text.replace("user/cy", "group/cy");
+    let errors = PrincipalStore::load_unresolved(path, &bad, SystemTime::now()).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    let empty = text.replace("TRELLIS_TEST_UNSET_SECRET", "");
+    let errors = PrincipalStore::load_unresolved(path, &empty, SystemTime::now()).unwrap_err();
+    assert!(errors[0]
+        .message
+        .contains("`secret_access_key_env` is empty"));
+}

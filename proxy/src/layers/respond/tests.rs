@@ -142,3 +142,48 @@ async fn a_body_digest_mismatch_is_400_xamzcontentsha256mismatch_in_aws_wording(
     assert!(body.contains("UNSIGNED-PAYLOAD"));
     assert!(!body.contains('\n'));
 }
+
+#[tokio::test]
+async fn the_proxys_own_failures_show_callers_a_fixed_line_with_the_request_id() {
+    let cases = [
+        (
+            ProxyError::Upstream(UpstreamError::Unreachable(
+                "tcp connect error: Connection refused (os error 111)".into(),
+            )),
+            "BadGateway: ",
+        ),
+        (
+            ProxyError::Upstream(UpstreamError::Protocol(
+                "connection reset by 10.0.0.7".into(),
+            )),
+            "BadGateway: ",
+        ),
+        (
+            ProxyError::Upstream(UpstreamError::Timeout(std::time::Duration::from_secs(15))),
+            "GatewayTimeout: ",
+        ),
+        (
+            ProxyError::Internal("slot 7 poisoned".into()),
+            "InternalError: ",
+        ),
+    ];
+    for (err, prefix) in cases {
+        let detail = err.to_string();
+        let res = respond_to(&err, Some("req-42"));
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(body.starts_with(prefix), "{body}");
+        assert!(body.contains("request id req-42"), "{body}");
+        assert!(!body.contains('\n'));
+        for internal in ["os error", "10.0.0.7", "15s", "poisoned", "--upstream"] {
+            assert!(!body.contains(internal), "{body} shows `{internal}`");
+        }
+        assert!(
+            detail.contains("os error")
+                || detail.contains("10.0.0.7")
+                || detail.contains("15s")
+                || detail.contains("poisoned"),
+            "the detail for the log is kept: {detail}"
+        );
+    }
+}
