@@ -62,6 +62,12 @@ fn summarize(name: &str, store: &PrincipalStore, now: SystemTime, out: &mut dyn 
         plural(store.principals().len(), "principal"),
         plural(store.key_count(), "key")
     );
+    if let Some(sha256) = store.content_sha256() {
+        let _ = writeln!(
+            out,
+            "  sha256 {sha256} (content without secrets, as /policy publishes it)"
+        );
+    }
     for p in store.principals() {
         let _ = writeln!(out, "  {} ({})", p.caller_arn, p.principal_type.as_str());
         if p.caller_arn != p.principal_arn {

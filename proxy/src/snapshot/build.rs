@@ -196,12 +196,13 @@ pub fn load(config: &SnapshotConfig, metrics: &Metrics) -> Result<Snapshot, Vec<
                     for w in &warnings {
                         eprintln!("{}", diagnostic_line(&name, w));
                     }
-                    files.push(LoadedFile::new(
-                        path.clone(),
-                        text.as_bytes(),
-                        0,
-                        SystemTime::now(),
-                    ));
+                    if let Some(sha256) = store.content_sha256() {
+                        files.push(LoadedFile::principals(
+                            path.clone(),
+                            sha256,
+                            SystemTime::now(),
+                        ));
+                    }
                     Some(store)
                 }
                 Err(diagnostics) => {
