@@ -260,6 +260,83 @@ fn run_serves_decides_reloads_and_shuts_down_gracefully() {
     assert_eq!(log[2]["authnResult"], "unknown_key");
 }
 
+/// The `/policy` entry of `file`.
+fn policy_entry(admin: SocketAddr, file: &Path) -> serde_json::Value {
+    let policy: serde_json::Value = serde_json::from_str(&get(admin, "/policy").body).unwrap();
+    policy["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == file.display().to_string())
+        .cloned()
+        .unwrap_or_else(|| panic!("{} is not in /policy: {policy}", file.display()))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[test]
+fn policy_publishes_the_principals_file_without_its_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    example_dir(dir.path());
+    let s = start(dir.path(), &["--reload-poll", "0"]);
+    let principals = dir.path().join("principals.json");
+    let service = dir.path().join("service-policy.json");
+
+    // A policy file holds no secret: its entry is the SHA-256 of its bytes.
+    let policy = policy_entry(s.admin, &service);
+    assert_eq!(policy["sha256_of"], "bytes");
+    assert_eq!(
+        policy["sha256"],
+        sha256_hex(&std::fs::read(&service).unwrap())
+    );
+
+    // The principals file's is not, and `principals check` prints the same value.
+    let before = policy_entry(s.admin, &principals);
+    let sha = before["sha256"].as_str().unwrap().to_owned();
+    assert_eq!(before["sha256_of"], "content without secrets");
+    assert_eq!(sha.len(), 64);
+    let text = std::fs::read_to_string(&principals).unwrap();
+    assert_ne!(sha, sha256_hex(text.as_bytes()));
+    let check = trellis(
+        &["principals", "check", &principals.display().to_string()],
+        "",
+    );
+    assert!(
+        stdout(&check).contains(&format!(
+            "  sha256 {sha} (content without secrets, as /policy publishes it)\n"
+        )),
+        "{}",
+        stdout(&check)
+    );
+
+    // Rotating a secret in place: the new secret signs, the published hash stays, the load
+    // time moves on (how an operator sees every pod picked the rotation up).
+    let rotated = ("AKIAEXAMPLECHECKOUT1", "checkout/EXAMPLE/rotated/key/0002");
+    assert!(text.contains(CHECKOUT.1));
+    std::fs::write(&principals, text.replace(CHECKOUT.1, rotated.1)).unwrap();
+    let picked_up = eventually(Duration::from_secs(5), || {
+        (signed_get(s.addr, "/orders/7", rotated).status == 200).then_some(())
+    });
+    assert!(picked_up.is_some(), "stderr:\n{}", s.proc.stderr());
+    let after = policy_entry(s.admin, &principals);
+    assert_eq!(after["sha256"], sha);
+    assert_ne!(after["loaded_at"], before["loaded_at"]);
+
+    // Any other change shows.
+    let renamed = text
+        .replace(CHECKOUT.1, rotated.1)
+        .replace("\"payments\"", "\"billing\"");
+    std::fs::write(&principals, renamed).unwrap();
+    let changed = eventually(Duration::from_secs(5), || {
+        let now = policy_entry(s.admin, &principals);
+        (now["sha256"] != sha).then_some(now)
+    });
+    assert!(changed.is_some(), "stderr:\n{}", s.proc.stderr());
+}
+
 #[test]
 fn a_kubelet_style_symlink_swap_is_picked_up_within_a_second() {
     let dir = tempfile::tempdir().unwrap();

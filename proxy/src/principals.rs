@@ -6,6 +6,7 @@
 
 mod arn;
 mod fields;
+mod fingerprint;
 mod load;
 mod secret;
 
@@ -139,6 +140,8 @@ impl PrincipalRecord {
 pub struct PrincipalStore {
     principals: Vec<PrincipalRecord>,
     keys: HashMap<String, StoredKey>,
+    /// The file's published version; `None` for the empty store, which has no file.
+    content_sha256: Option<String>,
 }
 
 impl PrincipalStore {
@@ -147,6 +150,7 @@ impl PrincipalStore {
         PrincipalStore {
             principals: Vec::new(),
             keys: HashMap::new(),
+            content_sha256: None,
         }
     }
 
@@ -188,7 +192,11 @@ impl PrincipalStore {
             env,
             resolve,
         };
-        let (specs, warnings) = load::load(text, &lookup, now)?;
+        let load::LoadedSpecs {
+            principals: specs,
+            warnings,
+            content_sha256,
+        } = load::load(text, &lookup, now)?;
         let mut principals = Vec::with_capacity(specs.len());
         let mut keys = HashMap::new();
         for (handle, spec) in specs.into_iter().enumerate() {
@@ -250,7 +258,12 @@ impl PrincipalStore {
                 keys: summaries,
             });
         }
-        Ok((PrincipalStore { principals, keys }, warnings))
+        let store = PrincipalStore {
+            principals,
+            keys,
+            content_sha256: Some(content_sha256),
+        };
+        Ok((store, warnings))
     }
 
     /// Every principal, in file order; a key's `principal()` handle indexes this slice.
@@ -261,6 +274,12 @@ impl PrincipalStore {
     /// The principal a key belongs to.
     pub fn principal_of(&self, key: &StoredKey) -> Option<&PrincipalRecord> {
         self.principals.get(key.principal())
+    }
+
+    /// Hex SHA-256 of the file's content with every secret removed: the version `/policy`
+    /// publishes, comparable across pods and never guessable from the secrets it leaves out.
+    pub fn content_sha256(&self) -> Option<&str> {
+        self.content_sha256.as_deref()
     }
 
     /// Number of access keys.

@@ -49,6 +49,7 @@ async fn proxy_serves_then_drains_and_flushes_the_log_file() {
         vec![LoadedFile {
             path: "/etc/trellis/service-policy.json".into(),
             sha256: "ab".repeat(32),
+            sha256_of: trellis::admin::Hashed::Bytes,
             statements: 3,
             loaded_at: std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
         }]

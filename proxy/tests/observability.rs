@@ -394,3 +394,61 @@ async fn admin_health_readiness_and_policy() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// Sends one request on `conn` and reads its answer's status line, within `limit`; `None`
+/// when nothing came back in time.
+async fn healthz_on(conn: &mut tokio::net::TcpStream, limit: Duration) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nhost: admin\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 1024];
+    let n = tokio::time::timeout(limit, conn.read(&mut buf))
+        .await
+        .ok()?
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    text.lines().next().map(str::to_owned)
+}
+
+#[tokio::test]
+async fn admin_connections_beyond_the_cap_wait_until_one_closes() {
+    use trellis::admin::MAX_ADMIN_CONNECTIONS;
+    let up = spawn_upstream().await;
+    let proxy = TestProxy::start(ProxyOptions::new(up)).await;
+    // Up to the cap, every connection is served: all but one sit idle, the last one asks.
+    let mut held = Vec::new();
+    for _ in 0..MAX_ADMIN_CONNECTIONS - 1 {
+        held.push(tokio::net::TcpStream::connect(proxy.admin).await.unwrap());
+    }
+    let mut last = tokio::net::TcpStream::connect(proxy.admin).await.unwrap();
+    assert_eq!(
+        healthz_on(&mut last, Duration::from_secs(2))
+            .await
+            .as_deref(),
+        Some("HTTP/1.1 200 OK")
+    );
+    // One more: it connects (the backlog holds it) but is not served while the cap is reached
+    // (checked well within the 5 s in which idle connections would be closed).
+    let mut extra = tokio::net::TcpStream::connect(proxy.admin).await.unwrap();
+    assert_eq!(
+        healthz_on(&mut extra, Duration::from_millis(500)).await,
+        None,
+        "a connection beyond the cap of {MAX_ADMIN_CONNECTIONS} was served"
+    );
+    // A slot frees up: the waiting connection is accepted and its request answered.
+    drop(held.pop());
+    let mut buf = vec![0u8; 1024];
+    let n = tokio::time::timeout(
+        Duration::from_secs(2),
+        tokio::io::AsyncReadExt::read(&mut extra, &mut buf),
+    )
+    .await
+    .expect("the waiting connection was not served after a slot freed up")
+    .unwrap();
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200 OK\r\n"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+}

@@ -78,6 +78,12 @@ fn summarize(
         plural(store.principals().len(), "principal"),
         plural(keys, "key")
     );
+    if let Some(sha256) = store.content_sha256() {
+        let _ = writeln!(
+            out,
+            "  sha256 {sha256} (content without secrets, as /policy publishes it)"
+        );
+    }
     for p in store.principals() {
         let _ = writeln!(out, "  {} ({})", p.caller_arn, p.principal_type.as_str());
         if p.caller_arn != p.principal_arn {

@@ -10,6 +10,7 @@ use trellis_policy::{CompiledPolicy, Diagnostic, PolicyKind, Span};
 
 use super::arn::{check_org_id, check_org_path, check_session_name, IamIdentity, IdentityKind};
 use super::fields::{Diagnostics, Fields};
+use super::fingerprint;
 use super::secret::SecretString;
 
 const TOP_FIELDS: &[&str] = &["principals"];
@@ -81,13 +82,22 @@ impl std::fmt::Debug for SecretLookup<'_> {
     }
 }
 
+/// A whole principals file, validated.
+#[derive(Debug)]
+pub(crate) struct LoadedSpecs {
+    pub(crate) principals: Vec<PrincipalSpec>,
+    pub(crate) warnings: Vec<Diagnostic>,
+    /// The version `/policy` publishes (see `fingerprint`).
+    pub(crate) content_sha256: String,
+}
+
 /// Parses and validates a whole principals file. Errors stop the load; warnings come back
 /// with the records.
 pub(crate) fn load(
     text: &str,
     secrets: &SecretLookup<'_>,
     now: SystemTime,
-) -> Result<(Vec<PrincipalSpec>, Vec<Diagnostic>), Vec<Diagnostic>> {
+) -> Result<LoadedSpecs, Vec<Diagnostic>> {
     let mut diags = Diagnostics::new(text);
     let root = match json::parse(text) {
         Ok(root) => root,
@@ -114,7 +124,11 @@ pub(crate) fn load(
     if failed {
         Err(list)
     } else {
-        Ok((principals, list))
+        Ok(LoadedSpecs {
+            principals,
+            warnings: list,
+            content_sha256: fingerprint::content_sha256(&root),
+        })
     }
 }
 

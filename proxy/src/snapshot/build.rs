@@ -290,12 +290,14 @@ pub fn load(config: &SnapshotConfig, metrics: &Metrics) -> Result<Snapshot, Vec<
                         .flat_map(|p| p.policies.iter())
                         .map(CompiledPolicy::statement_count)
                         .sum();
-                    files.push(LoadedFile::new(
-                        path.clone(),
-                        text.as_bytes(),
-                        statements,
-                        SystemTime::now(),
-                    ));
+                    if let Some(sha256) = store.content_sha256() {
+                        files.push(LoadedFile::principals(
+                            path.clone(),
+                            sha256,
+                            statements,
+                            SystemTime::now(),
+                        ));
+                    }
                     principals_text = Some(text);
                     Some(store)
                 }

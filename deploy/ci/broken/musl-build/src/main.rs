@@ -1,0 +1,3 @@
+fn main() {
+    broken_fixture_does_not_compile();
+}
