@@ -248,7 +248,7 @@ pub(crate) fn split_once_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
 /// Decodes a lowercase hex signature into `out`, returning the decoded length.
 pub(crate) fn decode_hex_lower<'o>(s: &str, out: &'o mut [u8]) -> Option<&'o [u8]> {
     let b = s.as_bytes();
-    if b.len() % 2 != 0 || b.len() / 2 > out.len() {
+    if !b.len().is_multiple_of(2) || b.len() / 2 > out.len() {
         return None;
     }
     let nib = |c: u8| match c {

@@ -11,7 +11,7 @@ use super::sigv4a;
 use super::VerifierConfig;
 
 fn skew_text(secs: u64) -> String {
-    if secs % 60 == 0 {
+    if secs.is_multiple_of(60) {
         format!("{} min.", secs / 60)
     } else {
         format!("{secs} sec.")
