@@ -12,8 +12,6 @@ mod policy_eval;
 mod principals_check;
 mod run;
 
-pub(crate) use output::text_line as diagnostic_line;
-
 use std::ffi::OsString;
 use std::io::Write;
 

@@ -106,11 +106,10 @@ fn push_all_encoded(out: &mut Vec<u8>, raw: &[u8]) {
 }
 
 fn push_encoded(out: &mut Vec<u8>, b: u8) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     if is_unreserved(b) {
         out.push(b);
     } else {
-        out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+        out.extend_from_slice(percent_encoding::percent_encode_byte(b).as_bytes());
     }
 }
 

@@ -264,10 +264,9 @@ fn attempt(
         .chain_update(tail)
         .finalize();
     let mut hex = [0u8; 64];
-    for (i, b) in creq_hash.iter().enumerate() {
-        const H: &[u8; 16] = b"0123456789abcdef";
-        hex[2 * i] = H[usize::from(b >> 4)];
-        hex[2 * i + 1] = H[usize::from(b & 15)];
+    // 32 bytes always fill 64 hex digits; a length mismatch would be a bug: fail closed.
+    if hex::encode_to_slice(creq_hash, &mut hex).is_err() {
+        return false;
     }
     let parts: [&[u8]; 7] = [
         sts.algorithm.as_str().as_bytes(),
