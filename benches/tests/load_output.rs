@@ -9,11 +9,11 @@ use std::time::{Duration, SystemTime};
 
 use load_support::{upstream, Behaviour};
 use serde_json::Value;
-use trellis::sigv4::{
-    verify, Authenticated, RequestParts, StaticCredentials, StoredKey, VerifierConfig,
-};
 use trellis_benches::load::requests::Requests;
 use trellis_benches::load::{self, Config};
+use trellis_sigv4::{
+    verify, Authenticated, RequestParts, StaticCredentials, StoredKey, VerifierConfig,
+};
 
 fn number(v: &Value, field: &str) -> f64 {
     v[field]

@@ -20,10 +20,10 @@ use crate::normalize::PathRules;
 use crate::proxy::ProxyConfig;
 use crate::request_head::{HeaderRules, Underscores, Xff};
 use crate::server::ServerConfig;
-use crate::sigv4::VerifierConfig;
 use crate::snapshot::{AuthType, SnapshotConfig};
 use crate::stack::{Mode, StackConfig};
 use crate::upstream::{UpstreamConfig, UpstreamProtocol, UpstreamRoots};
+use trellis_sigv4::VerifierConfig;
 
 pub use value::{parse_duration, LatticeArn};
 

@@ -19,7 +19,6 @@ pub mod proxy;
 pub mod request_head;
 pub mod server;
 pub mod signals;
-pub mod sigv4;
 pub mod snapshot;
 pub mod stack;
 pub mod tls;

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod sidecar_support;
-mod sigv4_support;
+use trellis_sigv4::test_util as sigv4_support;
 mod support;
 
 use std::net::SocketAddr;

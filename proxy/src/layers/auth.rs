@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::sigv4::VerifierConfig;
 use crate::snapshot::Snapshot;
 use crate::stack::Mode;
+use trellis_sigv4::VerifierConfig;
 
 use super::authenticate::AuthenticateLayer;
 use super::authorize::AuthorizeLayer;

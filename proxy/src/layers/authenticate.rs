@@ -23,8 +23,8 @@ use crate::body::ProxyBody;
 use crate::error::{Authn, ProxyError};
 use crate::metrics::AuthnResult;
 use crate::outcome::{AuthnRecord, Outcome};
-use crate::sigv4::{self, AuthError, Authenticated, RequestParts};
 use crate::snapshot::Snapshot;
+use trellis_sigv4::{self as sigv4, AuthError, Authenticated, RequestParts};
 
 /// Adds [`Authenticate`].
 #[derive(Debug, Clone)]

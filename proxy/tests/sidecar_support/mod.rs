@@ -10,9 +10,9 @@ use http::Request;
 use trellis::admin::Readiness;
 use trellis::layers::auth::{auth_layers, AuthLayers, AuthSettings, IdentityPolicies};
 use trellis::metrics::Metrics;
-use trellis::sigv4::VerifierConfig;
 use trellis::snapshot::{AuthType, SnapshotConfig, SnapshotHandle};
 use trellis::stack::Mode;
+use trellis_sigv4::VerifierConfig;
 
 use super::sigv4_support::{sign_request, Mode as SigningMode, Signing};
 use super::support::{full, TestBody, NETWORK_ARN, SERVICE_ARN};

@@ -14,6 +14,7 @@
 
 mod amz_date;
 mod canonical;
+mod derive;
 mod error;
 mod key;
 mod material;
@@ -125,6 +126,9 @@ pub fn verify_with<'s>(
 ) -> Result<Authenticated<'s>, AuthError> {
     verify::verify(cfg, req, now, store, payload)
 }
+
+#[cfg(feature = "test-util")]
+pub mod test_util;
 
 #[cfg(test)]
 mod tests;

@@ -4,12 +4,8 @@
 //! wall-clock benches on a shared machine cannot.
 //!
 //! Needs valgrind and `cargo install iai-callgrind-runner --version 0.16.1`, then
-//! `cargo bench -p trellis-benches --bench iai_sigv4`.
+//! `cargo bench -p trellis-sigv4 --features iai --bench iai_sigv4`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod signed_requests;
-#[path = "../../proxy/tests/sigv4_support/mod.rs"]
-mod sigv4_support;
 
 /// The allocator the `trellis` binary ships with.
 #[global_allocator]
@@ -19,9 +15,8 @@ use std::hint::black_box;
 use std::time::SystemTime;
 
 use iai_callgrind::{library_benchmark, library_benchmark_group, main};
-use signed_requests::typical;
-use sigv4_support::{time, Mode, WireRequest, AKID, SECRET};
-use trellis::sigv4::{verify, Authenticated, StaticCredentials, StoredKey, VerifierConfig};
+use trellis_sigv4::test_util::{time, typical, Mode, WireRequest, AKID, SECRET};
+use trellis_sigv4::{verify, Authenticated, StaticCredentials, StoredKey, VerifierConfig};
 
 /// Everything `verify` takes, with the key's signing-key cache already filled by one
 /// verification (setup is not counted).

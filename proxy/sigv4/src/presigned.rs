@@ -126,7 +126,7 @@ fn decode<'a>(v: &'a str, name: &str) -> Result<Cow<'a, str>, AuthError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sigv4::{AuthErrorKind, AuthFailure};
+    use crate::{AuthErrorKind, AuthFailure};
 
     const Q: &str = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20150830%2Fus-west-2%2Fvpc-lattice-svcs%2Faws4_request&X-Amz-Date=20150830T123600Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host%3Bx-amz-content-sha256&X-Amz-Security-Token=a%2Bb%2F%3D&X-Amz-Signature=ab";
 

@@ -150,7 +150,7 @@ fn check<'s>(
                 return Err(bad_signature_encoding());
             }
             let mac = key
-                .signing_mac(m.date.day(), m.date.epoch, &cfg.region, &cfg.service)
+                .signing_mac(m.date.day(), &cfg.region, &cfg.service)
                 .ok_or_else(AuthError::mismatch)?;
             Check::Mac(mac, sig)
         }

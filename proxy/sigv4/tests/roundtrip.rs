@@ -5,14 +5,14 @@
 // Test helpers outside `#[test]` fns may unwrap: a failure is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod sigv4_support;
-
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
 use proptest::prelude::*;
-use sigv4_support::{lattice_request, sign, time, Mode, WireRequest, AKID, SECRET, TOKEN};
-use trellis::sigv4::{verify, Authenticated, StaticCredentials, StoredKey, VerifierConfig};
+use trellis_sigv4::test_util::{
+    lattice_request, sign, time, Mode, WireRequest, AKID, SECRET, TOKEN,
+};
+use trellis_sigv4::{verify, Authenticated, StaticCredentials, StoredKey, VerifierConfig};
 
 const SIGNED_AT: &str = "20261123T120000Z";
 

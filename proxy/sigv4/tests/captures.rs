@@ -8,14 +8,12 @@
 // Test helpers outside `#[test]` fns may unwrap: a failure is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod sigv4_support;
-
 use std::path::Path;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use sigv4_support::{time, WireRequest, AKID, SECRET, TOKEN};
-use trellis::sigv4::{
+use trellis_sigv4::test_util::{time, WireRequest, AKID, SECRET, TOKEN};
+use trellis_sigv4::{
     verify, Algorithm, AuthErrorKind, AuthFailure, Authenticated, StaticCredentials, StoredKey,
     VerifierConfig,
 };

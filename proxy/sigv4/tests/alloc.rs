@@ -3,14 +3,12 @@
 // Test helpers outside `#[test]` fns may unwrap: a failure is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod sigv4_support;
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use http::HeaderValue;
-use sigv4_support::{lattice_request, sign, time, Mode, AKID, SECRET, TOKEN};
-use trellis::sigv4::{verify, StaticCredentials, StoredKey, VerifierConfig};
+use trellis_sigv4::test_util::{lattice_request, sign, time, Mode, AKID, SECRET, TOKEN};
+use trellis_sigv4::{verify, StaticCredentials, StoredKey, VerifierConfig};
 
 thread_local! {
     static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };

@@ -1,11 +1,17 @@
-//! Shared by the SigV4 integration tests: reading raw HTTP request text into the parts the
-//! verifier takes, and small clock helpers.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! For tests and benches (feature `test-util`): reading raw HTTP request text into the parts
+//! the verifier takes, signing with the reference signer (aws-sigv4), and small clock helpers.
+//! Panics on malformed test input instead of returning errors, as test code does.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test support: a malformed fixture is a bug in the test, best reported by a panic"
+)]
 
 use std::time::{Duration, SystemTime};
 
+use crate::RequestParts;
 use http::{HeaderMap, HeaderName, HeaderValue};
-use trellis::sigv4::RequestParts;
 
 /// A request as it would arrive on the wire.
 #[derive(Debug, Clone)]
@@ -268,4 +274,28 @@ pub fn lattice_request(method: &str, target: &str) -> WireRequest {
         headers,
         body: Vec::new(),
     }
+}
+
+/// 5 signed headers (content-type, host, x-amz-content-sha256, x-amz-date, x-custom-id) and a
+/// three-parameter query: what a service-to-service call typically looks like.
+pub fn typical(mode: Mode, region_set: Option<&str>) -> WireRequest {
+    let mut req = lattice_request(
+        "POST",
+        "/orders/7/items?limit=20&cursor=abc%2Fdef&expand=true",
+    );
+    req.headers
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    req.headers.insert(
+        "x-custom-id",
+        HeaderValue::from_static("7f9c0e2a-1d2b-4c3e"),
+    );
+    sign(
+        &mut req,
+        mode,
+        "us-west-2",
+        region_set,
+        None,
+        time("20261123T120000Z"),
+    );
+    req
 }

@@ -17,13 +17,11 @@
 // Test helpers outside `#[test]` fns may unwrap: a failure is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod sigv4_support;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sigv4_support::{sha256_hex, time, WireRequest};
-use trellis::sigv4::{
+use trellis_sigv4::test_util::{sha256_hex, time, WireRequest};
+use trellis_sigv4::{
     verify_with, Algorithm, AuthErrorKind, Authenticated, PayloadHash, StaticCredentials,
     StoredKey, VerifierConfig,
 };
@@ -194,8 +192,8 @@ fn smithy_rs_double_url_encode_case_verifies() {
     };
     let now = time(req.headers["x-amz-date"].to_str().unwrap());
     let store: StaticCredentials = [StoredKey::new(
-        sigv4_support::AKID,
-        sigv4_support::SECRET,
+        trellis_sigv4::test_util::AKID,
+        trellis_sigv4::test_util::SECRET,
         None,
         None,
         0,

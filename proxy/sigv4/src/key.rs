@@ -1,19 +1,21 @@
 //! Stored credentials and the per-key caches the verifier needs: the SigV4 signing key of the
 //! last (day, region, service) seen and the SigV4A public key.
 //!
-//! The secret lives in `aws_credential_types::Credentials`, which keeps it in zeroizing storage
-//! and redacts it (and the session token) from `Debug`; nothing here implements `Display`.
+//! The secret and the session token live in zeroizing storage (wiped on drop) and are redacted
+//! from `Debug`; nothing here implements `Display`.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use arc_swap::ArcSwapOption;
-use aws_credential_types::Credentials;
 use hmac::{Hmac, KeyInit};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::derive;
 
 pub(crate) type HmacSha256 = Hmac<Sha256>;
 
@@ -27,7 +29,10 @@ pub trait CredentialStore {
 /// One access key: secret, optional session token and expiry, the principal it belongs to, and
 /// its verification caches.
 pub struct StoredKey {
-    credentials: Credentials,
+    access_key_id: Box<str>,
+    secret_access_key: Zeroizing<String>,
+    session_token: Option<Zeroizing<String>>,
+    expires_at: Option<SystemTime>,
     principal: usize,
     /// The last derived signing key, keyed by (day, region, service). Reads are a lock-free
     /// `load`; a miss derives (four HMACs) and `store`s, so a day change costs one derivation per
@@ -54,20 +59,11 @@ impl StoredKey {
         expires_at: Option<SystemTime>,
         principal: usize,
     ) -> Self {
-        let credentials = Credentials::new(
-            access_key_id,
-            secret_access_key,
-            session_token,
-            expires_at,
-            "trellis",
-        );
-        Self::from_credentials(credentials, principal)
-    }
-
-    /// A key from already-built credentials.
-    pub fn from_credentials(credentials: Credentials, principal: usize) -> Self {
         Self {
-            credentials,
+            access_key_id: access_key_id.into().into_boxed_str(),
+            secret_access_key: Zeroizing::new(secret_access_key.into()),
+            session_token: session_token.map(Zeroizing::new),
+            expires_at,
             principal,
             signing: ArcSwapOption::empty(),
             v4a: OnceLock::new(),
@@ -76,7 +72,7 @@ impl StoredKey {
 
     /// The access key id.
     pub fn access_key_id(&self) -> &str {
-        self.credentials.access_key_id()
+        &self.access_key_id
     }
 
     /// The principal handle given at construction.
@@ -86,21 +82,21 @@ impl StoredKey {
 
     /// When the key stops being accepted, if it is temporary.
     pub fn expires_at(&self) -> Option<SystemTime> {
-        self.credentials.expiry()
+        self.expires_at
     }
 
     /// Whether requests must carry (and sign) a session token.
     pub fn has_session_token(&self) -> bool {
-        self.credentials.session_token().is_some()
+        self.session_token.is_some()
     }
 
     pub(crate) fn is_expired(&self, now: SystemTime) -> bool {
-        self.credentials.expiry().is_some_and(|e| now >= e)
+        self.expires_at.is_some_and(|e| now >= e)
     }
 
     /// Compares the presented token with the stored one in constant time (for equal lengths).
     pub(crate) fn token_matches(&self, presented: Option<&[u8]>) -> bool {
-        match (self.credentials.session_token(), presented) {
+        match (self.session_token.as_deref(), presented) {
             (None, None) => true,
             (Some(stored), Some(presented)) => bool::from(stored.as_bytes().ct_eq(presented)),
             _ => false,
@@ -108,11 +104,9 @@ impl StoredKey {
     }
 
     /// An HMAC keyed with kSigning for the scope, from the cache or freshly derived.
-    /// `day_epoch` is any second of the scope's UTC day.
     pub(crate) fn signing_mac(
         &self,
         day: &[u8],
-        day_epoch: i64,
         region: &str,
         service: &str,
     ) -> Option<HmacSha256> {
@@ -124,14 +118,8 @@ impl StoredKey {
                 }
             }
         }
-        let time = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(day_epoch).ok()?);
-        let k = aws_sigv4::sign::v4::generate_signing_key(
-            self.credentials.secret_access_key(),
-            time,
-            region,
-            service,
-        );
-        let mac = <HmacSha256 as KeyInit>::new_from_slice(k.as_ref()).ok()?;
+        let k = derive::sigv4_signing_key(&self.secret_access_key, day, region, service);
+        let mac = <HmacSha256 as KeyInit>::new_from_slice(&*k).ok()?;
         let mut day_arr = [0u8; 8];
         day_arr.copy_from_slice(day.get(..8)?);
         self.signing.store(Some(Arc::new(CachedSigningKey {
@@ -143,15 +131,12 @@ impl StoredKey {
         Some(mac)
     }
 
-    /// The SigV4A verifying key, derived once with aws-sigv4's documented KDF.
+    /// The SigV4A verifying key, derived once (see [`derive::sigv4a_private_key`]).
     pub(crate) fn v4a_key(&self) -> Option<&p256::ecdsa::VerifyingKey> {
         self.v4a
             .get_or_init(|| {
-                let d = aws_sigv4::sign::v4a::generate_signing_key(
-                    self.credentials.access_key_id(),
-                    self.credentials.secret_access_key(),
-                );
-                let secret = p256::SecretKey::from_slice(d.as_ref()).ok()?;
+                let d = derive::sigv4a_private_key(&self.access_key_id, &self.secret_access_key)?;
+                let secret = p256::SecretKey::from_slice(&*d).ok()?;
                 Some(p256::ecdsa::VerifyingKey::from(secret.public_key()))
             })
             .as_ref()
@@ -206,6 +191,8 @@ impl CredentialStore for StaticCredentials {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
@@ -256,16 +243,9 @@ mod tests {
     fn signing_key_cache_follows_the_scope() {
         use hmac::Mac;
         let k = StoredKey::new("A", SECRET, None, None, 0);
-        let day = 1_440_938_160;
-        let a = k
-            .signing_mac(b"20150830", day, "us-east-1", "service")
-            .unwrap();
-        let b = k
-            .signing_mac(b"20150830", day, "us-east-1", "service")
-            .unwrap();
-        let c = k
-            .signing_mac(b"20150830", day, "us-west-2", "service")
-            .unwrap();
+        let a = k.signing_mac(b"20150830", "us-east-1", "service").unwrap();
+        let b = k.signing_mac(b"20150830", "us-east-1", "service").unwrap();
+        let c = k.signing_mac(b"20150830", "us-west-2", "service").unwrap();
         let tag = |m: HmacSha256| m.chain_update(b"x").finalize().into_bytes();
         assert_eq!(tag(a.clone()), tag(b));
         assert_ne!(tag(a), tag(c));

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
-use trellis::sigv4::{verify, StaticCredentials, StoredKey, VerifierConfig};
+use trellis_sigv4::{verify, StaticCredentials, StoredKey, VerifierConfig};
 
 fuzz_target!(|data: &[u8]| {
     // Line 0: target; line 1: Authorization (if any); further lines: `name:value` headers.
@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     let store: StaticCredentials = [StoredKey::new("AKIDEXAMPLE", "secret", None, None, 0)].into_iter().collect();
     let cfg = VerifierConfig::new("us-west-2");
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_440_938_160);
-    let req = trellis::sigv4::RequestParts { method: "GET", target, headers: &headers, authority: Some("h") };
+    let req = trellis_sigv4::RequestParts { method: "GET", target, headers: &headers, authority: Some("h") };
     if let Err(e) = verify(&cfg, &req, now, &store) {
         assert!(!e.message().contains("secret"));
     }

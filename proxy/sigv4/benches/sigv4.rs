@@ -2,10 +2,6 @@
 //! presigned) and SigV4A. Requests are signed once by aws-sigv4 (the reference signer).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod signed_requests;
-#[path = "../../proxy/tests/sigv4_support/mod.rs"]
-mod sigv4_support;
-
 /// The allocator the `trellis` binary ships with, so allocation-heavy work (policy
 /// compilation) is measured as the binary runs it.
 #[global_allocator]
@@ -14,9 +10,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use signed_requests::typical;
-use sigv4_support::{time, Mode, AKID, SECRET};
-use trellis::sigv4::{verify, Authenticated, StaticCredentials, StoredKey, VerifierConfig};
+use trellis_sigv4::test_util::{time, typical, Mode, AKID, SECRET};
+use trellis_sigv4::{verify, Authenticated, StaticCredentials, StoredKey, VerifierConfig};
 
 fn bench(c: &mut Criterion) {
     let cfg = VerifierConfig::new("us-west-2");

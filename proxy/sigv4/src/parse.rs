@@ -265,7 +265,7 @@ pub(crate) fn decode_hex_lower<'o>(s: &str, out: &'o mut [u8]) -> Option<&'o [u8
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sigv4::{AuthErrorKind, AuthFailure};
+    use crate::{AuthErrorKind, AuthFailure};
 
     const CRED: &str = "AKIDEXAMPLE/20150830/us-east-1/service/aws4_request";
 

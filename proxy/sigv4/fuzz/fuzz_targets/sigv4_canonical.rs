@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
-use trellis::sigv4::{verify, StaticCredentials, StoredKey, VerifierConfig};
+use trellis_sigv4::{verify, StaticCredentials, StoredKey, VerifierConfig};
 
 fuzz_target!(|data: &[u8]| {
     // Line 0: target; line 1: SignedHeaders; further lines: `name:value` headers.
@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
     let cfg = VerifierConfig::new("us-west-2");
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_440_938_160);
     for method in ["GET", "POST"] {
-        let req = trellis::sigv4::RequestParts { method, target, headers: &headers, authority: Some("h") };
+        let req = trellis_sigv4::RequestParts { method, target, headers: &headers, authority: Some("h") };
         let _ = verify(&cfg, &req, now, &store);
     }
 });
