@@ -144,13 +144,13 @@ fn audit(c: &mut Criterion) {
 fn auth(c: &mut Criterion) {
     use std::sync::Arc;
     use trellis::admin::Readiness;
-    use trellis::layers::auth::{AuthSettings, IdentityPolicies};
+    use trellis::auth::Mode;
+    use trellis::auth::{AuthSettings, IdentityPolicies};
     use trellis::layers::authenticate::authenticate;
     use trellis::layers::authorize::authorize;
     use trellis::normalize::NormalizedPath;
     use trellis::outcome::Outcome;
     use trellis::snapshot::{AuthType, SnapshotConfig, SnapshotHandle};
-    use trellis::stack::Mode;
     use trellis_sigv4::VerifierConfig;
 
     let examples =

@@ -19,12 +19,13 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use trellis::access_log::AccessLogTarget;
-use trellis::layers::auth::{auth_layers, AuthSettings, IdentityPolicies};
+use trellis::auth::Mode;
+use trellis::auth::{Auth, AuthSettings, IdentityPolicies};
 use trellis::layers::normalize::HeaderLimits;
 use trellis::proxy::{Proxy, ProxyConfig};
 use trellis::server::ServerConfig;
 use trellis::snapshot::{AuthType, SnapshotConfig, SnapshotHandle};
-use trellis::stack::{Mode, StackConfig};
+use trellis::stack::StackConfig;
 use trellis::upstream::UpstreamConfig;
 use trellis_sigv4::test_util::{sign_request, Signing};
 use trellis_sigv4::VerifierConfig;
@@ -125,17 +126,17 @@ async fn proxy_with(up: SocketAddr, access_log: AccessLogTarget, auth: bool) -> 
             xff: Default::default(),
             enabled: true,
         };
-        let layers = auth_layers(handle.shared(), settings);
+        let auth = Auth::new(handle.shared(), settings);
         tokio::spawn(async move {
             proxy
-                .run(&layers, handle.files_source(), std::future::pending())
+                .run(&auth, handle.files_source(), std::future::pending())
                 .await
         });
         return addr;
     }
     tokio::spawn(async move {
         proxy
-            .run(
+            .run_with_auth(
                 &tower_layer::Identity::new(),
                 Arc::new(Vec::new),
                 std::future::pending(),

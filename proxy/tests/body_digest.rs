@@ -22,8 +22,8 @@ use sha2::Digest;
 use sidecar_support::*;
 use support::*;
 use tokio::net::TcpListener;
+use trellis::auth::Mode;
 use trellis::snapshot::SnapshotHandle;
-use trellis::stack::Mode;
 
 /// What the upstream received of one request body.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,8 +6,8 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::auth::Auth;
 use crate::config::Config;
-use crate::layers::auth::auth_layers;
 use crate::metrics::Metrics;
 use crate::proxy::Proxy;
 use crate::signals::{serve_until_shutdown, ShutdownRequests};
@@ -192,7 +192,7 @@ pub(crate) async fn serve(
         config.mode.as_str()
     );
     on_ready(&proxy);
-    let layers = auth_layers(handle.shared(), config.auth_settings());
+    let auth = Auth::new(handle.shared(), config.auth_settings());
     let ready = proxy.readiness().clone();
     let delay = config.shutdown_delay;
     let stop = async move {
@@ -201,7 +201,7 @@ pub(crate) async fn serve(
         })
         .await;
     };
-    let result = proxy.run(&layers, handle.files_source(), stop).await;
+    let result = proxy.run(&auth, handle.files_source(), stop).await;
     drop((policy_watcher, tls_watcher));
     match result {
         Ok(report) => {

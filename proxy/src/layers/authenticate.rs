@@ -17,8 +17,8 @@ use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::auth::{AuthSettings, AuthenticatedCaller};
 use super::body_digest::SignedBodyDigest;
+use crate::auth::{AuthSettings, AuthenticatedCaller};
 use crate::body::ProxyBody;
 use crate::error::{Authn, ProxyError};
 use crate::metrics::AuthnResult;

@@ -8,10 +8,10 @@ use std::time::{Duration, SystemTime};
 
 use http::Request;
 use trellis::admin::Readiness;
-use trellis::layers::auth::{auth_layers, AuthLayers, AuthSettings, IdentityPolicies};
+use trellis::auth::{Auth, AuthSettings, IdentityPolicies, Mode};
 use trellis::metrics::Metrics;
 use trellis::snapshot::{AuthType, SnapshotConfig, SnapshotHandle};
-use trellis::stack::Mode;
+use trellis::stack::{auth_layers, AuthLayers};
 use trellis_sigv4::VerifierConfig;
 
 use super::sigv4_support::{sign_request, Mode as SigningMode, Signing};
@@ -106,7 +106,7 @@ pub fn make_auth(
     move |metrics| {
         let handle =
             SnapshotHandle::load_initial(config, Arc::clone(metrics), Readiness::new()).unwrap();
-        let layers = auth_layers(handle.shared(), settings);
+        let layers = auth_layers(&Auth::new(handle.shared(), settings));
         *out = Some(handle);
         layers
     }

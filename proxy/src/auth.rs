@@ -1,16 +1,36 @@
-//! What the two auth layers share: their settings, and the fact `Authenticate` hands to
-//! `Authorize` so both work on the same snapshot.
+//! What `Authenticate` and `Authorize` share: their settings (`--mode`, `--identity-policies`,
+//! the verifier's region and skew, the ARNs), the snapshot cell they read, and the fact
+//! `Authenticate` hands to `Authorize` so both decide on the same snapshot.
+//!
+//! The layers themselves are `layers::authenticate` and `layers::authorize`; the stack puts
+//! them in place (`stack::Stack::service`).
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-
-use crate::snapshot::Snapshot;
-use crate::stack::Mode;
 use trellis_sigv4::VerifierConfig;
 
-use super::authenticate::AuthenticateLayer;
-use super::authorize::AuthorizeLayer;
+use crate::snapshot::Snapshot;
+
+/// `--mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Denied requests are answered `403`.
+    #[default]
+    Enforce,
+    /// Denied requests are logged and counted, then forwarded.
+    Audit,
+}
+
+impl Mode {
+    /// The access-log spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enforce => "enforce",
+            Self::Audit => "audit",
+        }
+    }
+}
 
 /// `--identity-policies`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -47,6 +67,34 @@ pub struct AuthSettings {
     pub enabled: bool,
 }
 
+/// Everything the two auth layers read: the snapshot cell the reload task stores into, and the
+/// settings. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    settings: Arc<AuthSettings>,
+}
+
+impl Auth {
+    /// Auth over `snapshot`'s current value at each request.
+    pub fn new(snapshot: Arc<ArcSwap<Snapshot>>, settings: AuthSettings) -> Self {
+        Self {
+            snapshot,
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// The snapshot cell.
+    pub fn snapshot(&self) -> &Arc<ArcSwap<Snapshot>> {
+        &self.snapshot
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Arc<AuthSettings> {
+        &self.settings
+    }
+}
+
 /// The snapshot a request is decided with, and who the caller is in it: inserted by
 /// `Authenticate`, read by `Authorize`, so a reload between the two cannot pair a principal
 /// handle with another file's principals.
@@ -56,16 +104,4 @@ pub struct AuthenticatedCaller {
     pub snapshot: Arc<Snapshot>,
     /// The principal handle of a signed caller; `None` for anonymous.
     pub principal: Option<usize>,
-}
-
-/// The auth slot of the stack: `Authenticate` outside, `Authorize` inside.
-pub type AuthLayers = tower_layer::Stack<AuthorizeLayer, AuthenticateLayer>;
-
-/// Both layers over one snapshot cell.
-pub fn auth_layers(snapshot: Arc<ArcSwap<Snapshot>>, settings: AuthSettings) -> AuthLayers {
-    let settings = Arc::new(settings);
-    tower_layer::Stack::new(
-        AuthorizeLayer::new(Arc::clone(&settings)),
-        AuthenticateLayer::new(snapshot, settings),
-    )
 }
