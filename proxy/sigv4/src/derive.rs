@@ -3,10 +3,12 @@
 //!
 //! Intermediate keys are wiped when dropped.
 
-use hmac::{KeyInit, Mac};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use crate::key::HmacSha256;
+/// HMAC-SHA256, the MAC of every SigV4 step.
+pub(crate) type HmacSha256 = Hmac<Sha256>;
 
 /// SigV4's kSigning: `HMAC(HMAC(HMAC(HMAC("AWS4" + secret, day), region), service),
 /// "aws4_request")`. `day` is the scope's `YYYYMMDD`.

@@ -10,14 +10,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwapOption;
-use hmac::{Hmac, KeyInit};
-use sha2::Sha256;
+use hmac::KeyInit;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::derive;
-
-pub(crate) type HmacSha256 = Hmac<Sha256>;
+use crate::derive::{self, HmacSha256};
 
 /// Looks up an access key id. Implemented by the principals store; tests use
 /// [`StaticCredentials`].

@@ -10,8 +10,8 @@ use subtle::ConstantTimeEq;
 
 use super::amz_date::AmzDate;
 use super::canonical::{self, PlusMode, Scratch};
+use super::derive::HmacSha256;
 use super::error::{printable, AuthError};
-use super::key::HmacSha256;
 use super::material::{self, single, Material, X_AMZ_CONTENT_SHA256};
 use super::parse::{self, Algorithm, SignedSet};
 use super::scope::{check_scope, check_time};

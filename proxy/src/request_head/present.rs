@@ -78,7 +78,7 @@ impl Present {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layers::identity_headers::SPOOFABLE;
+    use crate::request_head::names::SPOOFABLE;
 
     #[test]
     fn every_spoofable_header_has_its_own_bit_in_order() {

@@ -1,5 +1,9 @@
 //! Byte offset → (line, column), for messages people read in an editor.
 
+/// The byte-order mark: the JSON reader accepts it at the start of a document only, and it
+/// takes no column.
+pub(crate) const BOM: char = '\u{FEFF}';
+
 /// Line starts of a text, so positions are found by binary search rather than by rescanning.
 ///
 /// Lines end at `\n` (a `\r` before it belongs to the line end). Columns count characters,
@@ -26,8 +30,8 @@ impl<'t> LineIndex<'t> {
         };
         let start = self.starts[line];
         // A leading byte-order mark is invisible in editors: it takes no column.
-        let start = if line == 0 && self.text.starts_with(super::parser::BOM) {
-            start + super::parser::BOM.len_utf8().min(offset)
+        let start = if line == 0 && self.text.starts_with(BOM) {
+            start + BOM.len_utf8().min(offset)
         } else {
             start
         };
