@@ -5,7 +5,7 @@
 //!
 //! 1. `main.rs` → [`cli::main_with_args`] → `cli/run.rs`: flags become a [`config::Config`];
 //!    the policies and principals are loaded into a [`snapshot::SnapshotHandle`] (the
-//!    `ArcSwap<Snapshot>` the [`watch`] task stores into); [`proxy::Proxy::bind`] binds and
+//!    `ArcSwap<Snapshot>` the [`reload`] task stores into); [`proxy::Proxy::bind`] binds and
 //!    builds the [`stack::Stack`]; [`proxy::Proxy::run`] serves with an [`auth::Auth`].
 //! 2. [`server::serve`]: accept, TLS, one hyper connection per caller, the stack as service.
 //! 3. [`stack::Stack::service`]: every layer, outermost first, in one function —
@@ -35,6 +35,7 @@ pub mod normalize;
 pub mod outcome;
 pub mod principals;
 pub mod proxy;
+pub mod reload;
 pub mod request_head;
 pub mod server;
 pub mod signals;
@@ -43,4 +44,3 @@ pub mod stack;
 pub mod tls;
 mod tunnel;
 pub mod upstream;
-pub mod watch;

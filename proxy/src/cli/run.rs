@@ -10,10 +10,10 @@ use crate::auth::Auth;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::proxy::Proxy;
+use crate::reload::{self, ReloadConfig, ReloadHandle};
 use crate::signals::{serve_until_shutdown, ShutdownRequests};
 use crate::snapshot::SnapshotHandle;
 use crate::tls::ReloadableCert;
-use crate::watch::{self, WatchConfig, WatchHandle};
 
 use super::{EXIT_INVALID, EXIT_OK};
 
@@ -129,7 +129,7 @@ pub(crate) async fn serve(
             return EXIT_INVALID;
         }
     };
-    let watch_config = |files| WatchConfig {
+    let reload_config = |files| ReloadConfig {
         files,
         poll: config.reload_poll,
         debounce: RELOAD_DEBOUNCE,
@@ -140,7 +140,7 @@ pub(crate) async fn serve(
         None
     } else {
         let reloader = handle.clone();
-        match watch::spawn(watch_config(files), move |_cause| {
+        match reload::spawn(reload_config(files), move |_cause| {
             let _ = reloader.reload();
         }) {
             Ok(w) => Some(w),
@@ -154,7 +154,7 @@ pub(crate) async fn serve(
         None => None,
         Some(cert) => {
             let metrics = Arc::clone(proxy.metrics());
-            match watch::spawn(watch_config(cert.files()), move |_cause| {
+            match reload::spawn(reload_config(cert.files()), move |_cause| {
                 reload_tls(&cert, &metrics);
             }) {
                 Ok(w) => Some(w),
@@ -166,8 +166,8 @@ pub(crate) async fn serve(
         }
     };
     // SIGHUP is always handled, whatever is configured: its default action ends the process.
-    let policy_trigger = policy_watcher.as_ref().map(WatchHandle::trigger_fn);
-    let tls_trigger = tls_watcher.as_ref().map(WatchHandle::trigger_fn);
+    let policy_trigger = policy_watcher.as_ref().map(ReloadHandle::trigger_fn);
+    let tls_trigger = tls_watcher.as_ref().map(ReloadHandle::trigger_fn);
     let reopen = proxy.access_log_reopener();
     let on_hup = move || {
         policy_trigger

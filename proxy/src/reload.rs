@@ -28,13 +28,13 @@ mod reloader;
 pub enum ReloadCause {
     /// A watched file's content changed (seen by an event or by polling).
     Changed,
-    /// Forced (SIGHUP or [`WatchHandle::trigger`]), whether or not anything changed.
+    /// Forced (SIGHUP or [`ReloadHandle::trigger`]), whether or not anything changed.
     Forced,
 }
 
 /// What to watch and how.
 #[derive(Debug, Clone)]
-pub struct WatchConfig {
+pub struct ReloadConfig {
     /// The files whose content matters.
     pub files: Vec<PathBuf>,
     /// Re-check every this often (`--reload-poll`); `None` disables polling.
@@ -45,7 +45,7 @@ pub struct WatchConfig {
     pub events: bool,
 }
 
-impl WatchConfig {
+impl ReloadConfig {
     /// Events on, polling every 10 s, 200 ms debounce.
     pub fn new(files: Vec<PathBuf>) -> Self {
         Self {
@@ -59,7 +59,7 @@ impl WatchConfig {
 
 /// The watcher cannot start.
 #[derive(Debug, thiserror::Error)]
-pub enum WatchError {
+pub enum ReloadError {
     /// The OS refused a directory watch (e.g. the inotify watch limit).
     #[error("cannot watch directory `{dir}`: {source}; raise fs.inotify.max_user_watches or rely on `--reload-poll`")]
     Watch {
@@ -72,7 +72,7 @@ pub enum WatchError {
 
 /// Keeps the watcher alive; dropping it stops watching.
 #[derive(Debug)]
-pub struct WatchHandle {
+pub struct ReloadHandle {
     trigger: mpsc::Sender<Signal>,
     task: JoinHandle<()>,
     _events: Option<RecommendedWatcher>,
@@ -84,7 +84,7 @@ enum Signal {
     Force,
 }
 
-impl WatchHandle {
+impl ReloadHandle {
     /// Forces a reload, as SIGHUP does.
     pub fn trigger(&self) {
         let _ = self.trigger.try_send(Signal::Force);
@@ -99,7 +99,7 @@ impl WatchHandle {
     }
 }
 
-impl Drop for WatchHandle {
+impl Drop for ReloadHandle {
     fn drop(&mut self) {
         self.task.abort();
     }
@@ -138,7 +138,7 @@ fn directories(files: &[PathBuf]) -> BTreeSet<PathBuf> {
 
 /// Starts watching; `reload` runs on the blocking pool, one call at a time, after the initial
 /// contents (read now) change or a trigger arrives. The caller does the initial load itself.
-pub fn spawn<F>(config: WatchConfig, reload: F) -> Result<WatchHandle, WatchError>
+pub fn spawn<F>(config: ReloadConfig, reload: F) -> Result<ReloadHandle, ReloadError>
 where
     F: Fn(ReloadCause) + Send + Sync + 'static,
 {
@@ -153,14 +153,14 @@ where
                 }
             }
         })
-        .map_err(|source| WatchError::Watch {
+        .map_err(|source| ReloadError::Watch {
             dir: PathBuf::new(),
             source,
         })?;
         for dir in directories(&config.files) {
             watcher
                 .watch(&dir, RecursiveMode::NonRecursive)
-                .map_err(|source| WatchError::Watch {
+                .map_err(|source| ReloadError::Watch {
                     dir: dir.clone(),
                     source,
                 })?;
@@ -171,7 +171,7 @@ where
     };
     let initial = hash_files(&config.files);
     let task = tokio::spawn(run(config, initial, rx, Arc::new(reload)));
-    Ok(WatchHandle {
+    Ok(ReloadHandle {
         trigger: tx,
         task,
         _events: events,
@@ -179,7 +179,7 @@ where
 }
 
 async fn run<F>(
-    config: WatchConfig,
+    config: ReloadConfig,
     mut seen: Vec<Option<[u8; 32]>>,
     mut rx: mpsc::Receiver<Signal>,
     reload: Arc<F>,

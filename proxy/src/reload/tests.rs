@@ -28,8 +28,8 @@ impl Recorder {
     }
 }
 
-fn config(files: Vec<PathBuf>) -> WatchConfig {
-    WatchConfig {
+fn config(files: Vec<PathBuf>) -> ReloadConfig {
+    ReloadConfig {
         files,
         poll: None,
         debounce: DEBOUNCE,
@@ -122,7 +122,7 @@ async fn polling_alone_sees_changes() {
     let file = dir.path().join("policy.json");
     std::fs::write(&file, "v1").unwrap();
     let (rec, reload) = Recorder::new();
-    let cfg = WatchConfig {
+    let cfg = ReloadConfig {
         files: vec![file.clone()],
         poll: Some(Duration::from_millis(100)),
         debounce: Duration::from_millis(10),
