@@ -236,7 +236,7 @@ pub fn check_read_headers(headers: &HeaderMap, read: &[HeaderName]) -> Result<()
 /// Headers whose forwarded value the proxy writes or removes after the decision (the
 /// credentials, the identity and target headers, `x-forwarded-*`): a policy reads them as the
 /// upstream will get them, never the caller's lines.
-pub(crate) fn is_proxy_written(name: &str) -> bool {
+pub fn is_proxy_written(name: &str) -> bool {
     matches!(
         name,
         "authorization"
