@@ -22,6 +22,7 @@ pub mod signals;
 pub mod sigv4;
 pub mod snapshot;
 pub mod stack;
+pub mod sts;
 pub mod tls;
 mod tunnel;
 pub mod upstream;

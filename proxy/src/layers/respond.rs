@@ -51,6 +51,11 @@ pub fn respond_to(err: &ProxyError, request_id: Option<&str>) -> Response<ProxyB
             Some(a.error_type),
             format!("{}: {}", a.error_type, a.message),
         ),
+        ProxyError::AuthnUnavailable(a) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(a.error_type),
+            format!("{}: {}", a.error_type, a.message),
+        ),
         ProxyError::Denied(d) => (
             StatusCode::FORBIDDEN,
             Some("AccessDeniedException"),
@@ -123,6 +128,9 @@ pub fn classify(err: &ProxyError) -> Failure {
         }
         ProxyError::BodyDigest(_) => (RequestOutcome::BadRequest, "ClientProtocolError"),
         ProxyError::Authn(_) => (RequestOutcome::AuthnFailed, "ClientAccessDenied"),
+        ProxyError::AuthnUnavailable(_) => {
+            (RequestOutcome::AuthnFailed, "AuthenticationUnavailable")
+        }
         ProxyError::Denied(_) => (RequestOutcome::Denied, "ClientAccessDenied"),
         ProxyError::Upstream(e) => (RequestOutcome::UpstreamError, e.failure_reason()),
         ProxyError::Internal(_) => (RequestOutcome::UpstreamError, "InternalError"),
@@ -135,7 +143,7 @@ pub fn classify(err: &ProxyError) -> Failure {
 pub fn record(outcome: &Outcome, err: &ProxyError) {
     outcome.set_failure(classify(err));
     match err {
-        ProxyError::Authn(a) => outcome.set_authn(AuthnRecord {
+        ProxyError::Authn(a) | ProxyError::AuthnUnavailable(a) => outcome.set_authn(AuthnRecord {
             result: AuthnResult::from_label(a.metric_label),
             caller: None,
         }),
