@@ -159,7 +159,7 @@ struct Plan {
 /// found a hop-by-hop or underscore header, or the request has no `Host`.
 pub fn settle<B>(req: &mut Request<B>, rules: &HeaderRules) -> Result<(), HeaderError> {
     let headers = req.headers();
-    let present = Present::scan(headers);
+    let present = Present::scan_request(headers);
     let mut plan = Plan {
         host: host::authority(req.uri(), headers)?,
         ..Plan::default()
