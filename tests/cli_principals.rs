@@ -104,3 +104,53 @@ fn no_secrets_checks_a_file_whose_secret_variables_are_unset() {
         stderr(&out)
     );
 }
+
+#[test]
+fn principals_check_summarizes_roles_and_accounts_for_sts_identity_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.json");
+    std::fs::write(
+        &path,
+        r#"{"roles": [{"arn": "arn:aws:iam::111122223333:role/team/checkout", "tags": {"team": "payments"}}],
+ "accounts": [{"id": "111122223333", "org_id": "o-a1b2c3d4e5", "org_paths": ["o-a1b2c3d4e5/r-ab12/"]}]}"#,
+    )
+    .unwrap();
+    let file = path.to_str().unwrap();
+    let out = trellis(&["principals", "check", file], "");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(
+        text.starts_with(&format!(
+            "{file}: 0 principals, 0 keys, 1 role and 1 account for STS identity tokens\n"
+        )),
+        "{text}"
+    );
+    assert!(text.contains(
+        "  role arn:aws:iam::111122223333:role/team/checkout (sessions with STS identity tokens)\n"
+    ));
+    assert!(
+        text.contains("    tags              team=payments\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  account 111122223333  organization o-a1b2c3d4e5, 1 organization path\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn principals_check_reports_a_user_listed_in_roles_with_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.json");
+    std::fs::write(
+        &path,
+        "{\"roles\": [\n  {\"arn\": \"arn:aws:iam::111122223333:user/alice\"}]}\n",
+    )
+    .unwrap();
+    let file = path.to_str().unwrap();
+    let out = trellis(&["principals", "check", file], "");
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("{file}:2:")), "{err}");
+    assert!(err.contains("is a user: `roles` lists roles"), "{err}");
+}

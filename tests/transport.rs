@@ -203,14 +203,24 @@ fn upstream_ca_trusts_only_the_given_bundle() {
     let other = dir.path().join("other.pem");
     std::fs::write(&other, other_pem).unwrap();
     let other_s = other.display().to_string();
-    let (_proxy, addr) = start(&upstream, &["--upstream-ca", &other_s]);
+    let (other_proxy, addr) = start(&upstream, &["--upstream-ca", &other_s]);
     let answer = get(addr, "/over/tls");
     assert_eq!(answer.status, 502, "{answer:?}");
     assert!(
-        answer.body.starts_with("BadGateway: upstream unreachable"),
+        answer
+            .body
+            .starts_with("BadGateway: the service could not be reached"),
         "{}",
         answer.body
     );
+    // The failed handshake is a connection error, in the log line the request id names.
+    let logged = eventually(Duration::from_secs(5), || {
+        other_proxy
+            .stderr()
+            .contains("answered 502: upstream unreachable")
+            .then_some(())
+    });
+    assert!(logged.is_some(), "{}", other_proxy.stderr());
 
     // The default (the bundled Mozilla roots) does not trust a self-signed service either.
     let (_proxy, addr) = start(&upstream, &[]);

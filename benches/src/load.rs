@@ -28,6 +28,7 @@ pub mod report;
 pub mod requests;
 pub mod schedule;
 pub mod sign;
+pub mod sts_token;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::AtomicU64;

@@ -7,7 +7,9 @@ mod load_support;
 
 use std::time::{Duration, Instant};
 
-use load_support::{upstream, Behaviour};
+use load_support::{sts, upstream, Behaviour};
+use trellis_benches::load::args::SigningKey;
+use trellis_benches::load::sts_token::TokenMaker;
 use trellis_benches::load::{self, Config, LoadError, Report};
 
 fn run(args: &[&str]) -> Report {
@@ -275,6 +277,244 @@ fn per_request_signing_verifies_over_h2c_too() {
     assert_eq!(r.sign, "per-request");
 }
 
+const AUDIENCE: &str = "svc-0123456789abcdef0";
+
+fn verifying_tokens(region: &str, audience: &str) -> Behaviour {
+    Behaviour {
+        sts_audience: Some(audience.to_owned()),
+        ..verifying(region)
+    }
+}
+
+fn key_parts(k: &str) -> SigningKey {
+    let (id, secret) = k.split_once(':').unwrap();
+    SigningKey {
+        access_key_id: id.to_owned(),
+        secret: secret.to_owned(),
+    }
+}
+
+#[test]
+fn sts_tokens_are_one_per_key_reused_by_every_request_and_verify_for_the_audience() {
+    let up = upstream(verifying_tokens("us-west-2", AUDIENCE));
+    let r = run(&[
+        "--sign",
+        "sts-token",
+        "--sts-audience",
+        AUDIENCE,
+        "--key",
+        KEY_A,
+        "--key",
+        KEY_B,
+        "--region",
+        "us-west-2",
+        "--paths",
+        "/a,/b?x=1",
+        "-c",
+        "2",
+        "-d",
+        "300ms",
+        "--warmup",
+        "0s",
+        &up.url("/"),
+    ]);
+    assert!(r.requests > 20, "{r:?}");
+    assert_eq!(status(&r, "200"), r.requests, "{:?}", r.status);
+    assert_eq!(
+        up.seen.rejected.load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    // Two keys, two tokens: the server sees each token again and again (its cache's steady
+    // state), with every path.
+    assert_eq!(up.seen.tokens.lock().unwrap().len(), 2);
+    let signed = up.seen.signed.lock().unwrap().clone();
+    for id in ["AKIDLOADTESTA", "AKIDLOADTESTB"] {
+        for path in ["/a", "/b?x=1"] {
+            assert!(
+                signed.contains(&(id.to_owned(), path.to_owned())),
+                "{signed:?}"
+            );
+        }
+    }
+    assert_eq!(r.sign, "sts-token");
+}
+
+#[test]
+fn sts_tokens_for_another_audience_fail_the_signature() {
+    let up = upstream(verifying_tokens("us-west-2", "svc-another"));
+    let r = run(&[
+        "--sign",
+        "sts-token",
+        "--sts-audience",
+        AUDIENCE,
+        "--key",
+        KEY_A,
+        "--region",
+        "us-west-2",
+        "-c",
+        "1",
+        "-d",
+        "200ms",
+        "--warmup",
+        "0s",
+        &up.url("/"),
+    ]);
+    assert!(r.requests > 0);
+    assert_eq!(status(&r, "403"), r.requests, "{:?}", r.status);
+}
+
+#[test]
+fn sts_tokens_are_renewed_every_resign_period() {
+    let up = upstream(verifying_tokens("eu-west-1", AUDIENCE));
+    let r = run(&[
+        "--sign",
+        "sts-token",
+        "--sts-audience",
+        AUDIENCE,
+        "--key",
+        KEY_A,
+        "--region",
+        "eu-west-1",
+        "--resign-every",
+        "1s",
+        "-c",
+        "1",
+        "--rate",
+        "100",
+        "-d",
+        "2300ms",
+        "--warmup",
+        "0s",
+        &up.url("/"),
+    ]);
+    assert_eq!(status(&r, "200"), r.requests, "{:?}", r.status);
+    // Made at the start, then after 1 s and 2 s: X-Amz-Date has a resolution of a second.
+    let tokens = up.seen.tokens.lock().unwrap().len();
+    assert!((2..=3).contains(&tokens), "{tokens} tokens");
+}
+
+#[test]
+fn many_keys_give_every_request_a_token_the_server_has_not_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys: Vec<String> = (0..50)
+        .map(|i| format!("AKIDCOLD{i:04} cold/secret/{i:04}\n"))
+        .collect();
+    let path = dir.path().join("keys");
+    std::fs::write(&path, keys.concat()).unwrap();
+    let mut b = verifying_tokens("us-west-2", AUDIENCE);
+    b.verify_keys = (0..50)
+        .map(|i| (format!("AKIDCOLD{i:04}"), format!("cold/secret/{i:04}")))
+        .collect();
+    let up = upstream(b);
+    let r = run(&[
+        "--sign",
+        "sts-token",
+        "--sts-audience",
+        AUDIENCE,
+        "--keys-file",
+        path.to_str().unwrap(),
+        "--region",
+        "us-west-2",
+        "-c",
+        "1",
+        "--rate",
+        "100",
+        "-d",
+        "400ms",
+        "--warmup",
+        "0s",
+        &up.url("/"),
+    ]);
+    assert_eq!(r.requests, 40, "{r:?}");
+    assert_eq!(status(&r, "200"), 40, "{:?}", r.status);
+    assert_eq!(up.seen.tokens.lock().unwrap().len(), 40);
+}
+
+#[test]
+fn an_sts_token_is_the_presigned_get_caller_identity_url_that_aws_sigv4_signs() {
+    use aws_sigv4::http_request::{
+        sign, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
+    };
+    let at = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+    let maker = TokenMaker::new(&[key_parts(KEY_A)], "ap-southeast-2", AUDIENCE);
+    let authorization = maker.authorization(0, at).unwrap();
+    let authorization = authorization.to_str().unwrap();
+
+    // Decoded, the token is the GetCallerIdentity URL with exactly the presigning parameters.
+    let url = sts::decode_authorization(authorization).unwrap();
+    assert!(
+        url.starts_with("https://sts.ap-southeast-2.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&"),
+        "{url}"
+    );
+    let params = sts::query_params(&url);
+    let names: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Action",
+            "Version",
+            "X-Amz-Algorithm",
+            "X-Amz-Credential",
+            "X-Amz-Date",
+            "X-Amz-Expires",
+            "X-Amz-SignedHeaders",
+            "X-Amz-Signature"
+        ]
+    );
+    let value = |k: &str| params.iter().find(|(n, _)| n == k).unwrap().1.clone();
+    assert_eq!(value("X-Amz-Algorithm"), "AWS4-HMAC-SHA256");
+    assert_eq!(
+        value("X-Amz-Credential"),
+        "AKIDLOADTESTA/20260101/ap-southeast-2/sts/aws4_request"
+    );
+    assert_eq!(value("X-Amz-Date"), "20260101T000000Z");
+    assert_eq!(value("X-Amz-Expires"), "60");
+    assert_eq!(value("X-Amz-SignedHeaders"), "host;x-k8s-aws-id");
+
+    // aws-sigv4, given the same inputs, computes the same signature.
+    let identity: aws_smithy_runtime_api::client::identity::Identity =
+        aws_credential_types::Credentials::new(
+            "AKIDLOADTESTA",
+            "secretA/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            None,
+            None,
+            "test",
+        )
+        .into();
+    let mut settings = SigningSettings::default();
+    settings.signature_location = SignatureLocation::QueryParams;
+    settings.expires_in = Some(Duration::from_secs(60));
+    let params_v4: aws_sigv4::http_request::SigningParams<'_> =
+        aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region("ap-southeast-2")
+            .name("sts")
+            .time(at)
+            .settings(settings)
+            .build()
+            .unwrap()
+            .into();
+    let request = SignableRequest::new(
+        "GET",
+        "https://sts.ap-southeast-2.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15",
+        [("x-k8s-aws-id", AUDIENCE)].into_iter(),
+        SignableBody::UnsignedPayload,
+    )
+    .unwrap();
+    let (_, signature) = sign(request, &params_v4).unwrap().into_parts();
+    assert_eq!(value("X-Amz-Signature"), signature);
+
+    // And the independent verifier agrees, for this audience only and this key only.
+    let secret =
+        |id: &str| (id == "AKIDLOADTESTA").then(|| "secretA/K7MDENG+bPxRfiCYEXAMPLEKEY".to_owned());
+    let t = sts::verify_token(authorization, "ap-southeast-2", AUDIENCE, secret).unwrap();
+    assert_eq!(t.access_key_id, "AKIDLOADTESTA");
+    assert!(sts::verify_token(authorization, "ap-southeast-2", "svc-other", secret).is_err());
+    assert!(sts::verify_token(authorization, "us-east-1", AUDIENCE, secret).is_err());
+    let wrong = |_: &str| Some("not-the-secret".to_owned());
+    assert!(sts::verify_token(authorization, "ap-southeast-2", AUDIENCE, wrong).is_err());
+}
+
 #[test]
 fn a_wrong_secret_is_rejected_by_the_verifier() {
     let up = upstream(verifying("us-east-1"));
@@ -393,7 +633,29 @@ fn slow_answers_count_as_timeouts() {
 
 #[test]
 fn bad_arguments_name_the_option_and_the_fix() {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 9] = [
+        (
+            &["--sign", "sts-token", "--key", KEY_A, "http://127.0.0.1:1/"],
+            "--sts-audience svc-",
+        ),
+        (
+            &["--sts-audience", "svc-1", "http://127.0.0.1:1/"],
+            "only to `--sign sts-token`",
+        ),
+        (
+            &[
+                "--sign",
+                "sts-token",
+                "--key",
+                KEY_A,
+                "--sts-audience",
+                "svc-1",
+                "--region",
+                "US_WEST",
+                "http://127.0.0.1:1/",
+            ],
+            "`--region`",
+        ),
         (&["-d", "ten", "http://127.0.0.1:1/"], "--duration"),
         (
             &["--sign", "pool", "http://127.0.0.1:1/"],
@@ -468,7 +730,10 @@ fn the_binary_prints_a_summary_and_exits_by_the_agreed_codes() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8(out.stdout)
-        .unwrap()
-        .contains("--keys-file"));
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(help.contains("--keys-file"), "{help}");
+    assert!(
+        help.contains("sts-token") && help.contains("--sts-audience"),
+        "{help}"
+    );
 }

@@ -19,7 +19,18 @@ def plain(value):
             return "<ref>"
         return {lower_first(k): plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [plain(v) for v in value]
+        return [plain(optional_item(v)) for v in value]
+    return value
+
+
+def optional_item(value):
+    """A list item present under a condition (`!If [Cond, item, !Ref AWS::NoValue]`, e.g. an
+    environment variable set only with a parameter) is compared as the item: the mirror shows
+    the task with the option on."""
+    if isinstance(value, dict) and list(value) == ["Fn::If"]:
+        _, then, otherwise = value["Fn::If"]
+        if otherwise == {"Ref": "AWS::NoValue"} and isinstance(then, dict):
+            return then
     return value
 
 

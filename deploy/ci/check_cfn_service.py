@@ -10,7 +10,8 @@ task-definition mirror cannot tell:
 - health checks go to 8080 (through Trellis, on an anonymous-allowed path), not to the admin
   port;
 - log groups are retained when the stack goes, with a retention;
-- the access-log alarms divide by a request count with a minimum-traffic guard.
+- the access-log alarms divide by a request count with a minimum-traffic guard;
+- an STS interface endpoint (IAM-role callers) has private DNS and admits the tasks on 443.
 
   check_cfn_service.py TEMPLATE
 """
@@ -126,6 +127,21 @@ def main(path):
             errors.append(f"{name}: DeletionPolicy and UpdateReplacePolicy must be Retain (the logs outlive the stack)")
         if "RetentionInDays" not in r.get("Properties", {}):
             errors.append(f"{name}: RetentionInDays is required (never-expiring logs are a cost and a liability)")
+
+    # IAM-role callers: Trellis calls sts.<region>.amazonaws.com; an STS interface endpoint
+    # serves that name only with private DNS, and must admit the tasks on 443.
+    for name, r in resources(t, "AWS::EC2::VPCEndpoint").items():
+        props = r.get("Properties", {})
+        if ".sts" not in str(props.get("ServiceName", "")):
+            continue
+        if props.get("VpcEndpointType") != "Interface" or props.get("PrivateDnsEnabled") is not True:
+            errors.append(f"{name}: the STS endpoint must be an Interface endpoint with PrivateDnsEnabled: true, "
+                          "or Trellis's calls to sts.<region>.amazonaws.com do not reach it")
+        groups = refs(props.get("SecurityGroupIds", []))
+        admits = any(rule.get("FromPort", 0) <= 443 <= rule.get("ToPort", -1) and "SecurityGroup" in refs(rule)
+                     for g in groups for rule in t["Resources"].get(g, {}).get("Properties", {}).get("SecurityGroupIngress", []))
+        if not admits:
+            errors.append(f"{name}: its security group must admit the task security group on 443")
 
     alarms = resources(t, "AWS::CloudWatch::Alarm")
     if not alarms:

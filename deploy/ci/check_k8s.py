@@ -4,7 +4,9 @@ example's values, so a user may size, name and tune the kit without this check o
 
 Flavours: `native` and `classic` (the two overlays), `examples` (native plus a principals
 Secret generated from the public example keys), `component` (the trellis-sidecar component
-on a plain Deployment: the Deployment's invariants only).
+on a plain Deployment: the Deployment's invariants only), `sts` (native plus IAM-role callers:
+an STS audience and egress to STS), `sts-caller` (the caller side of STS identity tokens: a
+workload that renews its token well inside 15 minutes, never on disk).
 
 kubernetes-validate has no schema for the Prometheus Operator's PodMonitor (a CRD), so its
 fields are checked here against the subset of the CRD the kit uses, strictly.
@@ -80,6 +82,12 @@ POD_MONITOR_SCHEMA = {
 # kustomize's content-hash suffix: `-` and 10 characters of its alphabet.
 HASH_SUFFIX = re.compile(r"-[bcdfghkmt2456789]{10}$")
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+# What callers sign as x-k8s-aws-id and Trellis expects (CONTRACT 4b; conventionally svc-…).
+AUDIENCE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+")
+# A token lives 15 minutes from its X-Amz-Date: renewing every 10 minutes at the latest keeps
+# a caller's token fresh with room for a failed renewal or two.
+MAX_TOKEN_REFRESH_S = 600
 MEMORY_UNITS = {"": 1, "k": 1000, "M": 1000 ** 2, "G": 1000 ** 3, "Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3}
 
 
@@ -152,7 +160,7 @@ class Checker:
         pod = deploy.get("spec", {}).get("template", {}).get("spec", {})
         containers = {c["name"]: c for c in pod.get("containers", [])}
         inits = {c["name"]: c for c in pod.get("initContainers", [])}
-        native = self.flavour in ("native", "examples", "component")
+        native = self.flavour in ("native", "examples", "component", "sts")
         trellis = inits.get("trellis") if native else containers.get("trellis")
         apps = [c for n, c in containers.items() if n != "trellis"]
         self.need(trellis is not None, f"{self.flavour}: container `trellis` not where expected")
@@ -173,7 +181,29 @@ class Checker:
         self.check_volumes(pod)
         if self.flavour != "component":
             self.check_companions()
+        if self.flavour == "sts":
+            self.check_sts(trellis)
         return self.errors
+
+    def check_sts(self, trellis):
+        """IAM-role callers: Trellis knows its audience and may reach STS (and DNS) when the
+        pod's egress is restricted; a missing rule fails every new token with 503."""
+        audience = self.env(trellis).get("TRELLIS_STS_AUDIENCE") or ""
+        self.need(bool(AUDIENCE.fullmatch(audience)),
+                  f"TRELLIS_STS_AUDIENCE {audience!r} must be set to the callers' --cluster-name (e.g. svc-…)")
+        endpoint = self.env(trellis).get("TRELLIS_STS_ENDPOINT")
+        if endpoint is not None:
+            self.need(str(endpoint).startswith("https://"), f"TRELLIS_STS_ENDPOINT {endpoint!r} must be https")
+        netpol = self.one("NetworkPolicy")
+        spec = netpol.get("spec", {})
+        if "Egress" not in spec.get("policyTypes", []):
+            return  # egress unrestricted: STS is reachable
+        ports = [(p.get("port"), p.get("protocol", "TCP")) for r in spec.get("egress", []) for p in r.get("ports", [])]
+        self.need((443, "TCP") in ports,
+                  "the NetworkPolicy restricts egress without a rule for TCP 443: Trellis needs egress to STS "
+                  "(its VPC endpoint's subnets, or sts.<region>.amazonaws.com) or every new token fails with 503")
+        self.need((53, "UDP") in ports, "the NetworkPolicy restricts egress without DNS (UDP 53): STS's name cannot resolve")
+
 
     def check_trellis(self, trellis):
         self.need("--admin=0.0.0.0:9901" in trellis.get("args", []), "trellis needs --admin=0.0.0.0:9901")
@@ -323,9 +353,73 @@ class Checker:
         return {e["name"]: e.get("value") for e in container.get("env", [])}
 
 
+class CallerChecker:
+    """The caller side of STS identity tokens (deploy/k8s/callers/sts-token)."""
+
+    def __init__(self, docs):
+        self.errors = []
+        self.docs = docs
+
+    def need(self, cond, message):
+        if not cond:
+            self.errors.append(message)
+
+    def run(self):
+        deploys = [d for d in self.docs if d["kind"] == "Deployment"]
+        accounts = {d["metadata"]["name"]: d for d in self.docs if d["kind"] == "ServiceAccount"}
+        self.need(len(deploys) == 1, f"expected one caller Deployment, found {len(deploys)}")
+        if len(deploys) != 1:
+            return self.errors
+        pod = deploys[0]["spec"]["template"]["spec"]
+        sa = accounts.get(pod.get("serviceAccountName", ""))
+        self.need(sa is not None, f"serviceAccountName {pod.get('serviceAccountName')!r} must be a ServiceAccount of the kustomization")
+        if sa is not None:
+            role = sa.get("metadata", {}).get("annotations", {}).get("eks.amazonaws.com/role-arn", "")
+            self.need(bool(ROLE_ARN.fullmatch(role)),
+                      f"ServiceAccount {sa['metadata']['name']}: eks.amazonaws.com/role-arn {role!r} must be an IAM role ARN (IRSA)")
+        self.need(pod.get("automountServiceAccountToken") is False, "automountServiceAccountToken must be false")
+        inits = pod.get("initContainers", [])
+        refresher = next((c for c in inits if "aws eks get-token" in " ".join(c.get("command", []) + c.get("args", []))), None)
+        self.need(refresher is not None, "no native sidecar runs `aws eks get-token --cluster-name …`")
+        if refresher is None:
+            return self.errors
+        self.need(refresher.get("restartPolicy") == "Always", "the token refresher must be a native sidecar (restartPolicy Always)")
+        env = {e["name"]: e.get("value") for e in refresher.get("env", [])}
+        script = " ".join(refresher.get("command", []) + refresher.get("args", []))
+        self.need("--cluster-name \"$TRELLIS_AUDIENCE\"" in script and AUDIENCE.fullmatch(env.get("TRELLIS_AUDIENCE") or ""),
+                  f"the token refresher needs TRELLIS_AUDIENCE (the service's TRELLIS_STS_AUDIENCE) as --cluster-name, found {env.get('TRELLIS_AUDIENCE')!r}")
+        every = env.get("TOKEN_REFRESH_SECONDS")
+        self.need(str(every).isdigit() and 1 <= int(every) <= MAX_TOKEN_REFRESH_S and '"$TOKEN_REFRESH_SECONDS"' in script,
+                  f"TOKEN_REFRESH_SECONDS={every} must be 1..{MAX_TOKEN_REFRESH_S} and used by the loop: a token lives 15 minutes "
+                  "from its signing, and a caller must hold a fresh one long before that")
+        self.need(env.get("AWS_STS_REGIONAL_ENDPOINTS") == "regional", "the token refresher needs AWS_STS_REGIONAL_ENDPOINTS=regional")
+        volumes = {v["name"]: v for v in pod.get("volumes", [])}
+        token_mounts = [m for m in refresher.get("volumeMounts", []) if m.get("mountPath") == "/var/run/trellis-token"]
+        self.need(len(token_mounts) == 1, "the token refresher must mount /var/run/trellis-token")
+        if token_mounts:
+            vol = volumes.get(token_mounts[0]["name"], {})
+            self.need(vol.get("emptyDir", {}).get("medium") == "Memory",
+                      f"token volume {token_mounts[0]['name']!r} must be an emptyDir with medium Memory: a bearer token never on the node's disk")
+            for c in pod.get("containers", []):
+                for m in c.get("volumeMounts", []):
+                    if m["name"] == token_mounts[0]["name"]:
+                        self.need(m.get("readOnly") is True, f"container {c['name']}: the token volume must be mounted readOnly")
+        for c in inits + pod.get("containers", []):
+            self.need(bool(DIGEST.search(c.get("image", ""))), f"container {c['name']}: image must be pinned by digest")
+        return self.errors
+
+
 def main(flavour, path):
     text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
     docs = [d for d in yaml.safe_load_all(text) if d]
+    if flavour == "sts-caller":
+        errors = CallerChecker(docs).run()
+        for e in errors:
+            print(f"{flavour}: {e}", file=sys.stderr)
+        if not errors:
+            print(f"{flavour}: IRSA role, token renewed by a native sidecar within {MAX_TOKEN_REFRESH_S} s, "
+                  "memory-backed token volume read-only in the app, images by digest")
+        return 1 if errors else 0
     errors = Checker(docs, flavour).run()
     for e in errors:
         print(f"{flavour}: {e}", file=sys.stderr)

@@ -522,6 +522,8 @@ validate() {
     check_overlay "$DEPLOY/k8s/overlays/classic-sidecar" classic "$CLASSIC_K8S_VERSIONS"
   run "overlay examples (example keys, hashed Secret name)" check_overlay "$DEPLOY/k8s/overlays/examples" examples "$NATIVE_K8S_VERSIONS"
   run "component trellis-sidecar on a plain Deployment" check_overlay "$DEPLOY/k8s/components/example" component "$NATIVE_K8S_VERSIONS"
+  run "overlay sts: IAM-role callers (STS audience, egress to STS)" check_overlay "$DEPLOY/k8s/overlays/sts" sts "$NATIVE_K8S_VERSIONS"
+  run "callers/sts-token: IRSA caller renewing its STS token" check_overlay "$DEPLOY/k8s/callers/sts-token" sts-caller "$NATIVE_K8S_VERSIONS"
   run "promtool check rules (alerts)" check_rules "$DEPLOY/observability/alerts.yaml"
   run "promtool test rules (alert unit tests)" check_rule_tests "$DEPLOY/observability/tests/alerts_test.yaml"
   run "prometheusrule.yaml carries alerts.yaml" "$PY" "$CI/check_prometheusrule.py" "$DEPLOY/observability/prometheusrule.yaml" "$DEPLOY/observability/alerts.yaml"
@@ -532,7 +534,7 @@ validate() {
     check_cfn_mirror "$DEPLOY/ecs/cloudformation.yaml" "$DEPLOY/ecs/task-definition.json"
   run "ECS task definition against botocore RegisterTaskDefinition (+ enum walk)" \
     check_task_definition "$DEPLOY/ecs/task-definition.json"
-  run "ECS template: Lattice/ALB exposure, 8080 ingress, log retention, alarm guards" "$PY" "$CI/check_cfn_service.py" "$DEPLOY/ecs/cloudformation.yaml"
+  run "ECS template: Lattice/ALB exposure, 8080 ingress, log retention, alarm guards, STS endpoint" "$PY" "$CI/check_cfn_service.py" "$DEPLOY/ecs/cloudformation.yaml"
 
   local metrics_list="$CI/expected-metrics.txt" source="deploy/ci/expected-metrics.txt (from the contract; set TRELLIS_BIN to check the real /metrics)"
   if [[ -n "${TRELLIS_BIN:-}" ]]; then
@@ -603,6 +605,8 @@ self_test() {
   expect_failure "app without a readiness probe" "readinessProbe" check_overlay "$B/app-without-readiness" native "$NATIVE_K8S_VERSIONS"
   expect_failure "1 s probe timeout at a 100m CPU request" "timeoutSeconds 1 < 2" check_overlay "$B/probe-timeout-short" native "$NATIVE_K8S_VERSIONS"
   expect_failure "no zone topology spread" "topologySpreadConstraints" check_overlay "$B/no-zone-spread" native "$NATIVE_K8S_VERSIONS"
+  expect_failure "STS callers with egress but no rule to STS" "egress to STS" check_overlay "$B/sts-no-sts-egress" sts "$NATIVE_K8S_VERSIONS"
+  expect_failure "caller renewing its STS token every 15 minutes" "TOKEN_REFRESH_SECONDS=900" check_overlay "$B/sts-caller-slow-refresh" sts-caller "$NATIVE_K8S_VERSIONS"
   expect_failure "PrometheusRule drifted from alerts.yaml" "TrellisPolicyVersionSkew differs" "$PY" "$CI/check_prometheusrule.py" "$B/prometheusrule-drift.yaml" "$DEPLOY/observability/alerts.yaml"
   if [[ -n "${TRELLIS_BIN:-}" ]]; then expect_failure "a deploy policy test that fails" "FAIL checkout reaches admin" "$PY" "$CI/check_policies.py" "$TRELLIS_BIN" "$B/policy-tests-wrong.jsonl" "$DEPLOY/k8s/base/policy/service-policy.json"; else skip "broken: a deploy policy test that fails" "set TRELLIS_BIN"; fi
   expect_failure "task definition with condition HEALTH" "HEALTH\` is not one of" \
@@ -614,6 +618,7 @@ self_test() {
   expect_failure "ECS service without VpcLatticeConfigurations" "no VpcLatticeConfigurations" "$PY" "$CI/check_cfn_service.py" "$B/cloudformation-no-lattice.yaml"
   expect_failure "8080 open to a CIDR, not Lattice's prefix list" "open to a CIDR" "$PY" "$CI/check_cfn_service.py" "$B/cloudformation-cidr-ingress.yaml"
   expect_failure "log group deleted with the stack" "must be Retain" "$PY" "$CI/check_cfn_service.py" "$B/cloudformation-logs-deleted.yaml"
+  expect_failure "STS endpoint without private DNS" "PrivateDnsEnabled: true" "$PY" "$CI/check_cfn_service.py" "$B/cloudformation-sts-endpoint-no-private-dns.yaml"
   expect_failure "CloudFormation with a misspelled property" "ContainerDefintions" \
     check_cfn "$B/cloudformation-typo.yaml"
   expect_failure "CloudFormation drifted from task-definition.json (stopTimeout)" "stopTimeout" \

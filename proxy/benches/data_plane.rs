@@ -177,6 +177,7 @@ fn auth(c: &mut Criterion) {
         identity_policies: IdentityPolicies::Enforce,
         mode: Mode::Enforce,
         xff: Default::default(),
+        sts: None,
         enabled: true,
     };
     let now = SystemTime::now();

@@ -124,6 +124,7 @@ async fn proxy_with(up: SocketAddr, access_log: AccessLogTarget, auth: bool) -> 
             identity_policies: IdentityPolicies::Enforce,
             mode: Mode::Enforce,
             xff: Default::default(),
+            sts: None,
             enabled: true,
         };
         let auth = Auth::new(handle.shared(), settings);

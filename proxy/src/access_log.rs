@@ -174,10 +174,10 @@ impl AccessRecord {
         let (mut source_buf, mut target_buf) = (Vec::with_capacity(47), Vec::with_capacity(47));
         let source = addr_text(&mut source_buf, self.source);
         let target = addr_text(&mut target_buf, self.target);
-        let signed = self.authn == Some(AuthnResult::Signed);
+        let signed = matches!(self.authn, Some(AuthnResult::Signed | AuthnResult::Token));
         let caller = self.caller.as_ref().filter(|_| signed);
         let resolved_user = match self.authn {
-            Some(AuthnResult::Signed) => caller.map_or(DASH, |c| &c.principal),
+            Some(AuthnResult::Signed | AuthnResult::Token) => caller.map_or(DASH, |c| &c.principal),
             Some(AuthnResult::Anonymous) => "Anonymous",
             _ => DASH,
         };

@@ -62,6 +62,8 @@ pub struct AuthSettings {
     /// `--xff`: the `x-forwarded-for` the upstream gets, which is also what a policy reading
     /// `RequestHeader/x-forwarded-for` sees.
     pub xff: crate::request_head::Xff,
+    /// `--sts-audience`: the identity-token verifier; `None` refuses such tokens.
+    pub sts: Option<Arc<crate::sts::TokenVerifier>>,
     /// Whether any level is `AWS_IAM`; with both `NONE` Lattice checks no signature and adds no
     /// identity, and neither do we.
     pub enabled: bool,
@@ -102,6 +104,9 @@ impl Auth {
 pub struct AuthenticatedCaller {
     /// The snapshot loaded once for this request.
     pub snapshot: Arc<Snapshot>,
-    /// The principal handle of a signed caller; `None` for anonymous.
+    /// The principal handle of a signed caller (for an identity-token caller, of its role
+    /// listed in `roles`); `None` for anonymous or an unlisted role.
     pub principal: Option<usize>,
+    /// The caller of an STS identity token, mapped onto `snapshot`.
+    pub token: Option<Arc<crate::sts::TokenCaller>>,
 }

@@ -22,6 +22,7 @@ use crate::request_head::{HeaderRules, Underscores, Xff};
 use crate::server::ServerConfig;
 use crate::snapshot::{AuthType, SnapshotConfig};
 use crate::stack::StackConfig;
+use crate::sts::StsConfig;
 use crate::upstream::{UpstreamConfig, UpstreamProtocol, UpstreamRoots};
 use trellis_sigv4::VerifierConfig;
 
@@ -275,6 +276,22 @@ pub struct RunArgs {
         value_name = "N"
     )]
     pub max_connections: String,
+    /// Accept STS identity tokens (`aws eks get-token --cluster-name ID`) whose signed
+    /// `x-k8s-aws-id` is this audience; conventionally the service id `svc-…`.
+    #[arg(long, env = "TRELLIS_STS_AUDIENCE", value_name = "ID")]
+    pub sts_audience: Option<String>,
+    /// Ask STS here instead of the token's host (a VPC endpoint); https, or http for a
+    /// loopback address only.
+    #[arg(long, env = "TRELLIS_STS_ENDPOINT", value_name = "URL")]
+    pub sts_endpoint: Option<String>,
+    /// Verified identity tokens kept (least recently used evicted).
+    #[arg(
+        long,
+        env = "TRELLIS_STS_CACHE",
+        default_value = "10000",
+        value_name = "N"
+    )]
+    pub sts_cache: String,
 }
 
 /// A flag value is invalid.
@@ -352,6 +369,8 @@ pub struct Config {
     pub max_connections: usize,
     /// `--shutdown-delay`.
     pub shutdown_delay: Duration,
+    /// `--sts-audience`, `--sts-endpoint`, `--sts-cache`; `None` without an audience.
+    pub sts: Option<StsConfig>,
 }
 
 /// `IP:PORT`, or `HOST:PORT` resolved once, here at start (the first IPv4 address the name
@@ -394,6 +413,85 @@ fn upstream_roots(value: Option<&str>) -> Result<UpstreamRoots, ConfigError> {
         )),
         Some("system") => Ok(UpstreamRoots::Native),
         Some(file) => Ok(UpstreamRoots::CaFile(PathBuf::from(file))),
+    }
+}
+
+/// The most `--sts-cache` entries (a verified token costs about a kilobyte).
+const MAX_STS_CACHE: usize = 1_000_000;
+
+fn sts(
+    audience: Option<String>,
+    endpoint: Option<String>,
+    cache: &str,
+) -> Result<Option<StsConfig>, ConfigError> {
+    let cache_entries = cache
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_STS_CACHE).contains(n))
+        .ok_or_else(|| {
+            ConfigError::new(
+                "sts-cache",
+                format!("`{cache}` is not a number of tokens; give a whole number from 1 to {MAX_STS_CACHE}"),
+            )
+        })?;
+    let Some(audience) = audience else {
+        if endpoint.is_some() {
+            return Err(ConfigError::new(
+                "sts-endpoint",
+                "is set without `--sts-audience`; give the audience callers sign (e.g. the service id `svc-…`) or leave the endpoint out",
+            ));
+        }
+        return Ok(None);
+    };
+    let audience_ok = !audience.is_empty()
+        && audience.len() <= 256
+        && audience.bytes().all(|b| b.is_ascii_graphic());
+    if !audience_ok {
+        return Err(ConfigError::new(
+            "sts-audience",
+            format!("`{audience}` is not an audience: give 1 to 256 visible ASCII characters without spaces, such as the service id `svc-0123456789abcdef0`"),
+        ));
+    }
+    let endpoint = endpoint.map(|e| sts_endpoint(&e)).transpose()?;
+    Ok(Some(StsConfig {
+        audience,
+        endpoint,
+        cache_entries,
+    }))
+}
+
+/// `https://HOST[:PORT]`, or `http://` to a loopback address (a local STS in tests); no path.
+fn sts_endpoint(s: &str) -> Result<Uri, ConfigError> {
+    let hint = "give `https://HOST` such as `https://sts.us-west-2.amazonaws.com` or a VPC endpoint's name; plain `http://` only for a loopback address such as `http://127.0.0.1:8443`";
+    let uri: Uri = s
+        .parse()
+        .map_err(|_| ConfigError::new("sts-endpoint", format!("`{s}` is not a URL; {hint}")))?;
+    let Some(host) = uri.host() else {
+        return Err(ConfigError::new(
+            "sts-endpoint",
+            format!("`{s}` has no host; {hint}"),
+        ));
+    };
+    if uri.path_and_query().is_some_and(|pq| pq.as_str() != "/") {
+        return Err(ConfigError::new(
+            "sts-endpoint",
+            format!("`{s}` has a path or query; STS is asked at `/`; {hint}"),
+        ));
+    }
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match uri.scheme_str() {
+        Some("https") => Ok(uri),
+        Some("http") if loopback => Ok(uri),
+        Some("http") => Err(ConfigError::new(
+            "sts-endpoint",
+            format!("`{s}` is plain http to a non-loopback host: identity tokens would cross the network in clear; {hint}"),
+        )),
+        _ => Err(ConfigError::new("sts-endpoint", format!("`{s}` is not http(s); {hint}"))),
     }
 }
 
@@ -570,6 +668,7 @@ impl Config {
             idle_timeout: idle_timeout(&a.idle_timeout)?,
             max_connections: max_connections(&a.max_connections)?,
             shutdown_delay: duration("shutdown-delay", &a.shutdown_delay)?,
+            sts: sts(a.sts_audience, a.sts_endpoint, &a.sts_cache)?,
         })
     }
 
@@ -621,6 +720,7 @@ impl Config {
             identity_policies: self.identity_policies,
             mode: self.mode,
             xff: self.header_rules.xff,
+            sts: None,
             enabled: self.snapshot.auth_enabled(),
         }
     }

@@ -27,6 +27,10 @@ pub enum ProxyError {
     /// Authentication failed (`403`, `x-amzn-errortype: <error_type>`).
     #[error("{0}")]
     Authn(Authn),
+    /// The caller's identity could not be verified because the service that verifies it
+    /// (STS, for identity tokens) did not answer (`503`, `x-amzn-errortype: <error_type>`).
+    #[error("{0}")]
+    AuthnUnavailable(Authn),
     /// Authorization denied (`403`, `AccessDeniedException`).
     #[error("{0}")]
     Denied(Denied),

@@ -41,6 +41,7 @@ pub mod server;
 pub mod signals;
 pub mod snapshot;
 pub mod stack;
+pub mod sts;
 pub mod tls;
 mod tunnel;
 pub mod upstream;

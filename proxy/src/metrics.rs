@@ -92,11 +92,21 @@ pub enum AuthnResult {
     Incomplete,
     /// The credential scope names another region or service.
     WrongScope,
+    /// An STS identity token, verified (now or from the cache).
+    Token,
+    /// An identity token refused by the local checks (STS not asked).
+    TokenMalformed,
+    /// An identity token older than its 15 minutes.
+    TokenExpired,
+    /// An identity token STS refused (wrong audience, bad signature, unknown key).
+    TokenRejected,
+    /// An identity token not verified because STS did not answer (`503`).
+    TokenUnavailable,
 }
 
 impl AuthnResult {
     /// Every value, in label order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 13] = [
         Self::Signed,
         Self::Anonymous,
         Self::BadSignature,
@@ -105,6 +115,11 @@ impl AuthnResult {
         Self::Malformed,
         Self::Incomplete,
         Self::WrongScope,
+        Self::Token,
+        Self::TokenMalformed,
+        Self::TokenExpired,
+        Self::TokenRejected,
+        Self::TokenUnavailable,
     ];
 
     /// The label value.
@@ -118,6 +133,11 @@ impl AuthnResult {
             Self::Malformed => "malformed",
             Self::Incomplete => "incomplete",
             Self::WrongScope => "wrong_scope",
+            Self::Token => "token",
+            Self::TokenMalformed => "token_malformed",
+            Self::TokenExpired => "token_expired",
+            Self::TokenRejected => "token_rejected",
+            Self::TokenUnavailable => "token_unavailable",
         }
     }
 
@@ -180,7 +200,7 @@ pub struct Metrics {
     registry: Registry,
     requests: [IntCounter; 5],
     durations: [Histogram; 5],
-    authn: [IntCounter; 8],
+    authn: [IntCounter; 13],
     auth_duration: Histogram,
     authz: IntCounterVec,
     statement_series: Mutex<StatementSeries>,

@@ -80,6 +80,9 @@ pub fn classify(err: &ProxyError) -> Failure {
         }
         ProxyError::BodyDigest(_) => (RequestOutcome::BadRequest, "ClientProtocolError"),
         ProxyError::Authn(_) => (RequestOutcome::AuthnFailed, "ClientAccessDenied"),
+        ProxyError::AuthnUnavailable(_) => {
+            (RequestOutcome::AuthnFailed, "AuthenticationUnavailable")
+        }
         ProxyError::Denied(_) => (RequestOutcome::Denied, "ClientAccessDenied"),
         ProxyError::Upstream(e) => (RequestOutcome::UpstreamError, e.failure_reason()),
         ProxyError::Internal(_) => (RequestOutcome::UpstreamError, "InternalError"),

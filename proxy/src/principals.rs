@@ -135,11 +135,24 @@ impl PrincipalRecord {
     }
 }
 
+/// What the file says about an account's organization (`accounts`), for callers whose
+/// identity comes from STS, which returns none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountOrg {
+    pub org_id: Option<String>,
+    pub org_paths: Vec<String>,
+}
+
 /// Every caller and key of one principals file.
 #[derive(Debug)]
 pub struct PrincipalStore {
+    /// `principals` in file order, then `roles` (records without keys) in file order.
     principals: Vec<PrincipalRecord>,
     keys: HashMap<String, StoredKey>,
+    /// `roles`: (account, lower-cased role name) → handle in `principals`.
+    roles: HashMap<(String, String), usize>,
+    /// `accounts` by id.
+    accounts: HashMap<String, AccountOrg>,
     /// The file's published version; `None` for the empty store, which has no file.
     content_sha256: Option<String>,
 }
@@ -150,6 +163,8 @@ impl PrincipalStore {
         PrincipalStore {
             principals: Vec::new(),
             keys: HashMap::new(),
+            roles: HashMap::new(),
+            accounts: HashMap::new(),
             content_sha256: None,
         }
     }
@@ -194,6 +209,8 @@ impl PrincipalStore {
         };
         let load::LoadedSpecs {
             principals: specs,
+            roles: role_specs,
+            accounts: account_specs,
             warnings,
             content_sha256,
         } = load::load(text, &lookup, now)?;
@@ -258,9 +275,55 @@ impl PrincipalStore {
                 keys: summaries,
             });
         }
+        let accounts: HashMap<String, AccountOrg> = account_specs
+            .into_iter()
+            .map(|a| {
+                (
+                    a.id,
+                    AccountOrg {
+                        org_id: a.org_id,
+                        org_paths: a.org_paths,
+                    },
+                )
+            })
+            .collect();
+        let mut roles = HashMap::with_capacity(role_specs.len());
+        for spec in role_specs {
+            let org = accounts.get(&spec.identity.account);
+            roles.insert(
+                (
+                    spec.identity.account.clone(),
+                    spec.identity.name.to_ascii_lowercase(),
+                ),
+                principals.len(),
+            );
+            principals.push(PrincipalRecord {
+                caller_arn: spec.identity.arn(),
+                principal_arn: spec.identity.arn(),
+                account: spec.identity.account.clone(),
+                principal_type: PrincipalType::AssumedRole,
+                identity: spec.identity,
+                session_name: None,
+                org_id: org.and_then(|o| o.org_id.clone()),
+                org_paths: org.map(|o| o.org_paths.clone()).unwrap_or_default(),
+                tags: spec
+                    .tags
+                    .into_iter()
+                    .map(|(key, value)| Tag {
+                        key_lower: key.to_ascii_lowercase(),
+                        key,
+                        value,
+                    })
+                    .collect(),
+                policies: spec.policies,
+                keys: Vec::new(),
+            });
+        }
         let store = PrincipalStore {
             principals,
             keys,
+            roles,
+            accounts,
             content_sha256: Some(content_sha256),
         };
         Ok((store, warnings))
@@ -269,6 +332,29 @@ impl PrincipalStore {
     /// Every principal, in file order; a key's `principal()` handle indexes this slice.
     pub fn principals(&self) -> &[PrincipalRecord] {
         &self.principals
+    }
+
+    /// The handle of the role `name` of `account` listed in `roles` (names compared without
+    /// letter case, as IAM does).
+    pub fn role(&self, account: &str, name: &str) -> Option<usize> {
+        self.roles
+            .get(&(account.to_owned(), name.to_ascii_lowercase()))
+            .copied()
+    }
+
+    /// Number of entries of `roles`.
+    pub fn role_count(&self) -> usize {
+        self.roles.len()
+    }
+
+    /// What `accounts` says about `account`.
+    pub fn account(&self, account: &str) -> Option<&AccountOrg> {
+        self.accounts.get(account)
+    }
+
+    /// Every entry of `accounts`, by id.
+    pub fn accounts(&self) -> impl Iterator<Item = (&str, &AccountOrg)> {
+        self.accounts.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     /// The principal a key belongs to.

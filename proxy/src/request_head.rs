@@ -162,7 +162,7 @@ struct Plan {
 /// found a hop-by-hop or underscore header, or the request has no `Host`.
 pub fn settle<B>(req: &mut Request<B>, rules: &HeaderRules) -> Result<(), HeaderError> {
     let headers = req.headers();
-    let present = Present::scan(headers);
+    let present = Present::scan_request(headers);
     let mut plan = Plan {
         host: host::authority(req.uri(), headers)?,
         ..Plan::default()
@@ -239,7 +239,7 @@ pub fn check_read_headers(headers: &HeaderMap, read: &[HeaderName]) -> Result<()
 /// Headers whose forwarded value the proxy writes or removes after the decision (the
 /// credentials, the identity and target headers, `x-forwarded-*`): a policy reads them as the
 /// upstream will get them, never the caller's lines.
-pub(crate) fn is_proxy_written(name: &str) -> bool {
+pub fn is_proxy_written(name: &str) -> bool {
     matches!(
         name,
         "authorization"

@@ -26,6 +26,7 @@ use crate::metrics::{Decision, Metrics};
 use crate::outcome::CallerLog;
 use crate::principals::PrincipalStore;
 
+pub(crate) use build::caller_view;
 pub use build::{load, LoadError};
 
 /// `--service-auth-type` / `--network-auth-type`.

@@ -20,7 +20,7 @@ class Config:
     kind: str  # direct | passthrough | nginx | envoy | trellis
     what: str
     path: str = "/bench/item"
-    sign: str = "none"  # none | warm | cold
+    sign: str = "none"  # none | warm | cold | sts | sts-cold
     expect: int = 200
     statements: int = 10
     access_log: bool = False
@@ -50,6 +50,14 @@ CONFIGS = [
     Config("trellis-sigv4-cold", "trellis",
            "Trellis, SigV4 where every request carries a key not seen before (signing key derived per request)",
            sign="cold"),
+    Config("trellis-sts", "trellis",
+           "Trellis, STS identity token (`aws eks get-token` shape, verified once through the "
+           "local STS stand-in, then cached), 10-statement policy + identity policy, metrics, log off",
+           sign="sts"),
+    Config("trellis-sts-cold", "trellis",
+           "Trellis, STS identity token where every request carries a token not seen before: "
+           "each is a cache miss answered by the local STS stand-in",
+           sign="sts-cold"),
     Config("trellis-deny", "trellis", "Trellis, SigV4, explicit deny → 403", path="/deny/item",
            sign="warm", expect=403),
     Config("trellis-policy-1", "trellis", "Trellis, SigV4, 1-statement policy", sign="warm",
@@ -66,6 +74,8 @@ CONFIGS = [
 ]
 
 BY_NAME = {c.name: c for c in CONFIGS}
+# Configurations whose callers send STS identity tokens: they need the local STS stand-in.
+STS_SIGNS = ("sts", "sts-cold")
 BASELINE_SUFFIX = "@baseline"
 
 
@@ -93,6 +103,9 @@ class Tools:
     work: Path
     cold_keys: int = 0
     baseline: str | None = None
+    sts_port: int = 0  # the local STS stand-in, when an STS configuration runs
+    sts_cold_rate: int = 200
+    sts_cold_keys: int = 0
 
 
 @dataclass
@@ -120,14 +133,19 @@ def trellis_argv(tools, cfg, d, port):
     policy_dir.mkdir(parents=True, exist_ok=True)
     policy = policy_dir / "service-policy.json"
     files.write_json(policy, files.auth_policy(cfg.statements))
-    principals = tools.work / ("principals-cold.json" if cfg.sign == "cold" else "principals.json")
+    principals = tools.work / {"cold": "principals-cold.json", "sts": "principals-sts.json",
+                               "sts-cold": "principals-sts.json"}.get(cfg.sign, "principals.json")
     log = str(d / "access.log") if cfg.access_log else "off"
     binary = tools.baseline if cfg.baseline else tools.trellis
-    return [binary, "run", "--listen", f"127.0.0.1:{port}",
+    argv = [binary, "run", "--listen", f"127.0.0.1:{port}",
             "--upstream", f"http://127.0.0.1:{tools.upstream_port}",
             "--admin", f"127.0.0.1:{procs.free_port()}",
             "--service-arn", files.SERVICE_ARN, "--service-policy", str(policy),
-            "--principals", str(principals), "--access-log", log, "--drain-timeout", "1s"], str(policy)
+            "--principals", str(principals), "--access-log", log, "--drain-timeout", "1s"]
+    if cfg.sign in STS_SIGNS:
+        argv += ["--sts-audience", files.STS_AUDIENCE,
+                 "--sts-endpoint", f"http://127.0.0.1:{tools.sts_port}"]
+    return argv, str(policy)
 
 
 def start(cfg, tools, round_no):

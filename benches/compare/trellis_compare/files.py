@@ -14,6 +14,9 @@ ACCOUNT = "111122223333"
 SERVICE_ARN = f"arn:aws:vpc-lattice:{REGION}:{ACCOUNT}:service/svc-0123456789abcdef0"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/bench"
 WARM_KEY = ("AKIABENCHWARM0000001", "bench/EXAMPLE/secret/key/do/not/use/00001")
+# What callers with STS identity tokens sign as `x-k8s-aws-id` and Trellis's `--sts-audience`.
+STS_AUDIENCE = "svc-0123456789abcdef0"
+STS_ROLE, STS_SESSION = "bench", "bench-1"
 
 
 def _render(name, **values):
@@ -70,6 +73,17 @@ def principals(keys):
             "Sid": "InvokeBenchService", "Effect": "Allow", "Action": "vpc-lattice-svcs:Invoke",
             "Resource": f"{SERVICE_ARN}/*"}]}],
     }]}
+
+
+def sts_principals():
+    """The same caller as `principals()` for callers with STS identity tokens: no keys, the
+    role's tags and identity policy under `roles`, its organization under `accounts`, so
+    `trellis-sts` decides exactly what `trellis-sigv4` decides."""
+    p = principals([])["principals"][0]
+    return {
+        "roles": [{"arn": ROLE_ARN, "tags": p["tags"], "policies": p["policies"]}],
+        "accounts": [{"id": ACCOUNT, "org_id": p["org_id"]}],
+    }
 
 
 def write_json(path, value):

@@ -3,6 +3,7 @@ spent during the run."""
 
 import json
 import subprocess
+import http.client
 
 from . import files, procs
 
@@ -29,18 +30,45 @@ def run(tools, sut_pids, url, *, label, out_dir, duration, warmup, rate=None, co
     elif sign == "cold":
         argv += ["--sign", "pool", "--keys-file", str(keys_file), "--pool-size",
                  str(tools.cold_keys), "--region", files.REGION]
+    elif sign == "sts":
+        # One token for the run (renewed every 5 minutes): the verified-token cache's steady state.
+        argv += ["--sign", "sts-token", "--key", "{}:{}".format(*files.WARM_KEY),
+                 "--region", files.REGION, "--sts-audience", files.STS_AUDIENCE]
+    elif sign == "sts-cold":
+        # One key, so one token, per request: every request is a cache miss.
+        argv += ["--sign", "sts-token", "--keys-file", str(keys_file),
+                 "--region", files.REGION, "--sts-audience", files.STS_AUDIENCE]
     if plot is not None:
         argv += ["--plot", str(plot)]
+    sts0 = sts_stats(tools) if sign in ("sts", "sts-cold") else None
     cpu0 = procs.cpu_seconds(sut_pids) if sut_pids else None
     done = subprocess.run(argv, capture_output=True, text=True)
     cpu1 = procs.cpu_seconds(sut_pids) if sut_pids else None
+    sts1 = sts_stats(tools) if sts0 is not None else None
     if done.returncode != 0:
         raise RuntimeError(f"trellis-load failed ({done.returncode}): {done.stderr.strip()}")
     with open(result) as f:
         res = json.load(f)
     res["failed"] = res.get("unexpected_status", 0) + sum(res.get("errors", {}).values())
+    if sts0 is not None:
+        # STS calls Trellis made during the run (warm-up included), and those STS refused.
+        res["sts_calls"] = sum(sts1.values()) - sum(sts0.values())
+        res["sts_rejected"] = sts1["rejected"] - sts0["rejected"]
     if cpu0 is not None:
         res["cpu_s"] = cpu1 - cpu0
         total = res["rps"] * (duration + warmup)
         res["cpu_us_per_req"] = res["cpu_s"] / total * 1e6 if total else None
     return res
+
+
+def sts_stats(tools):
+    """`{"verified": n, "rejected": n}` so far from the local STS stand-in."""
+    conn = http.client.HTTPConnection("127.0.0.1", tools.sts_port, timeout=5)
+    try:
+        conn.request("GET", "/_standin/stats")
+        r = conn.getresponse()
+        if r.status != 200:
+            raise RuntimeError(f"the STS stand-in answered {r.status} for its stats")
+        return json.loads(r.read())
+    finally:
+        conn.close()

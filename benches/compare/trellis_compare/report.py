@@ -40,6 +40,10 @@ def summarize(rounds):
                         diffs.append(mine - base)
                 s["added"][f"{rate}_{q}"] = med(diffs)
                 s["added"][f"{rate}_{q}_abs"] = med([r.get("open", {}).get(rate, {}).get(q) for r in rs])
+        if any("direct_same_rate" in r for r in rs):
+            s.update(cache_miss(rs))
+        s["sts_calls"] = sum(run.get("sts_calls") or 0 for r in rs for run in runs(r))
+        s["sts_rejected"] = sum(run.get("sts_rejected") or 0 for r in rs for run in runs(r))
         if any("reload_ms" in r for r in rs):
             all_ms = [ms for r in rs for ms in r.get("reload_ms", [])]
             s["reload_ms_median"] = med(all_ms)
@@ -49,6 +53,24 @@ def summarize(rounds):
             s["storm_failed"] = sum(r["storm"]["failed"] for r in rs if "storm" in r)
             s["storm_renames"] = sum(r["storm"].get("renames", 0) for r in rs if "storm" in r)
         out[name] = s
+    return out
+
+
+def cache_miss(rs):
+    """A configuration whose every request is an STS cache miss, run at its own rate next to a
+    direct run at that rate in the same round: its added p50/p99 (median over rounds), CPU per
+    request and the rate."""
+    out = {}
+    for q in ("p50", "p99"):
+        diffs = []
+        for r in rs:
+            base = r.get("direct_same_rate", {}).get(q)
+            for run in r.get("open", {}).values():
+                if run.get(q) is not None and base is not None:
+                    diffs.append(run[q] - base)
+        out[f"miss_added_{q}"] = med(diffs)
+    out["miss_cpu"] = med([run.get("cpu_us_per_req") for r in rs for run in r.get("open", {}).values()])
+    out["miss_rate"] = next((int(k) for r in rs for k in r.get("open", {})), None)
     return out
 
 
@@ -88,6 +110,9 @@ def targets(summary):
             rows.append((what, f"{value:.0f} µs", None))
         else:
             row(what, value, "{:.0f} µs", lambda v, limit=limit: v <= limit)
+    sts = summary.get("trellis-sts", {}).get("cpu_2k")
+    row("CPU/request with STS tokens ≤ SigV4 (trellis-sts / trellis-sigv4)", ratio(sts, cpu),
+        "{:.2f} ×", lambda v: v <= 1.0)
     row("idle RSS ≤ 10 MiB", mib(t.get("idle_rss_kib")), "{:.1f} MiB", lambda v: v <= 10)
     row("exec → first 200 ≤ 50 ms with 1,000 statements", big.get("startup_ms"), "{:.1f} ms", lambda v: v <= 50)
     row("reload effective ≤ 100 ms (median)", reload.get("reload_ms_median"), "{:.1f} ms", lambda v: v <= 100)
@@ -198,6 +223,7 @@ def markdown(summary, meta, order):
             L.append(f"| {n} | {f(s_new)} | {f(s_base)} | "
                      f"{f((change - 1) * 100 if change is not None else None, '{:+.1f} %')} | "
                      f"{', '.join(f'{x:.3f}' for x in ratios) or '–'} | {verdict} |")
+    L.extend(sts_section(summary))
     r = summary.get("trellis-reload")
     if r:
         L.append("")
@@ -231,3 +257,32 @@ def markdown(summary, meta, order):
         L.append("")
         L.append("Skipped: " + "; ".join(meta["skipped"]))
     return "\n".join(L) + "\n"
+
+
+def sts_section(summary):
+    """The STS identity-token lines: the steady state (a cached token) against SigV4, and what
+    a cache miss (one call to the local STS stand-in) adds."""
+    warm, cold = summary.get("trellis-sts"), summary.get("trellis-sts-cold")
+    if not warm and not cold:
+        return []
+    sigv4 = summary.get(HEADLINE, {}).get("cpu_2k")
+    L = ["", "### IAM-role callers: STS identity tokens", "",
+         "`trellis-sts`: one token per caller, verified once through the local STS stand-in "
+         "(Python, on the generator core), then answered from the cache. `trellis-sts-cold`: every "
+         "request carries a token not seen before, so each waits for one call to the stand-in; "
+         "its added latency is over a direct run at the same rate in the same round and includes "
+         "the stand-in's own time (a real STS, or its VPC endpoint, adds a network round trip).",
+         "",
+         "| configuration | CPU µs/req | × trellis-sigv4 | added p50 µs | added p99 µs | at rps | STS calls | refused by STS | failed |",
+         "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    if warm:
+        a = warm["added"]
+        L.append(f"| trellis-sts (cached token) | {f(warm['cpu_2k'])} | {f(ratio(warm['cpu_2k'], sigv4), '{:.2f}')} "
+                 f"| {f(a.get('2000_p50'), '{:.0f}')} | {f(a.get('2000_p99'), '{:.0f}')} | 2000 "
+                 f"| {warm['sts_calls']} | {warm['sts_rejected']} | {warm['failed']} |")
+    if cold:
+        L.append(f"| trellis-sts-cold (every request a cache miss) | {f(cold.get('miss_cpu'))} "
+                 f"| {f(ratio(cold.get('miss_cpu'), sigv4), '{:.2f}')} "
+                 f"| {f(cold.get('miss_added_p50'), '{:.0f}')} | {f(cold.get('miss_added_p99'), '{:.0f}')} "
+                 f"| {cold.get('miss_rate') or '–'} | {cold['sts_calls']} | {cold['sts_rejected']} | {cold['failed']} |")
+    return L

@@ -23,14 +23,25 @@ def measure(cfg, tools, round_no, opts, plots_dir):
             out["idle_rss_kib"] = procs.status_kib(sys.pids, "VmRSS")
         url = f"http://127.0.0.1:{sys.port}{cfg.path}"
 
+        keys_file = tools.work / ("sts-cold-keys.txt" if cfg.sign == "sts-cold" else "cold-keys.txt")
+
         def run(label, rate=None, plot=None):
             return load.run(tools, sys.pids, url, label=f"{cfg.name}-r{round_no}-{label}",
                             out_dir=d, duration=opts.duration, warmup=opts.warmup, rate=rate,
-                            sign=cfg.sign, keys_file=tools.work / "cold-keys.txt",
-                            expect=cfg.expect, plot=plot)
+                            sign=cfg.sign, keys_file=keys_file, expect=cfg.expect, plot=plot)
 
         if cfg.reload:
             out.update(reload_round(cfg, sys, run, opts))
+        elif cfg.sign == "sts-cold":
+            # One run: each request must carry a token this process has not verified. Misses
+            # are rate-limited by design, so the rate is a cache miss's, not the steady state's;
+            # the direct run at the same rate, in the same round, is its baseline.
+            rate = tools.sts_cold_rate
+            out["open"] = {str(rate): slim(run(f"open-{rate}", rate, plots_dir / f"{cfg.name}-{rate}.svg"), True)}
+            direct = load.run(tools, [], f"http://127.0.0.1:{tools.upstream_port}{cfg.path}",
+                              label=f"{cfg.name}-r{round_no}-direct-{rate}", out_dir=d,
+                              duration=opts.duration, warmup=opts.warmup, rate=rate)
+            out["direct_same_rate"] = slim(direct)
         elif cfg.sign == "cold":
             # One run only: each request must carry a key this process has not seen.
             out["open"] = {"2000": slim(run("open-2000", 2000, plots_dir / f"{cfg.name}-2000.svg"), True)}
@@ -57,7 +68,7 @@ def measure(cfg, tools, round_no, opts, plots_dir):
 def slim(res, curve=False):
     """The figures kept per run; `curve` keeps the percentile curve too (for the 2k plot)."""
     keep = ("rps", "requests", "failed", "late", "cpu_s", "cpu_us_per_req", "status", "errors",
-            "generator_cpu_us_per_request")
+            "generator_cpu_us_per_request", "sts_calls", "sts_rejected")
     keep += ("percentiles",) if curve else ()
     r = {k: res.get(k) for k in keep}
     r.update({k: res["latency_us"][k] for k in ("p50", "p99", "p999", "max")})

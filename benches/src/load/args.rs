@@ -14,7 +14,7 @@ use super::error::LoadError;
 mod parse;
 
 pub use parse::parse_duration;
-use parse::{parse_header, parse_key, parse_url, read_keys_file};
+use parse::{parse_audience, parse_header, parse_key, parse_region, parse_url, read_keys_file};
 
 /// How requests are authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -25,6 +25,9 @@ pub enum SignMode {
     Pool,
     /// Each request signed at send time (measures a signing client).
     PerRequest,
+    /// An STS identity token per key (`Authorization: Bearer k8s-aws-v1.…`, as `aws eks
+    /// get-token` prints), reused by every request and made anew every `--resign-every`.
+    StsToken,
 }
 
 impl SignMode {
@@ -34,6 +37,7 @@ impl SignMode {
             SignMode::None => "none",
             SignMode::Pool => "pool",
             SignMode::PerRequest => "per-request",
+            SignMode::StsToken => "sts-token",
         }
     }
 }
@@ -72,7 +76,11 @@ pub struct Cli {
     /// Paths (with optional `?query`) cycled through; default: the URL's.
     #[arg(long, value_delimiter = ',')]
     pub paths: Vec<String>,
-    /// Authentication.
+    /// Authentication. `sts-token`: each key presigns one STS GetCallerIdentity URL for
+    /// `sts.<--region>.amazonaws.com` with `x-k8s-aws-id: <--sts-audience>` signed (the token
+    /// `aws eks get-token --cluster-name <audience>` prints), sent as `Authorization: Bearer
+    /// k8s-aws-v1.…` by every request: the cached token of the steady state. Give many keys
+    /// (`--keys-file`) to send a token the server has not seen yet with each request.
     #[arg(long, value_enum, default_value = "none")]
     pub sign: SignMode,
     /// Signing key `ACCESS_KEY_ID:SECRET`, repeatable.
@@ -81,18 +89,25 @@ pub struct Cli {
     /// File with one `ACCESS_KEY_ID SECRET` per line (`#` comments allowed).
     #[arg(long)]
     pub keys_file: Option<PathBuf>,
-    /// SigV4 region.
+    /// SigV4 region; with `--sign sts-token`, the STS region (`sts.<region>.amazonaws.com`).
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
+    /// `--sign sts-token`: the audience signed into each token as `x-k8s-aws-id` (the
+    /// server's `--sts-audience`, conventionally its service id `svc-…`).
+    #[arg(long)]
+    pub sts_audience: Option<String>,
     /// SigV4 signing name.
     #[arg(long, default_value = "vpc-lattice-svcs")]
     pub service: String,
-    /// Distinct signed requests in the pool (at least every key x every path).
+    /// Distinct signed requests in the pool (at least every key x every path; `--sign
+    /// sts-token` sends exactly every key x every path).
     #[arg(long, default_value_t = 64)]
     pub pool_size: usize,
-    /// How often the pool is re-signed (must stay well inside the 5-minute skew window).
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
-    pub resign_every: Duration,
+    /// How often signatures are renewed. `pool`: the pool is re-signed (default 60s, at most
+    /// 180s, well inside the 5-minute skew window). `sts-token`: new tokens are made (default
+    /// 5m, at most 10m, well inside a token's 15 minutes).
+    #[arg(long, value_parser = parse_duration)]
+    pub resign_every: Option<Duration>,
     /// Count responses with another status as unexpected.
     #[arg(long)]
     pub expect_status: Option<u16>,
@@ -183,9 +198,11 @@ pub struct Config {
     pub region: String,
     /// SigV4 signing name.
     pub service: String,
+    /// `--sign sts-token`: the `x-k8s-aws-id` signed into the tokens.
+    pub sts_audience: String,
     /// Minimum pool size.
     pub pool_size: usize,
-    /// Pool re-signing period.
+    /// Pool re-signing (or token renewal) period.
     pub resign_every: Duration,
     /// Status counted as expected.
     pub expect_status: Option<u16>,
@@ -198,6 +215,14 @@ pub struct Config {
 /// The longest re-signing period: signatures are spread over up to 60 s and must all stay
 /// inside AWS's 5-minute skew window with a margin.
 const MAX_RESIGN_EVERY: Duration = Duration::from_secs(180);
+
+/// How often STS tokens are renewed by default: a client renews its token every few minutes,
+/// so a server sees a cache miss per caller that often and cache hits in between.
+const STS_TOKEN_EVERY: Duration = Duration::from_secs(300);
+
+/// The longest token renewal period: a token lives 15 minutes from its `X-Amz-Date`; renewed
+/// after 10 at the latest it never nears its end.
+const MAX_STS_TOKEN_EVERY: Duration = Duration::from_secs(600);
 
 impl Config {
     /// Parses and validates a command line (the first item is the program name).
@@ -282,8 +307,27 @@ impl Config {
                 format!("`{}` must be between 1 and 1000000", cli.pool_size),
             ));
         }
-        if cli.resign_every < Duration::from_secs(1) || cli.resign_every > MAX_RESIGN_EVERY {
-            return Err(bad("resign-every", format!("`{:?}` must be between 1s and 180s so that every signature stays inside the 5-minute skew window", cli.resign_every)));
+        let resign_every = if cli.sign == SignMode::StsToken {
+            let every = cli.resign_every.unwrap_or(STS_TOKEN_EVERY);
+            if every < Duration::from_secs(1) || every > MAX_STS_TOKEN_EVERY {
+                return Err(bad("resign-every", format!("`{every:?}` must be between 1s and 10m with `--sign sts-token` so that every token stays well inside its 15 minutes")));
+            }
+            every
+        } else {
+            let every = cli.resign_every.unwrap_or(Duration::from_secs(60));
+            if every < Duration::from_secs(1) || every > MAX_RESIGN_EVERY {
+                return Err(bad("resign-every", format!("`{every:?}` must be between 1s and 180s so that every signature stays inside the 5-minute skew window")));
+            }
+            every
+        };
+        let sts_audience = match (cli.sign, &cli.sts_audience) {
+            (SignMode::StsToken, Some(a)) => parse_audience(a)?,
+            (SignMode::StsToken, None) => return Err(bad("sts-audience", "`--sign sts-token` needs the audience the server expects: give `--sts-audience svc-…` (the server's `--sts-audience`)".into())),
+            (_, Some(_)) => return Err(bad("sts-audience", "applies only to `--sign sts-token`; drop it or add `--sign sts-token`".into())),
+            (_, None) => String::new(),
+        };
+        if cli.sign == SignMode::StsToken {
+            parse_region(&cli.region)?;
         }
         if let Some(code) = cli.expect_status {
             if !(100..=999).contains(&code) {
@@ -321,8 +365,9 @@ impl Config {
             },
             region: cli.region.clone(),
             service: cli.service.clone(),
+            sts_audience,
             pool_size: cli.pool_size,
-            resign_every: cli.resign_every,
+            resign_every,
             expect_status: cli.expect_status,
             label,
             progress,

@@ -1,6 +1,7 @@
 //! The requests a run sends, built before it starts so that sending one is a few reference
-//! count bumps and a header-map copy: anonymous requests, a pool of signed ones kept fresh by
-//! a background thread, or a template signed at send time.
+//! count bumps and a header-map copy: anonymous requests, a pool of signed ones (or of ones
+//! carrying STS identity tokens) kept fresh by a background thread, or a template signed at
+//! send time.
 
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use http_body_util::Empty;
 use super::args::{Config, SignMode};
 use super::error::LoadError;
 use super::sign::Signer;
+use super::sts_token::TokenMaker;
 
 /// The body type every request carries.
 pub type Body = Empty<Bytes>;
@@ -84,14 +86,23 @@ impl Requests {
                 let authority = config.target.authority.clone();
                 let pool = sign_pool(&templates, &signer, &authority, size, SystemTime::now())?;
                 let pool = Arc::new(ArcSwap::from_pointee(pool));
-                let resigner = Resigner::start(
-                    Arc::clone(&pool),
-                    templates,
-                    signer,
-                    authority,
-                    size,
-                    config.resign_every,
-                )?;
+                let resigner =
+                    Resigner::start(Arc::clone(&pool), config.resign_every, move |now| {
+                        sign_pool(&templates, &signer, &authority, size, now)
+                    })?;
+                Ok((Arc::new(Requests::Pool(pool)), Some(resigner)))
+            }
+            SignMode::StsToken => {
+                let maker = TokenMaker::new(&config.keys, &config.region, &config.sts_audience);
+                let pool = Arc::new(ArcSwap::from_pointee(token_pool(
+                    &templates,
+                    &maker,
+                    SystemTime::now(),
+                )?));
+                let resigner =
+                    Resigner::start(Arc::clone(&pool), config.resign_every, move |now| {
+                        token_pool(&templates, &maker, now)
+                    })?;
                 Ok((Arc::new(Requests::Pool(pool)), Some(resigner)))
             }
             SignMode::PerRequest => {
@@ -221,8 +232,30 @@ pub fn sign_pool(
         .collect()
 }
 
-/// The background thread that replaces the signed pool every `every`, so that no signature
-/// ever gets older than `every + 60 s`, well inside the 5-minute skew window.
+/// One request per path and key, each carrying its key's token made at `now`: entry `i` is
+/// path `i % paths` with key `i / paths`. Every request of one key carries the same token, as
+/// a client reuses its token until it renews it.
+pub fn token_pool(
+    templates: &[Prepared],
+    maker: &TokenMaker,
+    now: SystemTime,
+) -> Result<Vec<Prepared>, LoadError> {
+    let mut out = Vec::with_capacity(templates.len() * maker.keys());
+    for key in 0..maker.keys() {
+        let authorization = maker.authorization(key, now)?;
+        for t in templates {
+            let mut p = t.clone();
+            p.headers
+                .insert(http::header::AUTHORIZATION, authorization.clone());
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// The background thread that replaces the pool every `every`: no signature ever gets older
+/// than `every + 60 s`, well inside the 5-minute skew window, and no token older than
+/// `every`, well inside its 15 minutes.
 #[derive(Debug)]
 pub struct Resigner {
     stop: Option<mpsc::Sender<()>>,
@@ -230,14 +263,14 @@ pub struct Resigner {
 }
 
 impl Resigner {
-    fn start(
+    fn start<F>(
         pool: Arc<ArcSwap<Vec<Prepared>>>,
-        templates: Vec<Prepared>,
-        signer: Signer,
-        authority: String,
-        size: usize,
         every: Duration,
-    ) -> Result<Resigner, LoadError> {
+        renew: F,
+    ) -> Result<Resigner, LoadError>
+    where
+        F: Fn(SystemTime) -> Result<Vec<Prepared>, LoadError> + Send + 'static,
+    {
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("trellis-load-resign".into())
@@ -245,9 +278,7 @@ impl Resigner {
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
                     // Signing with a fixed set of valid keys and targets cannot start failing
                     // later; if it ever did, the old pool stays and the server's answers show it.
-                    if let Ok(fresh) =
-                        sign_pool(&templates, &signer, &authority, size, SystemTime::now())
-                    {
+                    if let Ok(fresh) = renew(SystemTime::now()) {
                         pool.store(Arc::new(fresh));
                     }
                 }

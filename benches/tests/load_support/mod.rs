@@ -3,6 +3,8 @@
 //! Trellis's own verifier.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod sts;
+
 use std::collections::HashSet;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -36,6 +38,9 @@ pub struct Behaviour {
     pub verify_keys: Vec<(String, String)>,
     /// The verifier's region.
     pub region: String,
+    /// Instead of SigV4, verify STS identity tokens for this audience (and `region`) with
+    /// `verify_keys`: 200 for a valid token, 403 otherwise.
+    pub sts_audience: Option<String>,
 }
 
 /// What the upstream saw.
@@ -46,6 +51,8 @@ pub struct Seen {
     pub rejected: AtomicU64,
     /// `(access key id, target)` of verified requests.
     pub signed: Mutex<HashSet<(String, String)>>,
+    /// Every verified STS token (the `Authorization` value).
+    pub tokens: Mutex<HashSet<String>>,
     /// Arrival times.
     pub arrivals: Mutex<Vec<Instant>>,
     stall_until: Mutex<Option<Instant>>,
@@ -121,7 +128,33 @@ async fn answer(
         .map_or("/", |pq| pq.as_str())
         .to_owned();
     let mut status = 200;
-    if !b.verify_keys.is_empty() {
+    if let Some(audience) = &b.sts_audience {
+        let authorization = req
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let secret_of = |id: &str| {
+            b.verify_keys
+                .iter()
+                .find(|(k, _)| k == id)
+                .map(|(_, s)| s.clone())
+        };
+        match sts::verify_token(authorization, &b.region, audience, secret_of) {
+            Ok(t) => {
+                seen.verified.fetch_add(1, Ordering::SeqCst);
+                seen.signed
+                    .lock()
+                    .unwrap()
+                    .insert((t.access_key_id, target.clone()));
+                seen.tokens.lock().unwrap().insert(authorization.to_owned());
+            }
+            Err(_) => {
+                seen.rejected.fetch_add(1, Ordering::SeqCst);
+                status = 403;
+            }
+        }
+    } else if !b.verify_keys.is_empty() {
         let cfg = VerifierConfig::new(b.region.clone());
         let method = req.method().as_str().to_owned();
         let authority = req.uri().authority().map(|a| a.as_str().to_owned());

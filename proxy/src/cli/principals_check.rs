@@ -72,10 +72,21 @@ fn summarize(
     out: &mut dyn Write,
 ) {
     let keys: usize = store.principals().iter().map(|p| p.keys.len()).sum();
+    // `roles` are records after the keyed principals (see `PrincipalStore`).
+    let keyed = store.principals().len() - store.role_count();
+    let accounts: Vec<_> = store.accounts().collect();
+    let mut token_sections = String::new();
+    if store.role_count() > 0 || !accounts.is_empty() {
+        token_sections = format!(
+            ", {} and {} for STS identity tokens",
+            plural(store.role_count(), "role"),
+            plural(accounts.len(), "account")
+        );
+    }
     let _ = writeln!(
         out,
-        "{name}: {}, {}",
-        plural(store.principals().len(), "principal"),
+        "{name}: {}, {}{token_sections}",
+        plural(keyed, "principal"),
         plural(keys, "key")
     );
     if let Some(sha256) = store.content_sha256() {
@@ -84,8 +95,16 @@ fn summarize(
             "  sha256 {sha256} (content without secrets, as /policy publishes it)"
         );
     }
-    for p in store.principals() {
-        let _ = writeln!(out, "  {} ({})", p.caller_arn, p.principal_type.as_str());
+    for (i, p) in store.principals().iter().enumerate() {
+        if i < keyed {
+            let _ = writeln!(out, "  {} ({})", p.caller_arn, p.principal_type.as_str());
+        } else {
+            let _ = writeln!(
+                out,
+                "  role {} (sessions with STS identity tokens)",
+                p.principal_arn
+            );
+        }
         if p.caller_arn != p.principal_arn {
             let _ = writeln!(out, "    aws:PrincipalArn  {}", p.principal_arn);
         }
@@ -138,5 +157,15 @@ fn summarize(
                 key.access_key_id
             );
         }
+    }
+    let mut accounts = accounts;
+    accounts.sort_by_key(|(id, _)| *id);
+    for (id, org) in accounts {
+        let _ = writeln!(
+            out,
+            "  account {id}  organization {}, {}",
+            org.org_id.as_deref().unwrap_or("-"),
+            plural(org.org_paths.len(), "organization path")
+        );
     }
 }

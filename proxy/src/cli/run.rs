@@ -192,7 +192,23 @@ pub(crate) async fn serve(
         config.mode.as_str()
     );
     on_ready(&proxy);
-    let auth = Auth::new(handle.shared(), config.auth_settings());
+    let mut settings = config.auth_settings();
+    if let Some(sts) = &config.sts {
+        let verifier = crate::sts::StsMetrics::register(proxy.metrics().registry())
+            .map_err(|e| e.to_string())
+            .and_then(|m| {
+                crate::sts::TokenVerifier::new(sts, config.max_clock_skew, m)
+                    .map_err(|e| e.to_string())
+            });
+        match verifier {
+            Ok(v) => settings.sts = Some(Arc::new(v)),
+            Err(e) => {
+                let _ = writeln!(err, "trellis run: `--sts-audience`: {e}");
+                return EXIT_INVALID;
+            }
+        }
+    }
+    let auth = Auth::new(handle.shared(), settings);
     let ready = proxy.readiness().clone();
     let delay = config.shutdown_delay;
     let stop = async move {

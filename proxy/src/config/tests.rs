@@ -323,3 +323,61 @@ fn a_value_from_the_environment_is_named_by_its_variable() {
         "{text}"
     );
 }
+
+#[test]
+fn identity_tokens_are_off_without_an_sts_audience() {
+    assert!(parse(&[]).unwrap().sts.is_none());
+}
+
+#[test]
+fn sts_audience_enables_identity_tokens_with_a_10000_token_cache() {
+    let c = parse(&["--sts-audience", "svc-0123456789abcdef0"]).unwrap();
+    let sts = c.sts.unwrap();
+    assert_eq!(sts.audience, "svc-0123456789abcdef0");
+    assert_eq!(sts.cache_entries, 10_000);
+    assert!(sts.endpoint.is_none());
+}
+
+#[test]
+fn sts_endpoint_is_https_or_http_to_a_loopback_address_only() {
+    let ok = |e: &str| {
+        parse(&["--sts-audience", "svc-1", "--sts-endpoint", e])
+            .unwrap()
+            .sts
+            .unwrap()
+            .endpoint
+            .unwrap()
+    };
+    assert_eq!(
+        ok("https://vpce-1.sts.us-west-2.vpce.amazonaws.com").host(),
+        Some("vpce-1.sts.us-west-2.vpce.amazonaws.com")
+    );
+    assert_eq!(ok("http://127.0.0.1:8443").port_u16(), Some(8443));
+    assert_eq!(ok("http://[::1]:8443").port_u16(), Some(8443));
+    for bad in [
+        "http://10.0.0.1:80",
+        "ftp://127.0.0.1",
+        "https://sts.amazonaws.com/x",
+        "not a url",
+    ] {
+        let e = invalid(&["--sts-audience", "svc-1", "--sts-endpoint", bad]);
+        assert_eq!(e.flag, "sts-endpoint", "{bad}");
+    }
+}
+
+#[test]
+fn sts_endpoint_without_an_audience_is_refused() {
+    let e = invalid(&["--sts-endpoint", "https://sts.amazonaws.com"]);
+    assert_eq!(e.flag, "sts-endpoint");
+    assert!(e.message.contains("--sts-audience"));
+}
+
+#[test]
+fn a_bad_sts_audience_or_cache_names_its_flag() {
+    assert_eq!(invalid(&["--sts-audience", "a b"]).flag, "sts-audience");
+    assert_eq!(invalid(&["--sts-audience", ""]).flag, "sts-audience");
+    assert_eq!(invalid(&["--sts-cache", "0"]).flag, "sts-cache");
+    assert_eq!(invalid(&["--sts-cache", "many"]).flag, "sts-cache");
+    let c = parse(&["--sts-audience", "svc-1", "--sts-cache", "5"]).unwrap();
+    assert_eq!(c.sts.unwrap().cache_entries, 5);
+}

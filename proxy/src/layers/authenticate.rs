@@ -7,6 +7,8 @@
 //! A signature over a hex `x-amz-content-sha256` leaves a [`SignedBodyDigest`], against which
 //! `Forward` checks the body.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
@@ -24,6 +26,7 @@ use crate::error::{Authn, ProxyError};
 use crate::metrics::AuthnResult;
 use crate::outcome::{AuthnRecord, Outcome};
 use crate::snapshot::Snapshot;
+use crate::sts::{self, TokenCheck};
 use trellis_sigv4::{self as sigv4, AuthError, Authenticated, RequestParts};
 
 /// Adds [`Authenticate`].
@@ -103,6 +106,7 @@ pub fn authenticate<B>(
             req.extensions_mut().insert(AuthenticatedCaller {
                 snapshot,
                 principal: None,
+                token: None,
             });
             Ok(())
         }
@@ -120,6 +124,7 @@ pub fn authenticate<B>(
             req.extensions_mut().insert(AuthenticatedCaller {
                 snapshot,
                 principal: Some(handle),
+                token: None,
             });
             Ok(())
         }
@@ -130,13 +135,43 @@ pub fn authenticate<B>(
     }
 }
 
+/// Puts a verified identity-token caller into the request, as [`authenticate`] does for a
+/// signed one: its identity headers, the snapshot it is mapped onto, the log fields.
+pub fn admit_token_caller<B>(
+    req: &mut Request<B>,
+    snapshot: Arc<Snapshot>,
+    caller: Arc<crate::sts::TokenCaller>,
+) {
+    if let Some(o) = req.extensions().get::<Outcome>() {
+        o.set_authn(AuthnRecord {
+            result: AuthnResult::Token,
+            caller: Some(caller.view.log.clone()),
+        });
+    }
+    req.extensions_mut().insert(caller.view.identity.clone());
+    req.extensions_mut().insert(AuthenticatedCaller {
+        snapshot,
+        principal: caller.role,
+        token: Some(caller),
+    });
+}
+
+/// The future of a request whose identity token needs STS (boxed: only on a cache miss).
+type TokenFuture = Pin<Box<dyn Future<Output = Result<Response<ProxyBody>, ProxyError>> + Send>>;
+
 impl<S, B> Service<Request<B>> for Authenticate<S>
 where
-    S: Service<Request<B>, Response = Response<ProxyBody>, Error = ProxyError>,
+    S: Service<Request<B>, Response = Response<ProxyBody>, Error = ProxyError>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+    B: Send + 'static,
 {
     type Response = Response<ProxyBody>;
     type Error = ProxyError;
-    type Future = Either<Ready<Result<Response<ProxyBody>, ProxyError>>, S::Future>;
+    type Future =
+        Either<Either<Ready<Result<Response<ProxyBody>, ProxyError>>, S::Future>, TokenFuture>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ProxyError>> {
         self.inner.poll_ready(cx)
@@ -144,17 +179,37 @@ where
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         if !self.layer.settings.enabled {
-            return Either::Right(self.inner.call(req));
+            return Either::Left(Either::Right(self.inner.call(req)));
         }
         let start = Instant::now();
         let snapshot = self.layer.snapshot.load_full();
-        let result = authenticate(&mut req, snapshot, &self.layer.settings, SystemTime::now());
+        let now = SystemTime::now();
+        let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+        let settings = &self.layer.settings;
+        let result = match sts::check(settings.sts.as_ref(), req.headers(), target, &snapshot, now)
+        {
+            TokenCheck::NotToken => authenticate(&mut req, snapshot, settings, now),
+            TokenCheck::Ready(r) => r.map(|caller| admit_token_caller(&mut req, snapshot, caller)),
+            TokenCheck::Pending(verified) => {
+                if let Some(o) = req.extensions().get::<Outcome>() {
+                    o.add_auth_duration(start.elapsed());
+                }
+                // The ready service goes into the future; a clone takes its place.
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                return Either::Right(Box::pin(async move {
+                    let caller = verified.await?;
+                    admit_token_caller(&mut req, snapshot, caller);
+                    inner.call(req).await
+                }));
+            }
+        };
         if let Some(o) = req.extensions().get::<Outcome>() {
             o.add_auth_duration(start.elapsed());
         }
         match result {
-            Ok(()) => Either::Right(self.inner.call(req)),
-            Err(e) => Either::Left(ready(Err(e))),
+            Ok(()) => Either::Left(Either::Right(self.inner.call(req))),
+            Err(e) => Either::Left(Either::Left(ready(Err(e)))),
         }
     }
 }

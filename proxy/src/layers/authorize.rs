@@ -132,9 +132,12 @@ pub fn authorize<B>(
     {
         return Err(BadRequest::Header(HeaderError::QueryKeyInTwoCases(a, b)).into());
     }
-    let principal = caller
-        .principal
-        .and_then(|h| snapshot.principals().principals().get(h));
+    let principal = match &caller.token {
+        Some(token) => Some(&token.record),
+        None => caller
+            .principal
+            .and_then(|h| snapshot.principals().principals().get(h)),
+    };
     let identity = match (principal, settings.identity_policies) {
         (Some(p), IdentityPolicies::Enforce) => LayerPolicy::Policies(&p.policies),
         _ => LayerPolicy::Off,

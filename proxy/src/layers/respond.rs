@@ -51,6 +51,11 @@ pub fn respond_to(err: &ProxyError, request_id: Option<&str>) -> Response<ProxyB
             Some(a.error_type),
             format!("{}: {}", a.error_type, a.message),
         ),
+        ProxyError::AuthnUnavailable(a) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(a.error_type),
+            format!("{}: {}", a.error_type, a.message),
+        ),
         ProxyError::Denied(d) => (
             StatusCode::FORBIDDEN,
             Some("AccessDeniedException"),
@@ -120,7 +125,7 @@ pub fn log_failure(err: &ProxyError, request_id: Option<&str>) {
 pub fn record(outcome: &Outcome, err: &ProxyError) {
     outcome.set_failure(classify(err));
     match err {
-        ProxyError::Authn(a) => outcome.set_authn(AuthnRecord {
+        ProxyError::Authn(a) | ProxyError::AuthnUnavailable(a) => outcome.set_authn(AuthnRecord {
             result: AuthnResult::from_label(a.metric_label),
             caller: None,
         }),

@@ -13,7 +13,11 @@ use super::fields::{Diagnostics, Fields};
 use super::fingerprint;
 use super::secret::SecretString;
 
-const TOP_FIELDS: &[&str] = &["principals"];
+const TOP_FIELDS: &[&str] = &["principals", "roles", "accounts"];
+/// A role whose callers prove who they are with STS identity tokens (CONTRACT §4b).
+const ROLE_FIELDS: &[&str] = &["arn", "tags", "policies"];
+/// What STS does not return about an account: its organization.
+const ACCOUNT_FIELDS: &[&str] = &["id", "org_id", "org_paths"];
 const PRINCIPAL_FIELDS: &[&str] = &[
     "arn",
     "session_name",
@@ -82,10 +86,29 @@ impl std::fmt::Debug for SecretLookup<'_> {
     }
 }
 
+/// One entry of `roles`: tags and identity policies of a role whose sessions sign no request
+/// with a key we hold, but present STS identity tokens.
+#[derive(Debug)]
+pub(crate) struct RoleSpec {
+    pub(crate) identity: IamIdentity,
+    pub(crate) tags: Vec<(String, String)>,
+    pub(crate) policies: Vec<CompiledPolicy>,
+}
+
+/// One entry of `accounts`.
+#[derive(Debug)]
+pub(crate) struct AccountSpec {
+    pub(crate) id: String,
+    pub(crate) org_id: Option<String>,
+    pub(crate) org_paths: Vec<String>,
+}
+
 /// A whole principals file, validated.
 #[derive(Debug)]
 pub(crate) struct LoadedSpecs {
     pub(crate) principals: Vec<PrincipalSpec>,
+    pub(crate) roles: Vec<RoleSpec>,
+    pub(crate) accounts: Vec<AccountSpec>,
     pub(crate) warnings: Vec<Diagnostic>,
     /// The version `/policy` publishes (see `fingerprint`).
     pub(crate) content_sha256: String,
@@ -104,12 +127,29 @@ pub(crate) fn load(
         Err(diagnostic) => return Err(vec![diagnostic]),
     };
     let mut principals = Vec::new();
+    let mut roles = Vec::new();
+    let mut accounts = Vec::new();
     if let Some(top) = Fields::read(&root, "the principals file", TOP_FIELDS, &mut diags) {
-        if top.get("principals").is_none() {
+        if ["principals", "roles", "accounts"]
+            .iter()
+            .all(|s| top.get(s).is_none())
+        {
             diags.error(
                 root.span,
-                "the principals file has no `principals` array: add `\"principals\": [...]`",
+                "the principals file has no `principals` array: add `\"principals\": [...]` (or `roles`/`accounts` for callers with STS identity tokens)",
             );
+        }
+        let mut role_names: HashMap<(String, String), Span> = HashMap::new();
+        for value in top.array("roles", &mut diags) {
+            if let Some(spec) = role(value, text, &mut role_names, &mut diags) {
+                roles.push(spec);
+            }
+        }
+        let mut account_ids: HashMap<String, Span> = HashMap::new();
+        for value in top.array("accounts", &mut diags) {
+            if let Some(spec) = account(value, &mut account_ids, &mut diags) {
+                accounts.push(spec);
+            }
         }
         let mut key_ids: HashMap<String, Span> = HashMap::new();
         for value in top.array("principals", &mut diags) {
@@ -126,6 +166,8 @@ pub(crate) fn load(
     } else {
         Ok(LoadedSpecs {
             principals,
+            roles,
+            accounts,
             warnings: list,
             content_sha256: fingerprint::content_sha256(&root),
         })
@@ -240,6 +282,140 @@ fn principal(
         keys,
         policies,
     })
+}
+
+/// `{"arn": "arn:aws:iam::ACCOUNT:role/[PATH/]NAME", "tags": {...}, "policies": [...]}`; a
+/// role is listed once (IAM role names are unique per account, letter case ignored).
+fn role(
+    value: &Value,
+    text: &str,
+    seen: &mut HashMap<(String, String), Span>,
+    diags: &mut Diagnostics<'_>,
+) -> Option<RoleSpec> {
+    let fields = Fields::read(value, "a role", ROLE_FIELDS, diags)?;
+    let errors_before = diags.list.len();
+    let identity = fields
+        .required_string("arn", "a role", value.span, diags)
+        .and_then(|(arn, span)| match IamIdentity::parse(arn) {
+            Ok(identity) if identity.kind == IdentityKind::Role => {
+                let key = (identity.account.clone(), identity.name.to_ascii_lowercase());
+                if let Some(first) = seen.get(&key) {
+                    let at = diags.position(*first);
+                    diags.error(
+                        span,
+                        format!("role `{arn}` is already listed (at {at}): list each role once"),
+                    );
+                } else {
+                    seen.insert(key, span);
+                }
+                Some(identity)
+            }
+            Ok(_) => {
+                diags.error(
+                    span,
+                    format!("`{arn}` is a user: `roles` lists roles (`arn:aws:iam::ACCOUNT:role/NAME`); put users in `principals`"),
+                );
+                None
+            }
+            Err(message) => {
+                diags.error(span, message);
+                None
+            }
+        });
+    let tags = tags(&fields, diags);
+    let policies = policies(&fields, text, diags);
+    let failed = diags.list[errors_before..]
+        .iter()
+        .any(|d| d.severity == trellis_policy::Severity::Error);
+    if failed {
+        return None;
+    }
+    Some(RoleSpec {
+        identity: identity?,
+        tags,
+        policies,
+    })
+}
+
+/// `{"id": "111122223333", "org_id": "o-…", "org_paths": [...]}`, each account once.
+fn account(
+    value: &Value,
+    seen: &mut HashMap<String, Span>,
+    diags: &mut Diagnostics<'_>,
+) -> Option<AccountSpec> {
+    let fields = Fields::read(value, "an account", ACCOUNT_FIELDS, diags)?;
+    let errors_before = diags.list.len();
+    let id = fields
+        .required_string("id", "an account", value.span, diags)
+        .map(|(id, span)| {
+            if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                diags.error(
+                    span,
+                    format!("account id `{id}` is invalid: an account id is 12 digits"),
+                );
+            } else if let Some(first) = seen.get(id) {
+                let at = diags.position(*first);
+                diags.error(
+                    span,
+                    format!("account `{id}` is already listed (at {at}): list each account once"),
+                );
+            } else {
+                seen.insert(id.to_owned(), span);
+            }
+            id.to_owned()
+        });
+    let (org_id, org_paths) = organization(&fields, diags);
+    let failed = diags.list[errors_before..]
+        .iter()
+        .any(|d| d.severity == trellis_policy::Severity::Error);
+    if failed {
+        return None;
+    }
+    Some(AccountSpec {
+        id: id?,
+        org_id,
+        org_paths,
+    })
+}
+
+/// `org_id` and `org_paths`, checked against each other.
+fn organization(fields: &Fields<'_>, diags: &mut Diagnostics<'_>) -> (Option<String>, Vec<String>) {
+    let org_id = fields.string("org_id", diags).map(|(id, span)| {
+        if let Err(message) = check_org_id(id) {
+            diags.error(span, message);
+        }
+        id.to_owned()
+    });
+    let org_paths = fields
+        .array("org_paths", diags)
+        .iter()
+        .filter_map(|item| match &item.kind {
+            Kind::String(path) => {
+                if let Err(message) = check_org_path(path, org_id.as_deref()) {
+                    diags.error(item.span, message);
+                }
+                Some(path.clone())
+            }
+            _ => {
+                diags.error(item.span, "each of `org_paths` must be a string");
+                None
+            }
+        })
+        .collect();
+    (org_id, org_paths)
+}
+
+/// `policies`: identity-based policies, compiled.
+fn policies(fields: &Fields<'_>, text: &str, diags: &mut Diagnostics<'_>) -> Vec<CompiledPolicy> {
+    fields
+        .array("policies", diags)
+        .iter()
+        .filter_map(|item| {
+            let checked = trellis_policy::check_value(item, text, Some(PolicyKind::Identity));
+            diags.list.extend(checked.diagnostics.iter().cloned());
+            checked.compile()
+        })
+        .collect()
 }
 
 fn tags(fields: &Fields<'_>, diags: &mut Diagnostics<'_>) -> Vec<(String, String)> {

@@ -384,3 +384,58 @@ fn unresolved_secrets_are_validated_but_never_read() {
         .message
         .contains("`secret_access_key_env` is empty"));
 }
+
+mod roles_and_accounts {
+    use super::super::*;
+    use std::path::Path;
+    use std::time::SystemTime;
+
+    fn load(text: &str) -> Result<PrincipalStore, Vec<String>> {
+        PrincipalStore::load(Path::new("p.json"), text, &|_| None, SystemTime::now())
+            .map(|(s, _)| s)
+            .map_err(|d| d.iter().map(|d| d.message.clone()).collect())
+    }
+
+    #[test]
+    fn a_file_of_roles_and_accounts_alone_is_valid() {
+        let s = load(r#"{"roles": [{"arn": "arn:aws:iam::111122223333:role/checkout", "tags": {"team": "payments"}}], "accounts": [{"id": "111122223333", "org_id": "o-a1b2c3d4e5"}]}"#).unwrap();
+        let h = s.role("111122223333", "CHECKOUT").unwrap();
+        assert_eq!(
+            s.principals()[h].principal_arn,
+            "arn:aws:iam::111122223333:role/checkout"
+        );
+        assert!(s.principals()[h].keys.is_empty());
+        assert_eq!(s.principals()[h].org_id.as_deref(), Some("o-a1b2c3d4e5"));
+        assert_eq!(s.role_count(), 1);
+        assert_eq!(s.key_count(), 0);
+    }
+
+    #[test]
+    fn roles_list_roles_only_each_once() {
+        let e =
+            load(r#"{"roles": [{"arn": "arn:aws:iam::111122223333:user/alice"}]}"#).unwrap_err();
+        assert!(e[0].contains("is a user"), "{e:?}");
+        let e = load(r#"{"roles": [{"arn": "arn:aws:iam::111122223333:role/a"}, {"arn": "arn:aws:iam::111122223333:role/team/A"}]}"#).unwrap_err();
+        assert!(e[0].contains("already listed"), "{e:?}");
+    }
+
+    #[test]
+    fn roles_and_accounts_refuse_unknown_fields_and_bad_ids() {
+        let e = load(r#"{"roles": [{"arn": "arn:aws:iam::111122223333:role/a", "keys": []}]}"#)
+            .unwrap_err();
+        assert!(e[0].contains("unknown field `keys` in a role"), "{e:?}");
+        let e = load(r#"{"accounts": [{"id": "1234"}]}"#).unwrap_err();
+        assert!(e[0].contains("12 digits"), "{e:?}");
+        let e =
+            load(r#"{"accounts": [{"id": "111122223333"}, {"id": "111122223333"}]}"#).unwrap_err();
+        assert!(e[0].contains("already listed"), "{e:?}");
+        let e = load(r#"{"accounts": [{"id": "111122223333", "org_id": "o-a1b2c3d4e5", "org_paths": ["o-zzzzzzzzzz/r-ab12/"]}]}"#).unwrap_err();
+        assert!(e[0].contains("must agree"), "{e:?}");
+    }
+
+    #[test]
+    fn a_file_with_none_of_the_three_sections_is_refused() {
+        let e = load("{}").unwrap_err();
+        assert!(e[0].contains("roles"), "{e:?}");
+    }
+}

@@ -127,7 +127,8 @@ fn take_level(
     })
 }
 
-fn caller_view(p: &PrincipalRecord) -> Result<CallerView, LoadError> {
+/// The identity headers and log fields of a caller (also of STS token callers, per snapshot).
+pub(crate) fn caller_view(p: &PrincipalRecord) -> Result<CallerView, LoadError> {
     let tags: Vec<(&str, &str)> = p
         .tags
         .iter()

@@ -93,6 +93,7 @@ pub fn settings(mode: Mode) -> AuthSettings {
         identity_policies: IdentityPolicies::Enforce,
         mode,
         xff: Default::default(),
+        sts: None,
         enabled: true,
     }
 }

@@ -106,6 +106,41 @@ pub(super) fn parse_header(h: &str) -> Result<(HeaderName, HeaderValue), LoadErr
     Ok((name, value))
 }
 
+/// An audience goes into a signed header: visible ASCII, no separators a header value or
+/// a token's URL would have to escape, at most 128 bytes.
+pub(super) fn parse_audience(a: &str) -> Result<String, LoadError> {
+    let ok = !a.is_empty()
+        && a.len() <= 128
+        && a.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    if ok {
+        Ok(a.to_owned())
+    } else {
+        Err(LoadError::Option {
+            option: "sts-audience",
+            reason: format!("`{a}` must be 1 to 128 letters, digits, `-`, `_`, `.` or `:`, e.g. `svc-0123456789abcdef0`"),
+        })
+    }
+}
+
+/// The region names STS's host `sts.<region>.amazonaws.com`: a DNS label.
+pub(super) fn parse_region(r: &str) -> Result<(), LoadError> {
+    let ok = !r.is_empty()
+        && r.len() <= 63
+        && !r.starts_with('-')
+        && !r.ends_with('-')
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(LoadError::Option {
+            option: "region",
+            reason: format!("`{r}` is not a region; give e.g. `us-west-2` (STS is `sts.<region>.amazonaws.com`)"),
+        })
+    }
+}
+
 pub(super) fn parse_key(s: &str, separator: char, origin: &str) -> Result<SigningKey, LoadError> {
     let bad = || LoadError::Key {
         origin: origin.to_owned(),
@@ -209,6 +244,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("cannot read --keys-file"), "{err}");
+    }
+
+    #[test]
+    fn an_audience_is_a_header_safe_id_and_a_region_a_host_label() {
+        assert_eq!(
+            parse_audience("svc-0123456789abcdef0").unwrap(),
+            "svc-0123456789abcdef0"
+        );
+        for bad in ["", "svc 1", "svc;1", "svc/1", &"a".repeat(129)] {
+            assert!(parse_audience(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_region("us-west-2").is_ok());
+        assert!(parse_region("cn-north-1").is_ok());
+        for bad in ["", "US-WEST-2", "us_west_2", "-us", "us.evil.com"] {
+            let err = parse_region(bad).unwrap_err().to_string();
+            assert!(err.contains("--region"), "{err}");
+        }
     }
 
     #[test]

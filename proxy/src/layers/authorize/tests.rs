@@ -18,6 +18,7 @@ fn settings() -> AuthSettings {
         identity_policies: IdentityPolicies::Enforce,
         mode: Mode::Enforce,
         xff: Default::default(),
+        sts: None,
         enabled: true,
     }
 }
@@ -210,6 +211,7 @@ fn decided(
     req.extensions_mut().insert(AuthenticatedCaller {
         snapshot: Arc::clone(snapshot),
         principal: None,
+        token: None,
     });
     authorize(&req, &settings(), SystemTime::now())
 }
@@ -257,6 +259,7 @@ fn a_header_a_loaded_policy_reads_with_bytes_outside_ascii_is_refused() {
     req.extensions_mut().insert(AuthenticatedCaller {
         snapshot: Arc::clone(&snapshot),
         principal: None,
+        token: None,
     });
     match authorize(&req, &settings(), SystemTime::now()) {
         Err(ProxyError::BadRequest(BadRequest::Header(HeaderError::ReadHeaderNotText(n)))) => {
@@ -299,6 +302,7 @@ fn a_query_key_a_loaded_policy_reads_in_two_letter_cases_is_refused() {
         req.extensions_mut().insert(AuthenticatedCaller {
             snapshot: Arc::clone(&snapshot),
             principal: None,
+            token: None,
         });
         authorize(&req, &settings(), SystemTime::now())
     };
