@@ -2,7 +2,7 @@
 //! pool it keeps fresh.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod load_support;
+use crate::load_support;
 
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};

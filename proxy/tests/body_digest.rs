@@ -3,9 +3,8 @@
 //! what it received, and tampered bodies under a correctly signed head.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod sidecar_support;
-use trellis_sigv4::test_util as sigv4_support;
-mod support;
+use crate::sidecar_support;
+use crate::support;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

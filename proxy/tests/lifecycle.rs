@@ -1,7 +1,7 @@
 //! The assembled data plane: bind, serve, shut down in order with the log flushed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -3,9 +3,8 @@
 //! the decoded forms.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod sidecar_support;
-use trellis_sigv4::test_util as sigv4_support;
-mod support;
+use crate::sidecar_support;
+use crate::support;
 
 use http::{HeaderMap, StatusCode};
 use sidecar_support::*;

@@ -2,9 +2,8 @@
 //! with requests signed by aws-sigv4 and the example policies of `deploy/examples`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod sidecar_support;
-use trellis_sigv4::test_util as sigv4_support;
-mod support;
+use crate::sidecar_support;
+use crate::support;
 
 use std::time::SystemTime;
 
