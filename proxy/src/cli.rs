@@ -9,6 +9,7 @@ mod json_stream;
 mod output;
 mod policy_check;
 mod policy_eval;
+mod policy_explain;
 mod principals_check;
 mod run;
 
@@ -66,6 +67,9 @@ enum PolicyCommand {
     Check(policy_check::CheckArgs),
     /// Decide request contexts against policies, one JSON decision per request.
     Eval(policy_eval::EvalArgs),
+    /// Explain why one request context is allowed or denied: every layer and every statement
+    /// with the first element that did not match, then the decision.
+    Explain(policy_explain::ExplainArgs),
 }
 
 /// Parses `args` (program name first) and runs the subcommand; returns the exit code.
@@ -128,6 +132,10 @@ where
         Command::Policy(PolicyCommand::Eval(args)) => {
             let stdin = std::io::stdin();
             policy_eval::run(&args, &mut stdin.lock(), &mut out, &mut err)
+        }
+        Command::Policy(PolicyCommand::Explain(args)) => {
+            let stdin = std::io::stdin();
+            policy_explain::run(&args, &mut stdin.lock(), &mut out, &mut err)
         }
         Command::Principals(PrincipalsCommand::Check(args)) => {
             principals_check::run(&args, &mut out, &mut err)
