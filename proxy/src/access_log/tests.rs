@@ -30,6 +30,7 @@ fn record() -> AccessRecord {
         failure_reason: Some("ClientAccessDenied"),
         matched_statements: None,
         mode: "enforce",
+        shadow: None,
     }
 }
 
