@@ -300,18 +300,14 @@ pub struct RunArgs {
     pub shadow_network_policy: Option<PathBuf>,
 }
 
-/// A shadow policy file: not empty, and not the enforced file itself (whose shadow decision
-/// would always equal the enforced one, hiding a mistyped flag).
+/// A shadow policy file: not the enforced file itself, whose shadow decision would always
+/// equal the enforced one and hide a mistyped flag. (An empty value is refused by the parser.)
 fn shadow_file(
     flag: &'static str,
     shadow: Option<PathBuf>,
     enforced: Option<&std::path::Path>,
 ) -> Result<Option<PathBuf>, ConfigError> {
     match shadow {
-        Some(p) if p.as_os_str().is_empty() => Err(ConfigError::new(
-            flag,
-            "is empty; give the candidate policy file or leave the flag out",
-        )),
         Some(p) if Some(p.as_path()) == enforced => Err(ConfigError::new(
             flag,
             format!(

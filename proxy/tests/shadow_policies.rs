@@ -302,3 +302,30 @@ async fn a_reloaded_shadow_file_decides_the_next_requests_and_a_bad_one_keeps_th
         .iter()
         .any(|f| f.path == dir.path().join("shadow-service.json")));
 }
+
+#[test]
+fn a_bad_shadow_file_at_start_stops_the_start_with_its_position() {
+    let dir = policy_dir();
+    std::fs::write(
+        dir.path().join("shadow-service.json"),
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"vpc-lattice-svcs:Invoke","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/33"}}}]}"#,
+    )
+    .unwrap();
+    let metrics = Arc::new(trellis::metrics::Metrics::new("test").unwrap());
+    let errors = SnapshotHandle::load_initial_with_shadow(
+        snapshot_config(dir.path()),
+        ShadowConfig {
+            network_policy: None,
+            service_policy: Some(dir.path().join("shadow-service.json")),
+        },
+        metrics,
+        Readiness::new(),
+    )
+    .expect_err("a bad shadow file must stop the start: there is no last good version");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.0.contains("shadow-service.json:1:") && e.0.contains("error")),
+        "{errors:?}"
+    );
+}

@@ -153,3 +153,50 @@ pub fn decide_shadow(
         matched: MatchedStatements::of(matches),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use trellis_policy::{Effect, Layer, Matched};
+
+    use super::{MatchedStatements, ShadowRecord, INLINE};
+
+    fn matched(n: usize) -> Vec<Matched> {
+        (0..n)
+            .map(|i| Matched {
+                layer: Layer::Service,
+                index: u32::try_from(i).unwrap(),
+                sid: (i % 2 == 0).then(|| Arc::from(format!("S{i}"))),
+                effect: Effect::Allow,
+            })
+            .collect()
+    }
+
+    fn text(m: &[Matched]) -> String {
+        ShadowRecord {
+            allowed: true,
+            counter: None,
+            matched: MatchedStatements::of(m),
+        }
+        .matched_text()
+    }
+
+    #[test]
+    fn shadow_matched_statements_are_kept_inline_up_to_the_limit_and_all_listed_beyond_it() {
+        assert!(matches!(
+            MatchedStatements::of(&matched(INLINE)),
+            MatchedStatements::Inline { len: INLINE, .. }
+        ));
+        assert!(matches!(
+            MatchedStatements::of(&matched(INLINE + 1)),
+            MatchedStatements::Spilled(_)
+        ));
+        assert_eq!(text(&matched(0)), "");
+        assert_eq!(text(&matched(3)), "service#0(S0),service#1,service#2(S2)");
+        for n in [INLINE, INLINE + 3] {
+            let listed = matched(n);
+            assert_eq!(text(&listed), super::super::matched_list(&listed));
+        }
+    }
+}
