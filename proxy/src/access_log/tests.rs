@@ -73,6 +73,8 @@ fn line_has_lattice_field_names_and_dashes() {
         "authnResult",
         "matchedStatements",
         "mode",
+        "shadowDecision",
+        "shadowMatchedStatements",
     ];
     assert_eq!(obj.len(), names.len());
     for n in names {
