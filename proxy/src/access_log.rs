@@ -84,6 +84,9 @@ pub struct AccessRecord {
     pub matched_statements: Option<Arc<str>>,
     /// `enforce` or `audit`.
     pub mode: &'static str,
+    /// The shadow decision (`shadowDecision`, `shadowMatchedStatements`); `None` without
+    /// shadow policies.
+    pub shadow: Option<crate::layers::authorize::ShadowRecord>,
 }
 
 const DASH: &str = "-";
@@ -163,6 +166,8 @@ struct Line<'a> {
     authn_result: &'a str,
     matched_statements: &'a str,
     mode: &'a str,
+    shadow_decision: &'a str,
+    shadow_matched_statements: &'a str,
 }
 
 impl AccessRecord {
@@ -181,6 +186,7 @@ impl AccessRecord {
             Some(AuthnResult::Anonymous) => "Anonymous",
             _ => DASH,
         };
+        let shadow_matched = self.shadow.as_ref().map(|s| s.matched_text());
         let line = Line {
             start_time: start,
             request_id: header_str(self.request_id.as_ref()),
@@ -215,6 +221,11 @@ impl AccessRecord {
                 Some(listed) => listed,
             },
             mode: self.mode,
+            shadow_decision: self.shadow.as_ref().map_or(DASH, |s| s.decision_label()),
+            shadow_matched_statements: match shadow_matched.as_deref() {
+                None | Some("") => DASH,
+                Some(listed) => listed,
+            },
         };
         serde_json::to_writer(&mut *buf, &line)?;
         buf.push(b'\n');

@@ -21,7 +21,7 @@ use crate::proxy::ProxyConfig;
 use crate::request_head::{HeaderRules, Underscores, Xff};
 use crate::server::ServerConfig;
 use crate::sigv4::VerifierConfig;
-use crate::snapshot::{AuthType, SnapshotConfig};
+use crate::snapshot::{AuthType, ShadowConfig, SnapshotConfig};
 use crate::stack::{Mode, StackConfig};
 use crate::sts::StsConfig;
 use crate::upstream::{UpstreamConfig, UpstreamProtocol, UpstreamRoots};
@@ -292,6 +292,31 @@ pub struct RunArgs {
         value_name = "N"
     )]
     pub sts_cache: String,
+    /// A candidate service policy, decided beside the enforced one and never enforced.
+    #[arg(long, env = "TRELLIS_SHADOW_SERVICE_POLICY", value_name = "FILE")]
+    pub shadow_service_policy: Option<PathBuf>,
+    /// A candidate network policy, decided beside the enforced one and never enforced.
+    #[arg(long, env = "TRELLIS_SHADOW_NETWORK_POLICY", value_name = "FILE")]
+    pub shadow_network_policy: Option<PathBuf>,
+}
+
+/// A shadow policy file: not the enforced file itself, whose shadow decision would always
+/// equal the enforced one and hide a mistyped flag. (An empty value is refused by the parser.)
+fn shadow_file(
+    flag: &'static str,
+    shadow: Option<PathBuf>,
+    enforced: Option<&std::path::Path>,
+) -> Result<Option<PathBuf>, ConfigError> {
+    match shadow {
+        Some(p) if Some(p.as_path()) == enforced => Err(ConfigError::new(
+            flag,
+            format!(
+                "`{}` is the enforced policy file itself; give the candidate policy to compare with it",
+                p.display()
+            ),
+        )),
+        p => Ok(p),
+    }
 }
 
 /// A flag value is invalid.
@@ -371,6 +396,8 @@ pub struct Config {
     pub shutdown_delay: Duration,
     /// `--sts-audience`, `--sts-endpoint`, `--sts-cache`; `None` without an audience.
     pub sts: Option<StsConfig>,
+    /// `--shadow-service-policy`, `--shadow-network-policy`.
+    pub shadow: ShadowConfig,
 }
 
 /// `IP:PORT`, or `HOST:PORT` resolved once, here at start (the first IPv4 address the name
@@ -621,6 +648,18 @@ impl Config {
             )),
             v => Ok(v),
         };
+        let shadow = ShadowConfig {
+            network_policy: shadow_file(
+                "shadow-network-policy",
+                a.shadow_network_policy,
+                a.network_policy.as_deref(),
+            )?,
+            service_policy: shadow_file(
+                "shadow-service-policy",
+                a.shadow_service_policy,
+                a.service_policy.as_deref(),
+            )?,
+        };
         Ok(Config {
             listen: addr("listen", &a.listen)?,
             upstream,
@@ -669,6 +708,7 @@ impl Config {
             max_connections: max_connections(&a.max_connections)?,
             shutdown_delay: duration("shutdown-delay", &a.shutdown_delay)?,
             sts: sts(a.sts_audience, a.sts_endpoint, &a.sts_cache)?,
+            shadow,
         })
     }
 

@@ -112,8 +112,9 @@ pub(crate) async fn serve(
             return EXIT_INVALID;
         }
     }
-    let handle = match SnapshotHandle::load_initial(
+    let handle = match SnapshotHandle::load_initial_with_shadow(
         config.snapshot.clone(),
+        config.shadow.clone(),
         proxy.metrics().clone(),
         proxy.readiness().clone(),
     ) {
@@ -135,7 +136,8 @@ pub(crate) async fn serve(
         debounce: RELOAD_DEBOUNCE,
         events: true,
     };
-    let files = config.snapshot.files();
+    let mut files = config.snapshot.files();
+    files.extend(config.shadow.files());
     let policy_watcher = if files.is_empty() {
         None
     } else {

@@ -160,6 +160,9 @@ impl Pending {
                 c.inc();
             }
         }
+        if let Some(s) = o.shadow() {
+            s.count();
+        }
         let Some(facts) = self.log else {
             return;
         };
@@ -197,6 +200,7 @@ impl Pending {
             failure_reason: o.failure().map(|f| f.reason),
             matched_statements: decision.map(|d| Arc::clone(&d.matched)),
             mode: self.ctx.mode,
+            shadow: o.shadow().cloned(),
         };
         self.ctx.log.submit(record);
     }

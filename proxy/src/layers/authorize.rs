@@ -7,6 +7,7 @@
 
 mod context;
 mod query_groups;
+mod shadow;
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use tower_service::Service;
 use trellis_policy::{decide, LayerPolicy, Layers, Matched, Principal, Reason};
 
 pub use self::context::{iso8601, RequestContext};
+pub use self::shadow::ShadowRecord;
 use super::auth::{AuthSettings, AuthenticatedCaller, IdentityPolicies};
 use super::ConnectionInfo;
 use crate::body::ProxyBody;
@@ -179,6 +181,18 @@ pub fn authorize<B>(
                 matched: matched_list(matches).into(),
                 counters: snapshot.decision_counters(caller.principal, matches, denied),
             });
+            // After the enforced decision is recorded: the scratch list is reused.
+            if let Some(record) = shadow::decide_shadow(
+                snapshot,
+                &layers,
+                &request,
+                &context,
+                matches,
+                caller.principal,
+                denied.is_none(),
+            ) {
+                outcome.set_shadow(record);
+            }
         }
         match (denied, settings.mode) {
             (Some((layer, explicit)), Mode::Enforce) => {
