@@ -9,9 +9,11 @@ mod json_stream;
 mod output;
 mod policy_check;
 mod policy_eval;
+mod policy_replay;
 mod principals_check;
 mod run;
 
+pub(crate) use eval_caller::find as find_caller;
 pub(crate) use output::text_line as diagnostic_line;
 
 use std::ffi::OsString;
@@ -66,6 +68,9 @@ enum PolicyCommand {
     Check(policy_check::CheckArgs),
     /// Decide request contexts against policies, one JSON decision per request.
     Eval(policy_eval::EvalArgs),
+    /// Decide the requests of a decision log again with candidate policies and report what
+    /// would change.
+    Replay(policy_replay::ReplayArgs),
 }
 
 /// Parses `args` (program name first) and runs the subcommand; returns the exit code.
@@ -128,6 +133,9 @@ where
         Command::Policy(PolicyCommand::Eval(args)) => {
             let stdin = std::io::stdin();
             policy_eval::run(&args, &mut stdin.lock(), &mut out, &mut err)
+        }
+        Command::Policy(PolicyCommand::Replay(args)) => {
+            policy_replay::run(&args, &mut out, &mut err)
         }
         Command::Principals(PrincipalsCommand::Check(args)) => {
             principals_check::run(&args, &mut out, &mut err)

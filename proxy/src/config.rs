@@ -611,15 +611,8 @@ impl Config {
             }
             f => AccessLogTarget::File(PathBuf::from(f)),
         };
-        let decision_log = match a.decision_log {
-            Some(path) if path.as_os_str().is_empty() => {
-                return Err(ConfigError::new(
-                    "decision-log",
-                    "is empty; give the file to append decisions to, or leave the flag out",
-                ))
-            }
-            other => other,
-        };
+        // clap refuses an empty path itself, naming the flag.
+        let decision_log = a.decision_log;
         let network_auth = a.network_auth_type.map_or(
             if a.network_policy.is_some() {
                 AuthType::AwsIam

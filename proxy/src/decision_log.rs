@@ -8,6 +8,7 @@
 //! the handle is not even in the request's extensions.
 
 pub mod record;
+pub mod replay;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

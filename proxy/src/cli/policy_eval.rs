@@ -344,7 +344,7 @@ impl Session<'_> {
 /// What a policy test looks like, for the message when there is none.
 const EXAMPLE_TEST: &str = r#"{"name": "checkout reads orders", "principal": "arn:aws:sts::111122223333:assumed-role/checkout/task-1", "action": "vpc-lattice-svcs:Invoke", "resource": "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0/orders", "expect": "Allow"}"#;
 
-fn load_principals(path: &Path, err: &mut dyn Write) -> Option<PrincipalStore> {
+pub(super) fn load_principals(path: &Path, err: &mut dyn Write) -> Option<PrincipalStore> {
     let name = path.display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,

@@ -381,3 +381,21 @@ fn a_bad_sts_audience_or_cache_names_its_flag() {
     let c = parse(&["--sts-audience", "svc-1", "--sts-cache", "5"]).unwrap();
     assert_eq!(c.sts.unwrap().cache_entries, 5);
 }
+
+#[test]
+fn the_decision_log_is_off_unless_given_and_an_empty_path_is_refused_naming_the_flag() {
+    assert_eq!(parse(&[]).unwrap().decision_log, None);
+    let c = parse(&["--decision-log", "/var/log/trellis/decisions.jsonl"]).unwrap();
+    assert_eq!(
+        c.decision_log,
+        Some(PathBuf::from("/var/log/trellis/decisions.jsonl"))
+    );
+    assert_eq!(
+        c.proxy_config(None).decision_log,
+        Some(PathBuf::from("/var/log/trellis/decisions.jsonl"))
+    );
+    match parse(&["--decision-log", ""]) {
+        Err(ParseError::Usage(e)) => assert!(e.to_string().contains("--decision-log")),
+        other => panic!("expected a usage error, got {other:?}"),
+    }
+}

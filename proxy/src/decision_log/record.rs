@@ -131,7 +131,17 @@ pub enum RecordError {
 impl<'a> RecordedRequest<'a> {
     /// Parses one line (without its `\n`).
     pub fn parse(line: &'a str) -> Result<Self, RecordError> {
-        let record: Self = serde_json::from_str(line)?;
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            v: u32,
+        }
+        // A line of another version fails as a version, not as the fields that differ.
+        let record: Self = serde_json::from_str(line).map_err(|e| {
+            match serde_json::from_str::<VersionOnly>(line) {
+                Ok(VersionOnly { v }) if v != FORMAT_VERSION => RecordError::Version(v),
+                _ => RecordError::Json(e),
+            }
+        })?;
         if record.v != FORMAT_VERSION {
             return Err(RecordError::Version(record.v));
         }
