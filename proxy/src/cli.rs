@@ -10,9 +10,11 @@ mod output;
 mod policy_check;
 mod policy_eval;
 mod policy_explain;
+mod policy_replay;
 mod principals_check;
 mod run;
 
+pub(crate) use eval_caller::find as find_caller;
 pub(crate) use output::text_line as diagnostic_line;
 
 use std::ffi::OsString;
@@ -70,6 +72,9 @@ enum PolicyCommand {
     /// Explain why one request context is allowed or denied: every layer and every statement
     /// with the first element that did not match, then the decision.
     Explain(policy_explain::ExplainArgs),
+    /// Decide the requests of a decision log again with candidate policies and report what
+    /// would change.
+    Replay(policy_replay::ReplayArgs),
 }
 
 /// Parses `args` (program name first) and runs the subcommand; returns the exit code.
@@ -136,6 +141,9 @@ where
         Command::Policy(PolicyCommand::Explain(args)) => {
             let stdin = std::io::stdin();
             policy_explain::run(&args, &mut stdin.lock(), &mut out, &mut err)
+        }
+        Command::Policy(PolicyCommand::Replay(args)) => {
+            policy_replay::run(&args, &mut out, &mut err)
         }
         Command::Principals(PrincipalsCommand::Check(args)) => {
             principals_check::run(&args, &mut out, &mut err)

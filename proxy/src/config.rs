@@ -189,6 +189,10 @@ pub struct RunArgs {
         value_name = "stdout|off|FILE"
     )]
     pub access_log: String,
+    /// Append one JSON line per decided request to this file, for `trellis policy replay`
+    /// (reopened on SIGHUP).
+    #[arg(long, env = "TRELLIS_DECISION_LOG", value_name = "FILE")]
+    pub decision_log: Option<PathBuf>,
     /// Allowed difference between X-Amz-Date and now.
     #[arg(
         long,
@@ -370,6 +374,8 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// `--access-log`.
     pub access_log: AccessLogTarget,
+    /// `--decision-log`.
+    pub decision_log: Option<PathBuf>,
     /// `--max-clock-skew`.
     pub max_clock_skew: Duration,
     /// `--source-vpc`.
@@ -632,6 +638,8 @@ impl Config {
             }
             f => AccessLogTarget::File(PathBuf::from(f)),
         };
+        // clap refuses an empty path itself, naming the flag.
+        let decision_log = a.decision_log;
         let network_auth = a.network_auth_type.map_or(
             if a.network_policy.is_some() {
                 AuthType::AwsIam
@@ -683,6 +691,7 @@ impl Config {
             },
             tls,
             access_log,
+            decision_log,
             max_clock_skew: duration("max-clock-skew", &a.max_clock_skew)?,
             source_vpc: non_empty("source-vpc", a.source_vpc)?,
             source_vpc_owner: non_empty("source-vpc-owner", a.source_vpc_owner)?,
@@ -796,6 +805,7 @@ impl Config {
             },
             access_log: self.access_log.clone(),
             access_log_queue: 8192,
+            decision_log: self.decision_log.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
         }
     }

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::access_log::AccessLogReopen;
 use crate::config::Config;
 use crate::layers::auth::auth_layers;
 use crate::metrics::Metrics;
@@ -171,12 +172,14 @@ pub(crate) async fn serve(
     let policy_trigger = policy_watcher.as_ref().map(WatchHandle::trigger_fn);
     let tls_trigger = tls_watcher.as_ref().map(WatchHandle::trigger_fn);
     let reopen = proxy.access_log_reopener();
+    let reopen_decisions = proxy.decision_log_reopener();
     let on_hup = move || {
         policy_trigger
             .iter()
             .chain(tls_trigger.iter())
             .for_each(|t| t());
         reopen.reopen();
+        reopen_decisions.iter().for_each(AccessLogReopen::reopen);
     };
     if let Err(e) = crate::signals::forward_sighup(on_hup) {
         let _ = writeln!(err, "trellis run: {e}; SIGHUP will not reload");

@@ -429,3 +429,21 @@ fn a_shadow_policy_that_is_the_enforced_file_itself_names_its_flag() {
     ]);
     assert_eq!(e.flag, "shadow-network-policy");
 }
+
+#[test]
+fn the_decision_log_is_off_unless_given_and_an_empty_path_is_refused_naming_the_flag() {
+    assert_eq!(parse(&[]).unwrap().decision_log, None);
+    let c = parse(&["--decision-log", "/var/log/trellis/decisions.jsonl"]).unwrap();
+    assert_eq!(
+        c.decision_log,
+        Some(PathBuf::from("/var/log/trellis/decisions.jsonl"))
+    );
+    assert_eq!(
+        c.proxy_config(None).decision_log,
+        Some(PathBuf::from("/var/log/trellis/decisions.jsonl"))
+    );
+    match parse(&["--decision-log", ""]) {
+        Err(ParseError::Usage(e)) => assert!(e.to_string().contains("--decision-log")),
+        other => panic!("expected a usage error, got {other:?}"),
+    }
+}

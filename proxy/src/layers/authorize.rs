@@ -170,6 +170,11 @@ pub fn authorize<B>(
             resource,
         };
         let decision = decide(&layers, &request, &context, matches);
+        if let Some(log) = ext.get::<crate::decision_log::DecisionLog>() {
+            log_decision(
+                log, req, settings, caller, &layers, decision, matches, &context,
+            );
+        }
         let denied = decision
             .layer
             .filter(|_| decision.reason != Reason::Allowed)
@@ -205,6 +210,51 @@ pub fn authorize<B>(
             _ => Ok(()),
         }
     })
+}
+
+/// Hands the decision to the decision log (`--decision-log`): references and clones only, the
+/// writer task formats.
+#[allow(clippy::too_many_arguments)]
+fn log_decision<B>(
+    log: &crate::decision_log::DecisionLog,
+    req: &Request<B>,
+    settings: &AuthSettings,
+    caller: &AuthenticatedCaller,
+    layers: &Layers<'_>,
+    decision: trellis_policy::Decision,
+    matches: &[Matched],
+    context: &RequestContext<'_>,
+) {
+    use crate::decision_log::{CallerRef, DecisionEntry};
+    let caller_ref = match (&caller.token, caller.principal) {
+        (Some(token), _) => Some(CallerRef::Token(Arc::clone(token))),
+        (None, Some(handle)) => Some(CallerRef::Listed(Arc::clone(&caller.snapshot), handle)),
+        (None, None) => None,
+    };
+    let on = |l: &LayerPolicy<'_>| matches!(l, LayerPolicy::Policies(_));
+    log.submit(DecisionEntry {
+        time: context.now,
+        // `decide` skips the identity layer exactly when it is `Off` here (anonymous callers
+        // have no principal record, hence `Off`).
+        evaluated: [
+            on(&layers.network),
+            on(&layers.service),
+            on(&layers.identity),
+        ],
+        caller: caller_ref,
+        identity: context.caller.cloned(),
+        method: req.method().clone(),
+        path: context.path.clone(),
+        headers: req.headers().clone(),
+        conn: context.conn.copied(),
+        service_arn: Arc::clone(&settings.service_arn),
+        service_network_arn: settings.service_network_arn.clone(),
+        source_vpc: settings.source_vpc.clone(),
+        source_vpc_owner: settings.source_vpc_owner.clone(),
+        xff: settings.xff,
+        decision,
+        matched: matches.to_vec(),
+    });
 }
 
 impl<S, B> Service<Request<B>> for Authorize<S>
