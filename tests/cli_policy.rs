@@ -553,3 +553,161 @@ fn eval_with_principals_decides_as_trellis_run_would() {
     assert_eq!(line["reason"], "ImplicitDeny", "{line}");
     assert_eq!(line["layer"], "identity");
 }
+
+/// A policy whose Allow needs a team tag: the statement a tagged caller is denied by.
+fn team_policy() -> String {
+    format!(
+        r#"{{
+  "Version": "2012-10-17",
+  "Statement": [
+    {{
+      "Sid": "AllowPayments",
+      "Effect": "Allow",
+      "Principal": {{"AWS": "arn:aws:iam::111122223333:role/checkout"}},
+      "Action": "vpc-lattice-svcs:Invoke",
+      "Resource": "{SVC}/*",
+      "Condition": {{"StringEquals": {{"aws:PrincipalTag/team": "payments"}}}}
+    }},
+    {{
+      "Sid": "AllowBilling",
+      "Effect": "Allow",
+      "Principal": {{"AWS": "arn:aws:iam::111122223333:role/billing"}},
+      "Action": "vpc-lattice-svcs:Invoke",
+      "Resource": "*"
+    }}
+  ]
+}}
+"#
+    )
+}
+
+fn tagged_request(team: &str) -> String {
+    serde_json::json!({
+        "principal": "arn:aws:sts::111122223333:assumed-role/checkout/task-1",
+        "action": "vpc-lattice-svcs:Invoke",
+        "resource": format!("{SVC}/orders"),
+        "context": {"aws:PrincipalTag/team": team},
+    })
+    .to_string()
+}
+
+#[test]
+fn explain_names_the_statement_and_the_element_that_denied() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(&dir, "svc.json", &team_policy());
+    let req = write(&dir, "req.json", &tagged_request("ops"));
+    let out = trellis(
+        &[
+            "policy",
+            "explain",
+            "--service-policy",
+            s(&policy),
+            "--request",
+            s(&req),
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let p = s(&policy);
+    let want = format!(
+        "service layer: ImplicitDeny (no Allow statement matches)
+  {p}:4:5: statement 0 `AllowPayments` (Allow) does not match
+    matched: principal, action, resource
+    failed: {p}:10:38: condition StringEquals aws:PrincipalTag/team [\"payments\"]: the request has [\"ops\"]
+  {p}:12:5: statement 1 `AllowBilling` (Allow) does not match
+    failed: {p}:15:7: Principal {{\"AWS\": \"arn:aws:iam::111122223333:role/billing\"}}: the caller is arn:aws:sts::111122223333:assumed-role/checkout/task-1
+decision: Deny (ImplicitDeny, layer service)
+"
+    );
+    assert_eq!(stdout(&out), want);
+}
+
+#[test]
+fn explain_json_reads_standard_input_and_agrees_with_eval() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(&dir, "svc.json", &team_policy());
+    let input = tagged_request("payments");
+    let out = trellis(
+        &[
+            "policy",
+            "explain",
+            "--policy",
+            s(&policy),
+            "--request",
+            "-",
+            "--format",
+            "json",
+        ],
+        &input,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).expect("one JSON document");
+    assert_eq!(report["decision"], "Allow");
+    assert_eq!(report["reason"], "Allowed");
+    let statements = &report["layers"][0]["policies"][0]["statements"];
+    assert_eq!(statements[0]["match"], true);
+    assert_eq!(
+        statements[0]["matched"],
+        serde_json::json!(["principal", "action", "resource", "condition"])
+    );
+    assert_eq!(statements[0]["failed"], Value::Null);
+    assert_eq!(
+        statements[1]["failed"],
+        serde_json::json!({"element": "principal", "name": "Principal",
+            "value": "{\"AWS\": \"arn:aws:iam::111122223333:role/billing\"}",
+            "line": 15, "column": 7,
+            "request": "arn:aws:sts::111122223333:assumed-role/checkout/task-1"})
+    );
+    let eval = trellis(&["policy", "eval", "--policy", s(&policy)], &input);
+    let decided: Value = serde_json::from_str(stdout(&eval).trim()).expect("a decision line");
+    assert_eq!(decided["decision"], report["decision"]);
+    assert_eq!(decided["reason"], report["reason"]);
+}
+
+#[test]
+fn explain_reports_an_absent_condition_key_and_a_bad_request_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(&dir, "svc.json", &team_policy());
+    let req = serde_json::json!({
+        "principal": "arn:aws:sts::111122223333:assumed-role/checkout/task-1",
+        "action": "vpc-lattice-svcs:Invoke",
+        "resource": format!("{SVC}/orders"),
+    });
+    let out = trellis(
+        &[
+            "policy",
+            "explain",
+            "--policy",
+            s(&policy),
+            "--request",
+            "-",
+        ],
+        &req.to_string(),
+    );
+    assert!(
+        stdout(&out).contains(
+            "condition StringEquals aws:PrincipalTag/team [\"payments\"]: the request has no value"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).ends_with("decision: Deny (ImplicitDeny)\n"));
+    let bad = write(&dir, "bad.json", r#"{"principal": "anonymous"}"#);
+    let out = trellis(
+        &[
+            "policy",
+            "explain",
+            "--policy",
+            s(&policy),
+            "--request",
+            s(&bad),
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with(&format!("{}: error: ", s(&bad))),
+        "{}",
+        stderr(&out)
+    );
+}

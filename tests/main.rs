@@ -4,6 +4,7 @@
 
 mod cli_policy;
 mod cli_principals;
+mod decision_log_replay;
 mod examples;
 mod one_reading;
 mod operations;

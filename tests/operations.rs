@@ -505,3 +505,87 @@ fn a_replaced_certificate_is_served_to_new_connections_and_its_expiry_exported()
         1_956_528_000
     );
 }
+
+#[test]
+fn a_shadow_policy_from_the_environment_is_decided_counted_and_reloaded_on_sighup_without_changing_answers(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_examples(dir.path());
+    let service = dir.path().join("service-policy.json").display().to_string();
+    let shadow_path = dir.path().join("shadow-service-policy.json");
+    let shadow = shadow_path.display().to_string();
+    // The candidate drops `AllowPublicReads`: public reads would be denied.
+    let mut candidate: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&service).unwrap()).unwrap();
+    candidate["Statement"].as_array_mut().unwrap().remove(0);
+    std::fs::write(&shadow_path, candidate.to_string()).unwrap();
+    let log = dir.path().join("access.log");
+    let log_s = log.display().to_string();
+    let upstream = spawn_echo();
+    let (addr, admin) = (free_addr(), free_addr());
+    let (addr_s, admin_s, up) = (
+        addr.to_string(),
+        admin.to_string(),
+        format!("http://{upstream}"),
+    );
+    let mut proc = Running::start_with_env(
+        &[
+            "run",
+            "--listen",
+            &addr_s,
+            "--admin",
+            &admin_s,
+            "--upstream",
+            &up,
+            "--service-arn",
+            SERVICE_ARN,
+            "--service-policy",
+            &service,
+            "--access-log",
+            &log_s,
+            "--reload-poll",
+            "0",
+        ],
+        &[("TRELLIS_SHADOW_SERVICE_POLICY", shadow.as_str())],
+    );
+    proc.wait_ready(admin);
+    let i = Instance { proc, addr, admin };
+    let series = |enforced: &str, shadow: &str, statement: &str| {
+        format!("trellis_shadow_decisions_total{{enforced=\"{enforced}\",layer=\"service\",shadow=\"{shadow}\",statement=\"{statement}\"}}")
+    };
+    for _ in 0..3 {
+        assert_eq!(get(i.addr, "/public/item").status, 200);
+    }
+    assert_eq!(get(i.addr, "/private/item").status, 403);
+    let counted = eventually(Duration::from_secs(5), || {
+        (metric(i.admin, &series("allow", "deny", "none")) == 3).then_some(())
+    });
+    assert!(counted.is_some(), "{}", get(i.admin, "/metrics").body);
+    assert_eq!(metric(i.admin, &series("deny", "deny", "none")), 1);
+    let policy = get(i.admin, "/policy").body;
+    assert!(policy.contains("shadow-service-policy.json"), "{policy}");
+
+    // The candidate now allows public reads under another Sid: picked up on SIGHUP.
+    candidate["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "Sid": "AllowReadsEverywhere", "Effect": "Allow", "Principal": "*",
+            "Action": "vpc-lattice-svcs:Invoke", "Resource": format!("{SERVICE_ARN}/public/*")
+        }));
+    std::fs::write(&shadow_path, candidate.to_string()).unwrap();
+    i.proc.signal("HUP");
+    let reloaded = eventually(Duration::from_secs(10), || {
+        assert_eq!(get(i.addr, "/public/item").status, 200);
+        (metric(i.admin, &series("allow", "allow", "AllowReadsEverywhere")) >= 1).then_some(())
+    });
+    assert!(reloaded.is_some(), "{}", i.proc.stderr());
+    let lines = eventually(Duration::from_secs(5), || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.lines()
+            .any(|l| l.contains("\"shadowDecision\":\"allow\""))
+            .then_some(text)
+    })
+    .unwrap();
+    assert!(lines.contains("\"shadowDecision\":\"deny\""), "{lines}");
+}

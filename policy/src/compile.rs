@@ -50,6 +50,11 @@ impl CompiledPolicy {
         self.inner.kind
     }
 
+    /// The compiled statements in policy order, for [`crate::explain`].
+    pub(crate) fn compiled_statements(&self) -> &[Statement] {
+        &self.inner.statements
+    }
+
     pub fn statement_count(&self) -> usize {
         self.inner.statements.len()
     }

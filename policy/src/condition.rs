@@ -7,6 +7,9 @@ use crate::pattern::Matcher;
 use crate::scalar::{arn_parts, eq_base64, parse_date, parse_decimal, Cidr, Decimal, Instant};
 use std::cmp::Ordering;
 use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::source::ConditionSource;
 
 /// One `operator: {key: values}` entry (several keys under one operator become several
 /// conditions: they are ANDed anyway).
@@ -15,6 +18,8 @@ pub(crate) struct Condition {
     pub(crate) op: Operator,
     pub(crate) key: KeyName,
     pub(crate) values: PolicyValues,
+    /// The text, for explanations; never read while evaluating.
+    pub(crate) source: Arc<ConditionSource>,
 }
 
 /// The policy values, parsed for the operator's family.

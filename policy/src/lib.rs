@@ -86,6 +86,7 @@ mod context;
 mod decision;
 mod diagnostic;
 pub mod eval_request;
+pub mod explain;
 #[cfg(test)]
 mod fixtures;
 mod hash;
@@ -97,6 +98,7 @@ mod pattern;
 mod principal;
 mod request;
 mod scalar;
+mod source;
 mod statement;
 mod validate;
 

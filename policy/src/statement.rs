@@ -6,6 +6,7 @@ use crate::decision::Effect;
 use crate::pattern::Matcher;
 use crate::principal::PrincipalRule;
 use crate::request::Request;
+use crate::source::StatementSource;
 use std::sync::Arc;
 
 /// `Action`/`NotAction` or `Resource`/`NotResource`: a list of patterns, ORed, maybe negated.
@@ -32,6 +33,8 @@ pub(crate) struct Statement {
     pub(crate) resource: ListRule,
     /// ANDed; an empty list is "no condition".
     pub(crate) conditions: Vec<Condition>,
+    /// The text, for explanations; never read while evaluating.
+    pub(crate) source: Arc<StatementSource>,
 }
 
 impl Statement {

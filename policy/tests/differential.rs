@@ -2,6 +2,9 @@
 //! meaningful policies and requests over a small universe (a few principals, paths over a tiny
 //! alphabet, a dozen condition keys), so that random draws collide often enough to match.
 //!
+//! Explanations (`policy explain`) are held to the same answers: the decision and the matching
+//! statements that `explain` reports equal `decide`'s.
+//!
 //! Also two properties of the evaluation itself: a matching Deny never yields Allow, and the
 //! order of statements never changes the decision.
 
@@ -594,5 +597,50 @@ proptest! {
         prop_assert_eq!(&layered.reason, &single.reason);
         let want_layer = (single.reason != "Allowed").then(|| "service".to_string());
         prop_assert_eq!(layered.layer, want_layer);
+    }
+}
+
+proptest! {
+    #![proptest_config(config(192))]
+
+    /// `policy explain --policy`: explain's decision and matching statements are decide's.
+    #[test]
+    fn explain_decides_as_decide_single(
+        (is_identity, p) in any::<bool>().prop_flat_map(|i| (Just(i), policy(i))),
+        reqs in prop::collection::vec(request(), 4),
+    ) {
+        let compiled = harness::compile(&p, kind(is_identity)).map_err(TestCaseError::fail)?;
+        for r in &reqs {
+            let decided = harness::engine_single(&compiled, r).map_err(TestCaseError::fail)?;
+            let explained = harness::explained_single(&compiled, r).map_err(TestCaseError::fail)?;
+            prop_assert_eq!(&explained, &decided, "policy {} request {}", p, r);
+        }
+    }
+
+    /// `policy explain` with layers: explain's decision, reason and layer are decide's, and it
+    /// reports as matching exactly the statements decide collects (every layer is evaluated
+    /// by both, whatever the outcome).
+    #[test]
+    fn explain_decides_as_decide_with_layers(
+        network in layer(false),
+        service in layer(false),
+        identity in layer(true),
+        reqs in prop::collection::vec(request(), 4),
+    ) {
+        let e = (
+            engine_layer(&network, false).map_err(TestCaseError::fail)?,
+            engine_layer(&service, false).map_err(TestCaseError::fail)?,
+            engine_layer(&identity, true).map_err(TestCaseError::fail)?,
+        );
+        for r in &reqs {
+            let decided = harness::engine_layers(&e.0, &e.1, &e.2, r).map_err(TestCaseError::fail)?;
+            let explained =
+                harness::explained_layers(&e.0, &e.1, &e.2, r).map_err(TestCaseError::fail)?;
+            prop_assert_eq!(
+                &explained, &decided,
+                "network {:?} service {:?} identity {:?} request {}",
+                network, service, identity, r
+            );
+        }
     }
 }

@@ -130,6 +130,7 @@ fn audit(c: &mut Criterion) {
         failure_reason: None,
         matched_statements: Some("service#0(AllowAll)".into()),
         mode: "enforce",
+        shadow: None,
     };
     let mut buf = Vec::with_capacity(1024);
     c.bench_function("access_log/write_json", |b| {

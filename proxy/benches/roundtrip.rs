@@ -97,6 +97,7 @@ async fn proxy_with(up: SocketAddr, access_log: AccessLogTarget, auth: bool) -> 
         server: ServerConfig::default(),
         access_log,
         access_log_queue: 65536,
+        decision_log: None,
         version: "bench".to_owned(),
     };
     let proxy = Proxy::bind(config).await.unwrap();

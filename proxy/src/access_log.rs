@@ -84,6 +84,9 @@ pub struct AccessRecord {
     pub matched_statements: Option<Arc<str>>,
     /// `enforce` or `audit`.
     pub mode: &'static str,
+    /// The shadow decision (`shadowDecision`, `shadowMatchedStatements`); `None` without
+    /// shadow policies.
+    pub shadow: Option<crate::layers::authorize::ShadowRecord>,
 }
 
 const DASH: &str = "-";
@@ -163,6 +166,22 @@ struct Line<'a> {
     authn_result: &'a str,
     matched_statements: &'a str,
     mode: &'a str,
+    shadow_decision: &'a str,
+    shadow_matched_statements: &'a str,
+}
+
+/// A record the log writer turns into one line, off the request path: the access log's
+/// [`AccessRecord`] and the decision log's entry share the queue, the drop counting, the
+/// batching and the reopening below.
+pub trait LogLine: Send + 'static {
+    /// Appends the JSON line (with its `\n`) to `buf`.
+    fn write_line(&self, buf: &mut Vec<u8>) -> Result<(), serde_json::Error>;
+}
+
+impl LogLine for AccessRecord {
+    fn write_line(&self, buf: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        self.write_json(buf)
+    }
 }
 
 impl AccessRecord {
@@ -181,6 +200,7 @@ impl AccessRecord {
             Some(AuthnResult::Anonymous) => "Anonymous",
             _ => DASH,
         };
+        let shadow_matched = self.shadow.as_ref().map(|s| s.matched_text());
         let line = Line {
             start_time: start,
             request_id: header_str(self.request_id.as_ref()),
@@ -215,6 +235,11 @@ impl AccessRecord {
                 Some(listed) => listed,
             },
             mode: self.mode,
+            shadow_decision: self.shadow.as_ref().map_or(DASH, |s| s.decision_label()),
+            shadow_matched_statements: match shadow_matched.as_deref() {
+                None | Some("") => DASH,
+                Some(listed) => listed,
+            },
         };
         serde_json::to_writer(&mut *buf, &line)?;
         buf.push(b'\n');
@@ -223,13 +248,22 @@ impl AccessRecord {
 }
 
 /// The sending side, cloned into every connection's stack.
-#[derive(Debug, Clone)]
-pub struct AccessLog {
-    tx: Option<mpsc::Sender<AccessRecord>>,
+#[derive(Debug)]
+pub struct AccessLog<R = AccessRecord> {
+    tx: Option<mpsc::Sender<R>>,
     dropped: IntCounter,
 }
 
-impl AccessLog {
+impl<R> Clone for AccessLog<R> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+            dropped: self.dropped.clone(),
+        }
+    }
+}
+
+impl<R> AccessLog<R> {
     /// A log that writes nothing.
     pub fn off(dropped: IntCounter) -> Self {
         Self { tx: None, dropped }
@@ -241,7 +275,7 @@ impl AccessLog {
     }
 
     /// Hands `record` to the writer, or drops and counts it when the writer is behind.
-    pub fn submit(&self, record: AccessRecord) {
+    pub fn submit(&self, record: R) {
         if let Some(tx) = &self.tx {
             if tx.try_send(record).is_err() {
                 self.dropped.inc();
@@ -278,6 +312,27 @@ impl AccessLogReopen {
 pub struct AccessLogOpenError {
     path: PathBuf,
     source: std::io::Error,
+}
+
+/// The decision log file cannot be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open decision log `{}`: {}; check the directory exists and is writable (`--decision-log`)", .0.path.display(), .0.source)]
+pub struct DecisionLogOpenError(pub AccessLogOpenError);
+
+/// Starts a writer of `R` lines appended to the file at `path` (reopened on request like the
+/// access log's); `dropped` counts the records lost because the writer fell behind.
+pub async fn spawn_file<R: LogLine>(
+    path: &std::path::Path,
+    capacity: usize,
+    dropped: IntCounter,
+) -> Result<(AccessLog<R>, AccessLogWriter), AccessLogOpenError> {
+    let file = open_file(path).await?;
+    Ok(start(
+        Box::new(file),
+        Some(path.to_path_buf()),
+        capacity,
+        dropped,
+    ))
 }
 
 /// Starts the writer for `target` with a queue of `capacity` records; `dropped` counts losses.
@@ -328,12 +383,12 @@ pub fn spawn_with_writer(
     start(out, None, capacity, dropped)
 }
 
-fn start(
+fn start<R: LogLine>(
     out: Box<dyn AsyncWrite + Send + Unpin>,
     path: Option<PathBuf>,
     capacity: usize,
     dropped: IntCounter,
-) -> (AccessLog, AccessLogWriter) {
+) -> (AccessLog<R>, AccessLogWriter) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     let stop = Arc::new(tokio::sync::Notify::new());
     let reopen = AccessLogReopen::default();
@@ -373,7 +428,7 @@ impl Sink {
         match open_file(path).await {
             Ok(file) => {
                 self.out = tokio::io::BufWriter::with_capacity(64 * 1024, Box::new(file));
-                eprintln!("trellis: access log reopened: {}", path.display());
+                eprintln!("trellis: log reopened: {}", path.display());
             }
             Err(e) => eprintln!("trellis: {e}; still writing to the file opened before"),
         }
@@ -388,8 +443,8 @@ impl Sink {
 /// line is at most this late.
 const FLUSH_DELAY: std::time::Duration = std::time::Duration::from_millis(20);
 
-async fn write_loop(
-    mut rx: mpsc::Receiver<AccessRecord>,
+async fn write_loop<R: LogLine>(
+    mut rx: mpsc::Receiver<R>,
     mut sink: Sink,
     stop: Arc<tokio::sync::Notify>,
 ) -> std::io::Result<()> {
@@ -424,7 +479,7 @@ async fn write_loop(
         };
         let Some(record) = record else { break };
         buf.clear();
-        if record.write_json(&mut buf).is_ok() {
+        if record.write_line(&mut buf).is_ok() {
             sink.out.write_all(&buf).await?;
         }
         // Batch while records keep coming; once the queue is empty, flush now unless the

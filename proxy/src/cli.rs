@@ -9,8 +9,13 @@ mod json_stream;
 mod output;
 mod policy_check;
 mod policy_eval;
+mod policy_explain;
+mod policy_replay;
 mod principals_check;
 mod run;
+
+pub(crate) use eval_caller::find as find_caller;
+pub(crate) use output::text_line as diagnostic_line;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -64,6 +69,12 @@ enum PolicyCommand {
     Check(policy_check::CheckArgs),
     /// Decide request contexts against policies, one JSON decision per request.
     Eval(policy_eval::EvalArgs),
+    /// Explain why one request context is allowed or denied: every layer and every statement
+    /// with the first element that did not match, then the decision.
+    Explain(policy_explain::ExplainArgs),
+    /// Decide the requests of a decision log again with candidate policies and report what
+    /// would change.
+    Replay(policy_replay::ReplayArgs),
 }
 
 /// Parses `args` (program name first) and runs the subcommand; returns the exit code.
@@ -126,6 +137,13 @@ where
         Command::Policy(PolicyCommand::Eval(args)) => {
             let stdin = std::io::stdin();
             policy_eval::run(&args, &mut stdin.lock(), &mut out, &mut err)
+        }
+        Command::Policy(PolicyCommand::Explain(args)) => {
+            let stdin = std::io::stdin();
+            policy_explain::run(&args, &mut stdin.lock(), &mut out, &mut err)
+        }
+        Command::Policy(PolicyCommand::Replay(args)) => {
+            policy_replay::run(&args, &mut out, &mut err)
         }
         Command::Principals(PrincipalsCommand::Check(args)) => {
             principals_check::run(&args, &mut out, &mut err)

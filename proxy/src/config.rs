@@ -20,7 +20,7 @@ use crate::normalize::PathRules;
 use crate::proxy::ProxyConfig;
 use crate::request_head::{HeaderRules, Underscores, Xff};
 use crate::server::ServerConfig;
-use crate::snapshot::{AuthType, SnapshotConfig};
+use crate::snapshot::{AuthType, ShadowConfig, SnapshotConfig};
 use crate::stack::StackConfig;
 use crate::sts::StsConfig;
 use crate::upstream::{UpstreamConfig, UpstreamProtocol, UpstreamRoots};
@@ -189,6 +189,10 @@ pub struct RunArgs {
         value_name = "stdout|off|FILE"
     )]
     pub access_log: String,
+    /// Append one JSON line per decided request to this file, for `trellis policy replay`
+    /// (reopened on SIGHUP).
+    #[arg(long, env = "TRELLIS_DECISION_LOG", value_name = "FILE")]
+    pub decision_log: Option<PathBuf>,
     /// Allowed difference between X-Amz-Date and now.
     #[arg(
         long,
@@ -292,6 +296,31 @@ pub struct RunArgs {
         value_name = "N"
     )]
     pub sts_cache: String,
+    /// A candidate service policy, decided beside the enforced one and never enforced.
+    #[arg(long, env = "TRELLIS_SHADOW_SERVICE_POLICY", value_name = "FILE")]
+    pub shadow_service_policy: Option<PathBuf>,
+    /// A candidate network policy, decided beside the enforced one and never enforced.
+    #[arg(long, env = "TRELLIS_SHADOW_NETWORK_POLICY", value_name = "FILE")]
+    pub shadow_network_policy: Option<PathBuf>,
+}
+
+/// A shadow policy file: not the enforced file itself, whose shadow decision would always
+/// equal the enforced one and hide a mistyped flag. (An empty value is refused by the parser.)
+fn shadow_file(
+    flag: &'static str,
+    shadow: Option<PathBuf>,
+    enforced: Option<&std::path::Path>,
+) -> Result<Option<PathBuf>, ConfigError> {
+    match shadow {
+        Some(p) if Some(p.as_path()) == enforced => Err(ConfigError::new(
+            flag,
+            format!(
+                "`{}` is the enforced policy file itself; give the candidate policy to compare with it",
+                p.display()
+            ),
+        )),
+        p => Ok(p),
+    }
 }
 
 /// A flag value is invalid.
@@ -345,6 +374,8 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// `--access-log`.
     pub access_log: AccessLogTarget,
+    /// `--decision-log`.
+    pub decision_log: Option<PathBuf>,
     /// `--max-clock-skew`.
     pub max_clock_skew: Duration,
     /// `--source-vpc`.
@@ -371,6 +402,8 @@ pub struct Config {
     pub shutdown_delay: Duration,
     /// `--sts-audience`, `--sts-endpoint`, `--sts-cache`; `None` without an audience.
     pub sts: Option<StsConfig>,
+    /// `--shadow-service-policy`, `--shadow-network-policy`.
+    pub shadow: ShadowConfig,
 }
 
 /// `IP:PORT`, or `HOST:PORT` resolved once, here at start (the first IPv4 address the name
@@ -605,6 +638,8 @@ impl Config {
             }
             f => AccessLogTarget::File(PathBuf::from(f)),
         };
+        // clap refuses an empty path itself, naming the flag.
+        let decision_log = a.decision_log;
         let network_auth = a.network_auth_type.map_or(
             if a.network_policy.is_some() {
                 AuthType::AwsIam
@@ -620,6 +655,18 @@ impl Config {
                 "is empty; give a value or leave the flag out",
             )),
             v => Ok(v),
+        };
+        let shadow = ShadowConfig {
+            network_policy: shadow_file(
+                "shadow-network-policy",
+                a.shadow_network_policy,
+                a.network_policy.as_deref(),
+            )?,
+            service_policy: shadow_file(
+                "shadow-service-policy",
+                a.shadow_service_policy,
+                a.service_policy.as_deref(),
+            )?,
         };
         Ok(Config {
             listen: addr("listen", &a.listen)?,
@@ -644,6 +691,7 @@ impl Config {
             },
             tls,
             access_log,
+            decision_log,
             max_clock_skew: duration("max-clock-skew", &a.max_clock_skew)?,
             source_vpc: non_empty("source-vpc", a.source_vpc)?,
             source_vpc_owner: non_empty("source-vpc-owner", a.source_vpc_owner)?,
@@ -669,6 +717,7 @@ impl Config {
             max_connections: max_connections(&a.max_connections)?,
             shutdown_delay: duration("shutdown-delay", &a.shutdown_delay)?,
             sts: sts(a.sts_audience, a.sts_endpoint, &a.sts_cache)?,
+            shadow,
         })
     }
 
@@ -756,6 +805,7 @@ impl Config {
             },
             access_log: self.access_log.clone(),
             access_log_queue: 8192,
+            decision_log: self.decision_log.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
         }
     }

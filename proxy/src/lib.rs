@@ -28,6 +28,7 @@ pub mod body;
 pub mod caller_identity;
 pub mod cli;
 pub mod config;
+pub mod decision_log;
 pub mod error;
 pub mod layers;
 pub mod metrics;

@@ -212,6 +212,7 @@ pub struct Metrics {
     mode: IntGaugeVec,
     statements: IntGaugeVec,
     access_log_dropped: IntCounter,
+    decision_log_dropped: IntCounter,
     example_keys: IntGauge,
     tls_not_after: IntGauge,
     tls_reloads: IntCounterVec,
@@ -332,6 +333,11 @@ impl Metrics {
         registry.register(Box::new(statements.clone()))?;
         registry.register(Box::new(build_info.clone()))?;
         registry.register(Box::new(access_log_dropped.clone()))?;
+        let decision_log_dropped = IntCounter::new(
+            "trellis_decision_log_dropped_total",
+            "Decision-log lines dropped because the writer fell behind or a write failed.",
+        )?;
+        registry.register(Box::new(decision_log_dropped.clone()))?;
         registry.register(Box::new(last_reload_success.clone()))?;
         registry.register(Box::new(policy_info.clone()))?;
         registry.register(Box::new(mode.clone()))?;
@@ -364,6 +370,7 @@ impl Metrics {
             mode,
             statements,
             access_log_dropped,
+            decision_log_dropped,
             example_keys,
             tls_not_after,
             tls_reloads,
@@ -404,6 +411,11 @@ impl Metrics {
     /// `trellis_access_log_dropped_total`.
     pub fn access_log_dropped(&self) -> &IntCounter {
         &self.access_log_dropped
+    }
+
+    /// `trellis_decision_log_dropped_total`.
+    pub fn decision_log_dropped(&self) -> &IntCounter {
+        &self.decision_log_dropped
     }
 
     /// Resolves the `trellis_authz_decisions_total` handles of the snapshot about to be put in

@@ -93,6 +93,22 @@ impl NormalizedPath {
         Ok(Self { target, path_len })
     }
 
+    /// A path already normalized and a query already as forwarded, as a decision log records
+    /// them: `policy replay` must decide on exactly what the proxy decided on, so nothing is
+    /// normalized a second time.
+    pub fn from_recorded(path: &str, query: Option<&str>) -> Self {
+        let mut target = String::with_capacity(path.len() + query.map_or(0, |q| q.len() + 1));
+        target.push_str(path);
+        if let Some(q) = query {
+            target.push('?');
+            target.push_str(q);
+        }
+        Self {
+            target,
+            path_len: path.len(),
+        }
+    }
+
     /// The normalized path, always starting with `/`.
     pub fn path(&self) -> &str {
         &self.target[..self.path_len]

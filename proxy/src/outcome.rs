@@ -22,6 +22,7 @@ struct Facts {
     path: OnceLock<String>,
     authn: OnceLock<AuthnRecord>,
     decision: OnceLock<DecisionRecord>,
+    shadow: OnceLock<crate::layers::authorize::ShadowRecord>,
     failure: OnceLock<Failure>,
     target: OnceLock<SocketAddr>,
     request_body_end: OnceLock<Instant>,
@@ -124,6 +125,16 @@ impl Outcome {
     /// The authorization decision, if an `Authorize` layer ran.
     pub fn decision(&self) -> Option<&DecisionRecord> {
         self.0.decision.get()
+    }
+
+    /// Records the shadow decision (first write wins).
+    pub fn set_shadow(&self, record: crate::layers::authorize::ShadowRecord) {
+        let _ = self.0.shadow.set(record);
+    }
+
+    /// The shadow decision, if shadow policies are configured and `Authorize` ran.
+    pub fn shadow(&self) -> Option<&crate::layers::authorize::ShadowRecord> {
+        self.0.shadow.get()
     }
 
     /// Records how the request failed (first write wins).

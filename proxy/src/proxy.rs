@@ -33,6 +33,8 @@ pub struct ProxyConfig {
     pub access_log_queue: usize,
     /// `trellis_build_info{version}`.
     pub version: String,
+    /// `--decision-log`: the file every decision is appended to.
+    pub decision_log: Option<std::path::PathBuf>,
 }
 
 /// The data plane cannot start.
@@ -57,6 +59,9 @@ pub enum ProxyStartError {
     /// The stack cannot be built.
     #[error(transparent)]
     Stack(#[from] StackError),
+    /// The decision log cannot be opened.
+    #[error(transparent)]
+    DecisionLog(#[from] crate::access_log::DecisionLogOpenError),
 }
 
 /// A bound, not yet serving data plane.
@@ -69,6 +74,7 @@ pub struct Proxy {
     listener: TcpListener,
     admin: Option<TcpListener>,
     log_writer: AccessLogWriter,
+    decision_log_writer: Option<AccessLogWriter>,
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, ProxyStartError> {
@@ -93,7 +99,21 @@ impl Proxy {
             metrics.access_log_dropped().clone(),
         )
         .await?;
-        let stack = Stack::new(&config.stack, Arc::clone(&metrics), log)?;
+        let mut stack = Stack::new(&config.stack, Arc::clone(&metrics), log)?;
+        let decision_log_writer = match &config.decision_log {
+            Some(path) => {
+                let (log, writer) = crate::access_log::spawn_file(
+                    path,
+                    config.access_log_queue,
+                    metrics.decision_log_dropped().clone(),
+                )
+                .await
+                .map_err(crate::access_log::DecisionLogOpenError)?;
+                stack.set_decision_log(log);
+                Some(writer)
+            }
+            None => None,
+        };
         Ok(Self {
             metrics,
             ready: Readiness::new(),
@@ -102,6 +122,7 @@ impl Proxy {
             listener,
             admin,
             log_writer,
+            decision_log_writer,
         })
     }
 
@@ -118,6 +139,13 @@ impl Proxy {
     /// The handle that reopens the access-log file (`SIGHUP`, after logrotate).
     pub fn access_log_reopener(&self) -> AccessLogReopen {
         self.log_writer.reopener()
+    }
+
+    /// The handle that reopens the decision-log file (`SIGHUP`), when there is one.
+    pub fn decision_log_reopener(&self) -> Option<AccessLogReopen> {
+        self.decision_log_writer
+            .as_ref()
+            .map(AccessLogWriter::reopener)
     }
 
     /// The address callers connect to.
@@ -208,6 +236,9 @@ impl Proxy {
         // The stack's clones (and their log senders) are gone with the connections.
         drop(self.stack);
         self.log_writer.shutdown().await?;
+        if let Some(writer) = self.decision_log_writer {
+            writer.shutdown().await?;
+        }
         Ok(report)
     }
 }

@@ -10,6 +10,7 @@
 mod build;
 mod labels;
 mod read_headers;
+mod shadow;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -28,6 +29,7 @@ use crate::principals::PrincipalStore;
 
 pub(crate) use build::caller_view;
 pub use build::{load, LoadError};
+pub use shadow::{Shadow, ShadowConfig, ShadowMetrics};
 
 /// `--service-auth-type` / `--network-auth-type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +116,8 @@ pub struct Snapshot {
     read_headers: Box<[HeaderName]>,
     /// The query keys they read, lower-cased.
     read_query_keys: Box<[String]>,
+    /// The never-enforced shadow policies, when configured.
+    shadow: Option<Shadow>,
 }
 
 /// How a matched identity statement finds its counter: by its Sid, or, unnamed, by the
@@ -187,6 +191,11 @@ impl Snapshot {
         &self.read_query_keys
     }
 
+    /// The shadow policies, when configured.
+    pub fn shadow(&self) -> Option<&Shadow> {
+        self.shadow.as_ref()
+    }
+
     /// The files in force, for `/policy`.
     pub fn files(&self) -> &[LoadedFile] {
         &self.files
@@ -256,6 +265,8 @@ pub struct SnapshotHandle {
     config: Arc<SnapshotConfig>,
     metrics: Arc<Metrics>,
     ready: Readiness,
+    /// The shadow files and their metric, when any is configured.
+    shadow: Option<Arc<(ShadowConfig, ShadowMetrics)>>,
 }
 
 impl SnapshotHandle {
@@ -265,7 +276,28 @@ impl SnapshotHandle {
         metrics: Arc<Metrics>,
         ready: Readiness,
     ) -> Result<Self, Vec<LoadError>> {
-        let snapshot = load(&config, &metrics)?;
+        Self::load_initial_with_shadow(config, ShadowConfig::default(), metrics, ready)
+    }
+
+    /// [`Self::load_initial`] with shadow policies (none when `shadow` is empty). A bad shadow
+    /// file stops the start like any bad policy file: there is no last good version yet.
+    pub fn load_initial_with_shadow(
+        config: SnapshotConfig,
+        shadow: ShadowConfig,
+        metrics: Arc<Metrics>,
+        ready: Readiness,
+    ) -> Result<Self, Vec<LoadError>> {
+        let shadow = if shadow.is_empty() {
+            None
+        } else {
+            let m = ShadowMetrics::register(metrics.registry())
+                .map_err(|e| vec![LoadError(format!("trellis: {e}"))])?;
+            Some(Arc::new((shadow, m)))
+        };
+        let mut snapshot = load(&config, &metrics)?;
+        if let Some(s) = &shadow {
+            shadow::attach(&mut snapshot, &s.0, &s.1, None, &metrics)?;
+        }
         publish_gauges(&metrics, &snapshot);
         for w in snapshot.example_key_warnings() {
             eprintln!("{w}");
@@ -276,6 +308,7 @@ impl SnapshotHandle {
             config: Arc::new(config),
             metrics,
             ready,
+            shadow,
         })
     }
 
@@ -294,7 +327,18 @@ impl SnapshotHandle {
     /// run it off the request path (the watcher runs it on the blocking pool).
     pub fn reload(&self) -> Result<(), Vec<LoadError>> {
         match load(&self.config, &self.metrics) {
-            Ok(snapshot) => {
+            Ok(mut snapshot) => {
+                if let Some(s) = &self.shadow {
+                    let previous = self.current.load();
+                    if let Err(errors) =
+                        shadow::attach(&mut snapshot, &s.0, &s.1, previous.shadow(), &self.metrics)
+                    {
+                        for e in &errors {
+                            eprintln!("{e}");
+                        }
+                        eprintln!("trellis: shadow policy rejected; its last good version stays, the enforced files reload");
+                    }
+                }
                 publish_gauges(&self.metrics, &snapshot);
                 let warnings = snapshot.example_key_warnings();
                 self.current.store(Arc::new(snapshot));

@@ -129,6 +129,7 @@ impl Stack {
                 service_arn: config.service_arn.as_str().into(),
                 service_network_arn: config.service_network_arn.as_deref().map(Arc::from),
                 mode: config.mode.as_str(),
+                decision_log: None,
             }),
             upstream: Arc::new(Upstream::new(&config.upstream)?),
             target,
@@ -136,6 +137,13 @@ impl Stack {
             path_rules: config.path_rules,
             header_rules: config.header_rules,
         })
+    }
+
+    /// Records every decision into `log` (`--decision-log`); call before serving.
+    pub fn set_decision_log(&mut self, log: crate::decision_log::DecisionLog) {
+        if let Some(audit) = Arc::get_mut(&mut self.audit) {
+            audit.decision_log = Some(log);
+        }
     }
 
     /// The metrics every request is counted in.

@@ -40,6 +40,7 @@ async fn proxy_serves_then_drains_and_flushes_the_log_file() {
         },
         access_log: AccessLogTarget::File(log_path.clone()),
         access_log_queue: 1024,
+        decision_log: None,
         version: "9.9.9".to_owned(),
     };
     let proxy = Proxy::bind(config).await.unwrap();

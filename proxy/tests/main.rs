@@ -1,5 +1,6 @@
 //! The proxy's integration tests in one binary: the in-process stack on loopback against real
-//! upstreams. `signals` stays a binary of its own: it sends real signals to its process.
+//! upstreams. `signals` stays a binary of its own (it sends real signals to its process), and so does
+//! `shadow_alloc` (it installs a counting global allocator).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use trellis_sigv4::test_util as sigv4_support;
@@ -15,5 +16,6 @@ mod lifecycle;
 mod observability;
 mod protocols;
 mod request_reading;
+mod shadow_policies;
 mod sidecar_auth;
 mod transport;

@@ -26,6 +26,7 @@ class Config:
     access_log: bool = False
     authorizer: bool = False
     reload: bool = False
+    shadow: bool = False  # also decide against a shadow service policy of the same size
     needs: str = ""  # a peer that must be installed: nginx | envoy
     baseline: bool = False  # run `Tools.baseline` (another build of trellis) instead
 
@@ -47,6 +48,10 @@ CONFIGS = [
     Config("trellis-sigv4", "trellis",
            "Trellis, SigV4 (warm signing key), 10-statement policy + identity policy, metrics, log off",
            sign="warm"),
+    Config("trellis-shadow", "trellis",
+           "Trellis, `trellis-sigv4` plus a shadow service policy of the same size (10 statements) "
+           "decided beside the enforced one on every request",
+           sign="warm", shadow=True),
     Config("trellis-sigv4-cold", "trellis",
            "Trellis, SigV4 where every request carries a key not seen before (signing key derived per request)",
            sign="cold"),
@@ -142,6 +147,10 @@ def trellis_argv(tools, cfg, d, port):
             "--admin", f"127.0.0.1:{procs.free_port()}",
             "--service-arn", files.SERVICE_ARN, "--service-policy", str(policy),
             "--principals", str(principals), "--access-log", log, "--drain-timeout", "1s"]
+    if cfg.shadow:
+        shadow = policy_dir / "shadow-service-policy.json"
+        files.write_json(shadow, files.auth_policy(cfg.statements))
+        argv += ["--shadow-service-policy", str(shadow)]
     if cfg.sign in STS_SIGNS:
         argv += ["--sts-audience", files.STS_AUDIENCE,
                  "--sts-endpoint", f"http://127.0.0.1:{tools.sts_port}"]

@@ -7,7 +7,9 @@ use crate::diagnostic::Span;
 use crate::json::{Kind, Member, Value};
 use crate::key::{spelling_of, Key, KeyName, Spelling};
 use crate::operator::{Family, Operator, SetQualifier};
+use crate::source::ConditionSource;
 use std::borrow::Cow;
+use std::sync::Arc;
 
 impl Validator<'_> {
     pub(super) fn conditions(
@@ -186,6 +188,13 @@ impl Validator<'_> {
             return None;
         }
         let values = self.policy_values(op, op_name, &texts)?;
-        Some(Condition { op, key, values })
+        let written = texts.iter().map(|(t, _)| Box::from(&**t)).collect();
+        let source = ConditionSource::of(op_name, entry, written, self.index());
+        Some(Condition {
+            op,
+            key,
+            values,
+            source: Arc::new(source),
+        })
     }
 }

@@ -8,6 +8,7 @@ use crate::diagnostic::Span;
 use crate::hash::FxHashMap;
 use crate::json::{Member, Value};
 use crate::principal::PrincipalRule;
+use crate::source::StatementSource;
 use crate::statement::{ListRule, Statement};
 use crate::PolicyKind;
 use std::sync::Arc;
@@ -90,6 +91,7 @@ impl Validator<'_> {
             action: action?,
             resource: resource?,
             conditions: conditions?,
+            source: Arc::new(StatementSource::of(value, members, self.text, self.index())),
         })
     }
 

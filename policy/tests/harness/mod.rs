@@ -241,3 +241,49 @@ pub fn naive_single(policy: &Value, r: &Value) -> Result<(Answer, Vec<usize>), S
         .collect();
     Ok((answer, idx))
 }
+
+/// The statements an explanation reports as matching, as (layer, statement index), sorted.
+fn explained_matches(e: &trellis_policy::explain::Explanation) -> LayerMatches {
+    let mut found: LayerMatches = e
+        .layers
+        .iter()
+        .flat_map(|l| {
+            l.policies.iter().flat_map(move |p| {
+                p.statements.iter().filter(|s| s.is_match()).map(move |s| {
+                    let layer = layer_name(l.layer).unwrap_or_else(|| "policy".into());
+                    (layer, s.index as usize)
+                })
+            })
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// [`engine_layers`] through `explain`: the decision and the matching statements it reports.
+pub fn explained_layers(
+    network: &EngineLayer,
+    service: &EngineLayer,
+    identity: &EngineLayer,
+    r: &Value,
+) -> Result<(Answer, LayerMatches), String> {
+    let req = engine_request(r)?;
+    let layers = Layers {
+        network: network.as_layer(),
+        service: service.as_layer(),
+        identity: identity.as_layer(),
+    };
+    let e = trellis_policy::explain::explain(&layers, &req.request(), &req.context);
+    Ok((engine_answer(&e.decision), explained_matches(&e)))
+}
+
+/// [`engine_single`] through `explain_single`.
+pub fn explained_single(
+    policy: &CompiledPolicy,
+    r: &Value,
+) -> Result<(Answer, Vec<usize>), String> {
+    let req = engine_request(r)?;
+    let e = trellis_policy::explain::explain_single(policy, &req.request(), &req.context);
+    let found = explained_matches(&e).into_iter().map(|(_, i)| i).collect();
+    Ok((engine_answer(&e.decision), found))
+}

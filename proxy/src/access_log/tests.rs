@@ -30,6 +30,7 @@ fn record() -> AccessRecord {
         failure_reason: Some("ClientAccessDenied"),
         matched_statements: None,
         mode: "enforce",
+        shadow: None,
     }
 }
 
@@ -72,6 +73,8 @@ fn line_has_lattice_field_names_and_dashes() {
         "authnResult",
         "matchedStatements",
         "mode",
+        "shadowDecision",
+        "shadowMatchedStatements",
     ];
     assert_eq!(obj.len(), names.len());
     for n in names {

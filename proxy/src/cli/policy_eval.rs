@@ -18,22 +18,23 @@ use super::output::text_line;
 use super::{EXIT_INVALID, EXIT_OK};
 use crate::principals::PrincipalStore;
 
+/// The policy flags of `policy eval`, shared by `policy explain`.
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("policies").required(true).multiple(true)))]
-pub(crate) struct EvalArgs {
+pub(crate) struct PolicyFlags {
     /// One policy that alone decides (any matching statement counts).
     #[arg(long, value_name = "FILE", group = "policies",
           conflicts_with_all = ["service_policy", "network_policy", "identity_policy"])]
-    policy: Option<PathBuf>,
+    pub(crate) policy: Option<PathBuf>,
     /// The service's auth policy (layer `service`, auth type AWS_IAM).
     #[arg(long, value_name = "FILE", group = "policies")]
-    service_policy: Option<PathBuf>,
+    pub(crate) service_policy: Option<PathBuf>,
     /// The service network's auth policy (layer `network`, auth type AWS_IAM).
     #[arg(long, value_name = "FILE", group = "policies")]
-    network_policy: Option<PathBuf>,
+    pub(crate) network_policy: Option<PathBuf>,
     /// An identity-based policy of the caller (layer `identity`; repeat for several).
     #[arg(long, value_name = "FILE", group = "policies")]
-    identity_policy: Vec<PathBuf>,
+    pub(crate) identity_policy: Vec<PathBuf>,
     /// The principals file of `trellis run`: a signed caller's identity policies (layer
     /// `identity`), tags, organization and session come from it, as the proxy would take them.
     #[arg(
@@ -42,7 +43,13 @@ pub(crate) struct EvalArgs {
         group = "policies",
         conflicts_with = "identity_policy"
     )]
-    principals: Option<PathBuf>,
+    pub(crate) principals: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct EvalArgs {
+    #[command(flatten)]
+    pub(crate) policies: PolicyFlags,
     /// Read requests from this file instead of standard input (`-`). Either holds a stream of
     /// JSON values: request objects (on one line or several) and arrays of them.
     #[arg(long, value_name = "FILE")]
@@ -53,13 +60,41 @@ pub(crate) struct EvalArgs {
 }
 
 /// The policies of one run, compiled once.
-enum Policies {
+pub(crate) enum Policies {
     Single(CompiledPolicy),
     Layered {
         network: Option<CompiledPolicy>,
         service: Option<CompiledPolicy>,
         identity: Option<Vec<CompiledPolicy>>,
     },
+}
+
+/// What decides one request: one policy alone, or the Lattice layers.
+pub(crate) enum Selected<'a> {
+    Single(&'a CompiledPolicy),
+    Layers(Layers<'a>),
+}
+
+/// The Lattice layers for one request. The identity layer applies to signed callers only;
+/// with `--principals` a caller's policies are its own, as in `trellis run`.
+fn layered<'a>(
+    network: &'a Option<CompiledPolicy>,
+    service: &'a Option<CompiledPolicy>,
+    identity: &'a Option<Vec<CompiledPolicy>>,
+    req: &Request<'_>,
+    caller: Option<KnownCaller<'a>>,
+) -> Layers<'a> {
+    let identity = match (&req.principal, caller, identity) {
+        (Principal::Anonymous, _, _) => LayerPolicy::Off,
+        (_, Some(c), _) => LayerPolicy::Policies(&c.record.policies),
+        (_, None, Some(policies)) => LayerPolicy::Policies(policies),
+        (_, None, None) => LayerPolicy::Off,
+    };
+    Layers {
+        network: layer(network),
+        service: layer(service),
+        identity,
+    }
 }
 
 /// A layer given on the command line is `AWS_IAM` with that policy; one not given is skipped.
@@ -71,6 +106,22 @@ fn layer(policy: &Option<CompiledPolicy>) -> LayerPolicy<'_> {
 }
 
 impl Policies {
+    /// The one policy of `--policy`, or the layers for this request.
+    pub(crate) fn select<'a>(
+        &'a self,
+        req: &Request<'_>,
+        caller: Option<KnownCaller<'a>>,
+    ) -> Selected<'a> {
+        match self {
+            Policies::Single(policy) => Selected::Single(policy),
+            Policies::Layered {
+                network,
+                service,
+                identity,
+            } => Selected::Layers(layered(network, service, identity, req, caller)),
+        }
+    }
+
     /// Decides `req`; also returns the layers that took part, in evaluation order.
     fn decide(
         &self,
@@ -89,19 +140,7 @@ impl Policies {
                 service,
                 identity,
             } => {
-                // The identity layer applies to signed callers only; with `--principals` a
-                // caller's policies are its own, as in `trellis run`.
-                let identity = match (&req.principal, caller, identity) {
-                    (Principal::Anonymous, _, _) => LayerPolicy::Off,
-                    (_, Some(c), _) => LayerPolicy::Policies(&c.record.policies),
-                    (_, None, Some(policies)) => LayerPolicy::Policies(policies),
-                    (_, None, None) => LayerPolicy::Off,
-                };
-                let layers = Layers {
-                    network: layer(network),
-                    service: layer(service),
-                    identity,
-                };
+                let layers = layered(network, service, identity, req, caller);
                 let taking_part = [
                     (layers.network, Layer::Network),
                     (layers.service, Layer::Service),
@@ -123,10 +162,10 @@ pub(crate) fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> i32 {
-    let Some(policies) = load_policies(args, err) else {
+    let Some(policies) = load_policies(&args.policies, err) else {
         return EXIT_INVALID;
     };
-    let principals = match &args.principals {
+    let principals = match &args.policies.principals {
         Some(path) => match load_principals(path, err) {
             Some(store) => Some(store),
             None => return EXIT_INVALID,
@@ -229,49 +268,19 @@ impl Session<'_> {
                 return self.bad(&at, &message, out);
             }
         };
-        let request = match EvalRequest::from_value(&value) {
-            Ok(request) => request,
+        let principals = self.principals;
+        let policies = self.policies;
+        let matches = &mut self.matches;
+        let decided = with_request(&value, principals, |request, req, context, caller| {
+            let (decision, layers) = policies.decide(req, context, caller, matches);
+            (request.expect, request.name.clone(), decision, layers)
+        });
+        let (expect, name, decision, layers) = match decided {
+            Ok(decided) => decided,
             Err(message) => return self.bad(&label, &message, out),
         };
-        let mut req = request.request();
-        let caller = match (self.principals, &req.principal) {
-            (Some(store), Principal::Caller { .. }) => {
-                match eval_caller::find(store, &request.principal) {
-                    Some(caller) => Some(caller),
-                    None => {
-                        let message = format!(
-                            "principal `{}` is not in the principals file: `trellis run` would refuse its requests (unknown access key); add it there, or evaluate without `--principals`",
-                            request.principal
-                        );
-                        return self.bad(&label, &message, out);
-                    }
-                }
-            }
-            _ => None,
-        };
-        let explicit: Vec<String> = value
-            .get("context")
-            .and_then(json::Value::as_object)
-            .map(|members| members.iter().map(|m| m.key.to_ascii_lowercase()).collect())
-            .unwrap_or_default();
-        let with_caller;
-        let context: &dyn Context = match caller {
-            Some(caller) => {
-                req.principal = caller.principal();
-                with_caller = CallerContext {
-                    given: &request.context,
-                    explicit: &explicit,
-                    caller,
-                };
-                &with_caller
-            }
-            None => &request.context,
-        };
-        let (decision, layers) = self
-            .policies
-            .decide(&req, context, caller, &mut self.matches);
         if self.check {
-            self.report_check(&label, &request, &decision, out);
+            self.report_check(&label, expect, name.as_deref(), &decision, out);
         } else {
             let single = matches!(self.policies, Policies::Single(_));
             let line = DecisionLine::new(&decision, &self.matches, single, layers);
@@ -283,11 +292,12 @@ impl Session<'_> {
     fn report_check(
         &mut self,
         label: &str,
-        request: &EvalRequest,
+        expect: Option<Effect>,
+        name: Option<&str>,
         decision: &Decision,
         out: &mut dyn Write,
     ) {
-        let name = request.name.as_deref().unwrap_or(label);
+        let name = name.unwrap_or(label);
         let got = effect_name(decision.effect);
         let single = matches!(self.policies, Policies::Single(_));
         let detail = format!(
@@ -295,7 +305,7 @@ impl Session<'_> {
             reason_name(decision.reason),
             reported_layer(decision, single).unwrap_or("no layer")
         );
-        match request.expect {
+        match expect {
             Some(expected) if expected == decision.effect => {
                 self.passed += 1;
                 let _ = writeln!(out, "PASS {name}: expected {got}, got {got} ({detail})");
@@ -341,10 +351,55 @@ impl Session<'_> {
     }
 }
 
+/// Reads a CONTRACT §5 request object and hands `f` the engine's request and context; with
+/// `--principals` the caller's identity, tags, organization and session come from the file, as
+/// `trellis run` takes them. `Err` says what is wrong with the request.
+pub(crate) fn with_request<R>(
+    value: &json::Value,
+    principals: Option<&PrincipalStore>,
+    f: impl FnOnce(&EvalRequest, &Request<'_>, &dyn Context, Option<KnownCaller<'_>>) -> R,
+) -> Result<R, String> {
+    let request = EvalRequest::from_value(value)?;
+    let mut req = request.request();
+    let caller = match (principals, &req.principal) {
+        (Some(store), Principal::Caller { .. }) => {
+            match eval_caller::find(store, &request.principal) {
+                Some(caller) => Some(caller),
+                None => {
+                    return Err(format!(
+                        "principal `{}` is not in the principals file: `trellis run` would refuse its requests (unknown access key); add it there, or evaluate without `--principals`",
+                        request.principal
+                    ));
+                }
+            }
+        }
+        _ => None,
+    };
+    let explicit: Vec<String> = value
+        .get("context")
+        .and_then(json::Value::as_object)
+        .map(|members| members.iter().map(|m| m.key.to_ascii_lowercase()).collect())
+        .unwrap_or_default();
+    let with_caller;
+    let context: &dyn Context = match caller {
+        Some(caller) => {
+            req.principal = caller.principal();
+            with_caller = CallerContext {
+                given: &request.context,
+                explicit: &explicit,
+                caller,
+            };
+            &with_caller
+        }
+        None => &request.context,
+    };
+    Ok(f(&request, &req, context, caller))
+}
+
 /// What a policy test looks like, for the message when there is none.
 const EXAMPLE_TEST: &str = r#"{"name": "checkout reads orders", "principal": "arn:aws:sts::111122223333:assumed-role/checkout/task-1", "action": "vpc-lattice-svcs:Invoke", "resource": "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0/orders", "expect": "Allow"}"#;
 
-fn load_principals(path: &Path, err: &mut dyn Write) -> Option<PrincipalStore> {
+pub(crate) fn load_principals(path: &Path, err: &mut dyn Write) -> Option<PrincipalStore> {
     let name = path.display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -373,7 +428,7 @@ fn load_principals(path: &Path, err: &mut dyn Write) -> Option<PrincipalStore> {
     }
 }
 
-fn load_policies(args: &EvalArgs, err: &mut dyn Write) -> Option<Policies> {
+pub(crate) fn load_policies(args: &PolicyFlags, err: &mut dyn Write) -> Option<Policies> {
     let mut failed = false;
     let mut load = |path: &Path, kind: Option<PolicyKind>| -> Option<CompiledPolicy> {
         let name = path.display().to_string();

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::access_log::AccessLogReopen;
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -112,8 +113,9 @@ pub(crate) async fn serve(
             return EXIT_INVALID;
         }
     }
-    let handle = match SnapshotHandle::load_initial(
+    let handle = match SnapshotHandle::load_initial_with_shadow(
         config.snapshot.clone(),
+        config.shadow.clone(),
         proxy.metrics().clone(),
         proxy.readiness().clone(),
     ) {
@@ -135,7 +137,8 @@ pub(crate) async fn serve(
         debounce: RELOAD_DEBOUNCE,
         events: true,
     };
-    let files = config.snapshot.files();
+    let mut files = config.snapshot.files();
+    files.extend(config.shadow.files());
     let policy_watcher = if files.is_empty() {
         None
     } else {
@@ -169,12 +172,14 @@ pub(crate) async fn serve(
     let policy_trigger = policy_watcher.as_ref().map(ReloadHandle::trigger_fn);
     let tls_trigger = tls_watcher.as_ref().map(ReloadHandle::trigger_fn);
     let reopen = proxy.access_log_reopener();
+    let reopen_decisions = proxy.decision_log_reopener();
     let on_hup = move || {
         policy_trigger
             .iter()
             .chain(tls_trigger.iter())
             .for_each(|t| t());
         reopen.reopen();
+        reopen_decisions.iter().for_each(AccessLogReopen::reopen);
     };
     if let Err(e) = crate::signals::forward_sighup(on_hup) {
         let _ = writeln!(err, "trellis run: {e}; SIGHUP will not reload");

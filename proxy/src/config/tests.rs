@@ -381,3 +381,69 @@ fn a_bad_sts_audience_or_cache_names_its_flag() {
     let c = parse(&["--sts-audience", "svc-1", "--sts-cache", "5"]).unwrap();
     assert_eq!(c.sts.unwrap().cache_entries, 5);
 }
+
+#[test]
+fn shadow_policy_flags_fill_the_shadow_config_and_default_to_none() {
+    assert!(parse(&[]).unwrap().shadow.is_empty());
+    let c = parse(&[
+        "--service-policy",
+        "s.json",
+        "--shadow-service-policy",
+        "candidate-s.json",
+        "--shadow-network-policy",
+        "candidate-n.json",
+    ])
+    .unwrap();
+    assert_eq!(
+        c.shadow.service_policy.as_deref(),
+        Some(std::path::Path::new("candidate-s.json"))
+    );
+    assert_eq!(
+        c.shadow.network_policy.as_deref(),
+        Some(std::path::Path::new("candidate-n.json"))
+    );
+    assert_eq!(c.shadow.files().len(), 2);
+    // Shadow files are not enforced files.
+    assert_eq!(c.snapshot.files(), vec![std::path::PathBuf::from("s.json")]);
+}
+
+#[test]
+fn a_shadow_policy_that_is_the_enforced_file_itself_names_its_flag() {
+    let e = invalid(&[
+        "--service-policy",
+        "s.json",
+        "--shadow-service-policy",
+        "s.json",
+    ]);
+    assert_eq!(e.flag, "shadow-service-policy");
+    assert!(
+        e.message.contains("enforced policy file itself"),
+        "{}",
+        e.message
+    );
+    let e = invalid(&[
+        "--network-policy",
+        "n.json",
+        "--shadow-network-policy",
+        "n.json",
+    ]);
+    assert_eq!(e.flag, "shadow-network-policy");
+}
+
+#[test]
+fn the_decision_log_is_off_unless_given_and_an_empty_path_is_refused_naming_the_flag() {
+    assert_eq!(parse(&[]).unwrap().decision_log, None);
+    let c = parse(&["--decision-log", "/var/log/trellis/decisions.jsonl"]).unwrap();
+    assert_eq!(
+        c.decision_log,
+        Some(PathBuf::from("/var/log/trellis/decisions.jsonl"))
+    );
+    assert_eq!(
+        c.proxy_config(None).decision_log,
+        Some(PathBuf::from("/var/log/trellis/decisions.jsonl"))
+    );
+    match parse(&["--decision-log", ""]) {
+        Err(ParseError::Usage(e)) => assert!(e.to_string().contains("--decision-log")),
+        other => panic!("expected a usage error, got {other:?}"),
+    }
+}

@@ -35,6 +35,8 @@ pub struct AuditContext {
     pub service_network_arn: Option<Arc<str>>,
     /// `mode`: `enforce` or `audit`.
     pub mode: &'static str,
+    /// `--decision-log`: handed to `Authorize` through the request's extensions.
+    pub decision_log: Option<crate::decision_log::DecisionLog>,
 }
 
 /// Adds [`Audit`].
@@ -160,6 +162,9 @@ impl Pending {
                 c.inc();
             }
         }
+        if let Some(s) = o.shadow() {
+            s.count();
+        }
         let Some(facts) = self.log else {
             return;
         };
@@ -197,6 +202,7 @@ impl Pending {
             failure_reason: o.failure().map(|f| f.reason),
             matched_statements: decision.map(|d| Arc::clone(&d.matched)),
             mode: self.ctx.mode,
+            shadow: o.shadow().cloned(),
         };
         self.ctx.log.submit(record);
     }
@@ -235,6 +241,9 @@ where
             head_bytes_sent: 0,
         };
         parts.extensions.insert(outcome.clone());
+        if let Some(log) = &self.ctx.decision_log {
+            parts.extensions.insert(log.clone());
+        }
         let req = Request::from_parts(parts, Metered::new(body, outcome));
         ResponseFuture {
             inner: self.inner.call(req),

@@ -7,6 +7,7 @@
 
 mod context;
 mod query_groups;
+mod shadow;
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use tower_service::Service;
 use trellis_policy::{decide, LayerPolicy, Layers, Matched, Principal, Reason};
 
 pub use self::context::{iso8601, RequestContext};
+pub use self::shadow::ShadowRecord;
 use super::ConnectionInfo;
 use crate::auth::{AuthSettings, AuthenticatedCaller, IdentityPolicies, Mode};
 use crate::body::ProxyBody;
@@ -167,6 +169,11 @@ pub fn authorize<B>(
             resource,
         };
         let decision = decide(&layers, &request, &context, matches);
+        if let Some(log) = ext.get::<crate::decision_log::DecisionLog>() {
+            log_decision(
+                log, req, settings, caller, &layers, decision, matches, &context,
+            );
+        }
         let denied = decision
             .layer
             .filter(|_| decision.reason != Reason::Allowed)
@@ -178,6 +185,18 @@ pub fn authorize<B>(
                 matched: matched_list(matches).into(),
                 counters: snapshot.decision_counters(caller.principal, matches, denied),
             });
+            // After the enforced decision is recorded: the scratch list is reused.
+            if let Some(record) = shadow::decide_shadow(
+                snapshot,
+                &layers,
+                &request,
+                &context,
+                matches,
+                caller.principal,
+                denied.is_none(),
+            ) {
+                outcome.set_shadow(record);
+            }
         }
         match (denied, settings.mode) {
             (Some((layer, explicit)), Mode::Enforce) => {
@@ -190,6 +209,51 @@ pub fn authorize<B>(
             _ => Ok(()),
         }
     })
+}
+
+/// Hands the decision to the decision log (`--decision-log`): references and clones only, the
+/// writer task formats.
+#[allow(clippy::too_many_arguments)]
+fn log_decision<B>(
+    log: &crate::decision_log::DecisionLog,
+    req: &Request<B>,
+    settings: &AuthSettings,
+    caller: &AuthenticatedCaller,
+    layers: &Layers<'_>,
+    decision: trellis_policy::Decision,
+    matches: &[Matched],
+    context: &RequestContext<'_>,
+) {
+    use crate::decision_log::{CallerRef, DecisionEntry};
+    let caller_ref = match (&caller.token, caller.principal) {
+        (Some(token), _) => Some(CallerRef::Token(Arc::clone(token))),
+        (None, Some(handle)) => Some(CallerRef::Listed(Arc::clone(&caller.snapshot), handle)),
+        (None, None) => None,
+    };
+    let on = |l: &LayerPolicy<'_>| matches!(l, LayerPolicy::Policies(_));
+    log.submit(DecisionEntry {
+        time: context.now,
+        // `decide` skips the identity layer exactly when it is `Off` here (anonymous callers
+        // have no principal record, hence `Off`).
+        evaluated: [
+            on(&layers.network),
+            on(&layers.service),
+            on(&layers.identity),
+        ],
+        caller: caller_ref,
+        identity: context.caller.cloned(),
+        method: req.method().clone(),
+        path: context.path.clone(),
+        headers: req.headers().clone(),
+        conn: context.conn.copied(),
+        service_arn: Arc::clone(&settings.service_arn),
+        service_network_arn: settings.service_network_arn.clone(),
+        source_vpc: settings.source_vpc.clone(),
+        source_vpc_owner: settings.source_vpc_owner.clone(),
+        xff: settings.xff,
+        decision,
+        matched: matches.to_vec(),
+    });
 }
 
 impl<S, B> Service<Request<B>> for Authorize<S>

@@ -38,7 +38,7 @@ fn read(path: &Path, errors: &mut Vec<LoadError>) -> Option<String> {
 /// A statement's `statement` label: its Sid, else a hash of its text (stable when other
 /// statements are added, removed or reordered, unlike its position), else — only if the text
 /// could not be re-read, which a file that compiled never causes — its position.
-fn statement_label(index: usize, sid: Option<&str>, text: Option<&str>) -> String {
+pub(super) fn statement_label(index: usize, sid: Option<&str>, text: Option<&str>) -> String {
     match (sid, text) {
         (Some(sid), _) => sid.to_owned(),
         (None, Some(text)) => content_label(text),
@@ -48,7 +48,7 @@ fn statement_label(index: usize, sid: Option<&str>, text: Option<&str>) -> Strin
 
 /// Loads one auth policy with the canonical text of each statement; `None` when it cannot be
 /// used (the errors are in `errors`).
-fn load_policy(
+pub(super) fn load_policy(
     path: &Path,
     errors: &mut Vec<LoadError>,
     files: &mut Vec<LoadedFile>,
@@ -387,6 +387,7 @@ pub fn load(config: &SnapshotConfig, metrics: &Metrics) -> Result<Snapshot, Vec<
             files,
             read_headers,
             read_query_keys,
+            shadow: None,
         })
     };
     match build() {

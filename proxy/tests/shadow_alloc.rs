@@ -1,0 +1,127 @@
+//! The shadow decision adds no allocation to a request: with the thread's buffers warm,
+//! deciding a request with shadow policies allocates exactly as often as without them.
+// Test helpers outside `#[test]` fns may unwrap: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod sidecar_support;
+use trellis_sigv4::test_util as sigv4_support;
+mod support;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use http::Request;
+use sidecar_support::{policy_dir, settings, snapshot_config};
+use trellis::admin::Readiness;
+use trellis::auth::AuthenticatedCaller;
+use trellis::auth::Mode;
+use trellis::layers::authorize::authorize;
+use trellis::metrics::Metrics;
+use trellis::normalize::NormalizedPath;
+use trellis::outcome::Outcome;
+use trellis::snapshot::{ShadowConfig, SnapshotHandle};
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Counts allocations made by the current thread (other test threads do not interfere).
+struct Counting;
+
+// SAFETY: delegates every call to the system allocator unchanged; only counts.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_during(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+const ROUNDS: usize = 10;
+
+/// Allocations of `ROUNDS` warm decisions of an anonymous public read under `shadow`, and
+/// whether each request got a shadow record.
+fn allocations_deciding(shadow: ShadowConfig) -> (usize, bool) {
+    let dir = policy_dir();
+    // The candidate drops public GETs: the shadow decision differs from the enforced one.
+    let shadow = ShadowConfig {
+        network_policy: None,
+        service_policy: shadow.service_policy.map(|name| {
+            let text = std::fs::read_to_string(dir.path().join("service.json"))
+                .unwrap()
+                .replace("\"GET\", \"HEAD\"", "\"HEAD\"");
+            std::fs::write(dir.path().join(&name), text).unwrap();
+            dir.path().join(name)
+        }),
+    };
+    let metrics = Arc::new(Metrics::new("test").unwrap());
+    let handle = SnapshotHandle::load_initial_with_shadow(
+        snapshot_config(dir.path()),
+        shadow,
+        metrics,
+        Readiness::new(),
+    )
+    .unwrap();
+    let settings = settings(Mode::Enforce);
+    let snapshot = handle.current();
+    let requests: Vec<(Request<()>, Outcome)> = (0..=ROUNDS)
+        .map(|_| {
+            let mut req = Request::get("/public/index.html").body(()).unwrap();
+            let outcome = Outcome::new();
+            req.extensions_mut()
+                .insert(NormalizedPath::new("/public/index.html", None).unwrap());
+            req.extensions_mut().insert(AuthenticatedCaller {
+                snapshot: Arc::clone(&snapshot),
+                principal: None,
+                token: None,
+            });
+            req.extensions_mut().insert(outcome.clone());
+            (req, outcome)
+        })
+        .collect();
+    let now = SystemTime::now();
+    // Warm the thread's buffers.
+    authorize(&requests[0].0, &settings, now).unwrap();
+    let n = allocations_during(|| {
+        for (req, _) in &requests[1..] {
+            authorize(req, &settings, now).unwrap();
+        }
+    });
+    let shadowed = requests.iter().all(|(_, o)| o.shadow().is_some());
+    (n, shadowed)
+}
+
+#[test]
+fn the_shadow_decision_adds_no_allocation_to_a_request() {
+    let (without, no_record) = allocations_deciding(ShadowConfig::default());
+    let (with, record) = allocations_deciding(ShadowConfig {
+        network_policy: None,
+        service_policy: Some("shadow-service.json".into()),
+    });
+    assert!(!no_record);
+    assert!(record, "every request must carry a shadow decision");
+    assert_eq!(with, without, "allocations with shadow policies vs without");
+    // The counter does see this thread's allocations (the enforced record allocates).
+    assert!(without > 0);
+}
