@@ -25,15 +25,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a panic is a failed test
 
-#[path = "one_reading/corpus.rs"]
 mod corpus;
-#[path = "one_reading/hyper_upstream.rs"]
 mod hyper_upstream;
-#[path = "one_reading/policy.rs"]
 mod policy;
-#[path = "one_reading/upstreams.rs"]
 mod upstreams;
-#[path = "one_reading/wire.rs"]
 mod wire;
 
 use std::collections::HashMap;

@@ -3,7 +3,7 @@
 //! errors and the result files.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod load_support;
+use crate::load_support;
 
 use std::time::{Duration, Instant};
 

@@ -2,18 +2,18 @@
 //! pool it keeps fresh.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod load_support;
+use crate::load_support;
 
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
 use load_support::{upstream, Behaviour};
 use serde_json::Value;
-use trellis::sigv4::{
-    verify, Authenticated, RequestParts, StaticCredentials, StoredKey, VerifierConfig,
-};
 use trellis_benches::load::requests::Requests;
 use trellis_benches::load::{self, Config};
+use trellis_sigv4::{
+    verify, Authenticated, RequestParts, StaticCredentials, StoredKey, VerifierConfig,
+};
 
 fn number(v: &Value, field: &str) -> f64 {
     v[field]

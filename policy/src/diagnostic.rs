@@ -3,7 +3,10 @@
 //! Positions are computed once, when the diagnostic is made, so a `Diagnostic` can be printed
 //! without the text it came from.
 
-use crate::json::LineIndex;
+mod line_index;
+
+pub use line_index::LineIndex;
+pub(crate) use line_index::BOM;
 use std::fmt;
 
 /// A byte range `start..end` into the policy text.

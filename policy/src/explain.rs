@@ -10,7 +10,8 @@
 use crate::compile::CompiledPolicy;
 use crate::condition::Condition;
 use crate::context::{Context, Values};
-use crate::decision::{Decision, Effect, Layer, LayerPolicy, Layers, Reason};
+use crate::decision::{Decision, Effect, Layer, Reason};
+use crate::layered::{LayerPolicy, Layers};
 use crate::request::{Principal, Request};
 use crate::source::ElementSource;
 pub use crate::source::Position;

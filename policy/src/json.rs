@@ -4,10 +4,9 @@
 //! *kept* (serde silently keeps the last one, which would turn `{"Effect":"Deny",
 //! "Effect":"Allow"}` into an Allow). The grammar is small enough to write out.
 
-mod line_index;
 mod parser;
 
-pub use line_index::LineIndex;
+pub use crate::diagnostic::LineIndex;
 
 use crate::diagnostic::{Diagnostic, Severity, Span};
 

@@ -92,6 +92,7 @@ mod fixtures;
 mod hash;
 pub mod json;
 mod key;
+mod layered;
 mod operator;
 mod pattern;
 mod principal;
@@ -103,11 +104,10 @@ mod validate;
 
 pub use compile::{CompiledPolicy, StatementInfo};
 pub use context::{Context, MapContext, ValueList, Values};
-pub use decision::{
-    decide, decide_single, Decision, Effect, Layer, LayerPolicy, Layers, Matched, Reason,
-};
+pub use decision::{Decision, Effect, Layer, Matched, Reason};
 pub use diagnostic::{Diagnostic, Severity, Span};
 pub use key::{GlobalKey, Key, KeyKind};
+pub use layered::{decide, decide_single, LayerPolicy, Layers};
 pub use request::{Principal, Request};
 
 use statement::Statement;

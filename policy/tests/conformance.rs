@@ -37,8 +37,8 @@
 // A test binary: an unreadable or malformed corpus aborts the run, which is what panics are for here.
 #![allow(clippy::panic, clippy::expect_used)]
 
-mod harness;
-mod naive;
+use crate::harness;
+use crate::naive;
 
 use harness::{Answer, EngineLayer, LayerMatches};
 use naive::NaiveLayer;

@@ -8,8 +8,8 @@
 //! Also two properties of the evaluation itself: a matching Deny never yields Allow, and the
 //! order of statements never changes the decision.
 
-mod harness;
-mod naive;
+use crate::harness;
+use crate::naive;
 
 use harness::{EngineLayer, SERVICE_ARN};
 use naive::NaiveLayer;

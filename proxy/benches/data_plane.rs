@@ -2,15 +2,11 @@
 //! `cargo bench -p trellis --bench data_plane -- --warm-up-time 1 --measurement-time 3`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-#[path = "../tests/sigv4_support/mod.rs"]
-mod sigv4_support;
-
 use std::hint::black_box;
 use std::time::{Duration, SystemTime};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::{HeaderValue, Method, Request};
-use sigv4_support::{sign_request, Signing};
 use trellis::access_log::AccessRecord;
 use trellis::caller_identity::{CallerIdentity, IdentityFields};
 use trellis::layers::identity_headers::{rewrite, target_header};
@@ -20,6 +16,7 @@ use trellis::layers::ConnectionInfo;
 use trellis::metrics::{AuthnResult, Metrics};
 use trellis::normalize::{normalize_path, query_pairs, PathRules};
 use trellis::request_head::{settle, HeaderRules, Xff};
+use trellis_sigv4::test_util::{sign_request, Signing};
 
 fn normalize(c: &mut Criterion) {
     c.bench_function("normalize_path/plain", |b| {
@@ -148,14 +145,14 @@ fn audit(c: &mut Criterion) {
 fn auth(c: &mut Criterion) {
     use std::sync::Arc;
     use trellis::admin::Readiness;
-    use trellis::layers::auth::{AuthSettings, IdentityPolicies};
+    use trellis::auth::Mode;
+    use trellis::auth::{AuthSettings, IdentityPolicies};
     use trellis::layers::authenticate::authenticate;
     use trellis::layers::authorize::authorize;
     use trellis::normalize::NormalizedPath;
     use trellis::outcome::Outcome;
-    use trellis::sigv4::VerifierConfig;
     use trellis::snapshot::{AuthType, SnapshotConfig, SnapshotHandle};
-    use trellis::stack::Mode;
+    use trellis_sigv4::VerifierConfig;
 
     let examples =
         std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/examples"));

@@ -5,9 +5,6 @@
 //! `cargo bench -p trellis --bench roundtrip -- --warm-up-time 1 --measurement-time 3`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-#[path = "../tests/sigv4_support/mod.rs"]
-mod sigv4_support;
-
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,17 +17,18 @@ use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use sigv4_support::{sign_request, Signing};
 use tokio::net::TcpListener;
 use trellis::access_log::AccessLogTarget;
-use trellis::layers::auth::{auth_layers, AuthSettings, IdentityPolicies};
+use trellis::auth::Mode;
+use trellis::auth::{Auth, AuthSettings, IdentityPolicies};
 use trellis::layers::normalize::HeaderLimits;
 use trellis::proxy::{Proxy, ProxyConfig};
 use trellis::server::ServerConfig;
-use trellis::sigv4::VerifierConfig;
 use trellis::snapshot::{AuthType, SnapshotConfig, SnapshotHandle};
-use trellis::stack::{Mode, StackConfig};
+use trellis::stack::StackConfig;
 use trellis::upstream::UpstreamConfig;
+use trellis_sigv4::test_util::{sign_request, Signing};
+use trellis_sigv4::VerifierConfig;
 
 const SERVICE_ARN: &str =
     "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0";
@@ -130,17 +128,17 @@ async fn proxy_with(up: SocketAddr, access_log: AccessLogTarget, auth: bool) -> 
             sts: None,
             enabled: true,
         };
-        let layers = auth_layers(handle.shared(), settings);
+        let auth = Auth::new(handle.shared(), settings);
         tokio::spawn(async move {
             proxy
-                .run(&layers, handle.files_source(), std::future::pending())
+                .run(&auth, handle.files_source(), std::future::pending())
                 .await
         });
         return addr;
     }
     tokio::spawn(async move {
         proxy
-            .run(
+            .run_with_auth(
                 &tower_layer::Identity::new(),
                 Arc::new(Vec::new),
                 std::future::pending(),

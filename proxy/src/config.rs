@@ -14,17 +14,17 @@ use std::time::Duration;
 use http::Uri;
 
 use crate::access_log::AccessLogTarget;
-use crate::layers::auth::{AuthSettings, IdentityPolicies};
+use crate::auth::{AuthSettings, IdentityPolicies, Mode};
 use crate::layers::normalize::HeaderLimits;
 use crate::normalize::PathRules;
 use crate::proxy::ProxyConfig;
 use crate::request_head::{HeaderRules, Underscores, Xff};
 use crate::server::ServerConfig;
-use crate::sigv4::VerifierConfig;
 use crate::snapshot::{AuthType, ShadowConfig, SnapshotConfig};
-use crate::stack::{Mode, StackConfig};
+use crate::stack::StackConfig;
 use crate::sts::StsConfig;
 use crate::upstream::{UpstreamConfig, UpstreamProtocol, UpstreamRoots};
+use trellis_sigv4::VerifierConfig;
 
 pub use value::{parse_duration, LatticeArn};
 

@@ -1,6 +1,8 @@
 //! The closed set of failures a request can end in. `respond` turns each into the contract's
 //! answer in one exhaustive match, so a new variant cannot ship without a defined answer.
 
+use std::fmt;
+
 use crate::normalize::PathError;
 use crate::request_head::HeaderError;
 
@@ -35,7 +37,7 @@ pub enum ProxyError {
     /// The body does not hash to the signed `x-amz-content-sha256` (`400`,
     /// `XAmzContentSHA256Mismatch`).
     #[error(transparent)]
-    BodyDigest(#[from] crate::layers::body_digest::DigestMismatch),
+    BodyDigest(#[from] DigestMismatch),
     /// The upstream could not be reached or did not answer in time (`502`/`504`).
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
@@ -141,5 +143,25 @@ impl UpstreamError {
             Self::Timeout(_) => "TargetDataTimeout",
             Self::Protocol(_) => "TargetProtocolError",
         }
+    }
+}
+
+/// The body does not hash to its signed digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("The provided 'x-amz-content-sha256' header does not match what was computed.")]
+pub struct DigestMismatch {
+    /// The digest the caller signed (`x-amz-content-sha256`).
+    pub signed: [u8; 32],
+    /// The digest of the body that arrived.
+    pub computed: [u8; 32],
+}
+
+/// A digest written as lowercase hex, without an intermediate string.
+#[derive(Debug, Clone, Copy)]
+pub struct Hex<'a>(pub &'a [u8; 32]);
+
+impl fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
     }
 }

@@ -7,7 +7,6 @@
 //! type is `Infallible`, so a failure can never reach hyper and reset a connection.
 
 pub mod audit;
-pub mod auth;
 pub mod authenticate;
 pub mod authorize;
 pub mod body_digest;

@@ -1,10 +1,29 @@
 //! Trellis: a sidecar that authenticates (SigV4) and authorizes (IAM auth policies) every
 //! request with Amazon VPC Lattice semantics before it reaches the local service.
+//!
+//! # The request path, from `main` to the upstream call
+//!
+//! 1. `main.rs` → [`cli::main_with_args`] → `cli/run.rs`: flags become a [`config::Config`];
+//!    the policies and principals are loaded into a [`snapshot::SnapshotHandle`] (the
+//!    `ArcSwap<Snapshot>` the [`reload`] task stores into); [`proxy::Proxy::bind`] binds and
+//!    builds the [`stack::Stack`]; [`proxy::Proxy::run`] serves with an [`auth::Auth`].
+//! 2. [`server::serve`]: accept, TLS, one hyper connection per caller, the stack as service.
+//! 3. [`stack::Stack::service`]: every layer, outermost first, in one function —
+//!    [`layers::audit`] → [`layers::request_id`] → [`layers::respond`] →
+//!    [`layers::normalize`] (one reading of the head: [`request_head`], [`normalize`]) →
+//!    [`layers::authenticate`] (`trellis_sigv4::verify` against the snapshot's
+//!    [`principals`]) → [`layers::authorize`] (`trellis_policy::decide`) →
+//!    [`layers::identity_headers`] → [`layers::forward`] (the pooled [`upstream`] client).
+//!
+//! Layers are thin; each rule lives in a plain function next to it. Facts travel between
+//! layers as typed request extensions ([`outcome::Outcome`], [`normalize::NormalizedPath`],
+//! [`auth::AuthenticatedCaller`], [`caller_identity::CallerIdentity`]).
 
 pub mod access_log;
 mod activity;
 mod addr_text;
 pub mod admin;
+pub mod auth;
 pub mod body;
 pub mod caller_identity;
 pub mod cli;
@@ -17,14 +36,13 @@ pub mod normalize;
 pub mod outcome;
 pub mod principals;
 pub mod proxy;
+pub mod reload;
 pub mod request_head;
 pub mod server;
 pub mod signals;
-pub mod sigv4;
 pub mod snapshot;
 pub mod stack;
 pub mod sts;
 pub mod tls;
 mod tunnel;
 pub mod upstream;
-pub mod watch;

@@ -170,12 +170,8 @@ fn is_raw_pchar(b: u8) -> bool {
         )
 }
 
-const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
-
 fn push_encoded(out: &mut String, b: u8) {
-    out.push('%');
-    out.push(char::from(HEX_UPPER[usize::from(b >> 4)]));
-    out.push(char::from(HEX_UPPER[usize::from(b & 0x0f)]));
+    out.push_str(percent_encoding::percent_encode_byte(b));
 }
 
 /// Normalizes a request path under `rules`: every escape of a `pchar` (unreserved, sub-delims,

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::error::PolicyLayer;
+use crate::error::{PolicyLayer, ProxyError};
 use crate::metrics::{AuthnResult, RequestOutcome};
 
 /// The shared per-request record; clone it out of the request extensions to fill it.
@@ -71,6 +71,24 @@ pub struct Failure {
     pub outcome: RequestOutcome,
     /// The access-log `failureReason`.
     pub reason: &'static str,
+}
+
+/// The outcome label and `failureReason` of an error.
+pub fn classify(err: &ProxyError) -> Failure {
+    let (outcome, reason) = match err {
+        ProxyError::BadRequest(_) | ProxyError::HeadersTooLarge { .. } => {
+            (RequestOutcome::BadRequest, "ClientProtocolError")
+        }
+        ProxyError::BodyDigest(_) => (RequestOutcome::BadRequest, "ClientProtocolError"),
+        ProxyError::Authn(_) => (RequestOutcome::AuthnFailed, "ClientAccessDenied"),
+        ProxyError::AuthnUnavailable(_) => {
+            (RequestOutcome::AuthnFailed, "AuthenticationUnavailable")
+        }
+        ProxyError::Denied(_) => (RequestOutcome::Denied, "ClientAccessDenied"),
+        ProxyError::Upstream(e) => (RequestOutcome::UpstreamError, e.failure_reason()),
+        ProxyError::Internal(_) => (RequestOutcome::UpstreamError, "InternalError"),
+    };
+    Failure { outcome, reason }
 }
 
 impl Outcome {

@@ -16,7 +16,7 @@ use std::time::SystemTime;
 
 use trellis_policy::{CompiledPolicy, Diagnostic, GlobalKey, Key, KeyKind, Principal, Values};
 
-use crate::sigv4::{CredentialStore, StoredKey};
+use trellis_sigv4::{CredentialStore, StoredKey};
 
 pub use self::arn::{IamIdentity, IdentityKind};
 pub use self::secret::SecretString;

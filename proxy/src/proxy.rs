@@ -1,20 +1,20 @@
 //! The data plane assembled: listener, admin endpoints, access-log writer and the stack, with
 //! an ordered shutdown (stop accepting, drain, stop admin, flush the log).
 //!
-//! `trellis run` builds a [`ProxyConfig`] from its flags, binds, hands in its auth layers and
+//! `trellis run` builds a [`ProxyConfig`] from its flags, binds, hands in its [`Auth`] and
 //! the `/policy` file source, and awaits [`Proxy::run`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tower_layer::Layer;
 
 use crate::access_log::{AccessLogOpenError, AccessLogReopen, AccessLogTarget, AccessLogWriter};
 use crate::admin::{AdminState, FilesSource, Readiness};
+use crate::auth::Auth;
 use crate::metrics::{Metrics, MetricsError};
 use crate::server::{ServerConfig, ShutdownReport};
-use crate::stack::{AuthInner, Stack, StackConfig, StackError};
+use crate::stack::{Stack, StackConfig, StackError};
 
 /// Everything the data plane needs.
 #[derive(Debug, Clone)]
@@ -160,15 +160,28 @@ impl Proxy {
 
     /// Serves until `shutdown` resolves, then drains in-flight requests (up to the drain
     /// timeout), stops the admin endpoints and flushes the access log.
-    pub async fn run<A>(
+    pub async fn run(
+        self,
+        auth: &Auth,
+        files: FilesSource,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<ShutdownReport> {
+        let service = self.stack.service(auth);
+        self.serve(service, files, shutdown).await
+    }
+
+    /// [`Proxy::run`] with `auth` in place of `Authenticate → Authorize` (see
+    /// [`Stack::service_with_auth`]).
+    #[cfg(feature = "test-util")]
+    pub async fn run_with_auth<A>(
         self,
         auth: &A,
         files: FilesSource,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> std::io::Result<ShutdownReport>
     where
-        A: Layer<AuthInner>,
-        crate::stack::ProxyService<A>: tower_service::Service<
+        A: tower_layer::Layer<crate::stack::AuthInner>,
+        crate::stack::ProxyServiceWith<A>: tower_service::Service<
                 http::Request<hyper::body::Incoming>,
                 Response = http::Response<crate::layers::audit::Observed<crate::body::ProxyBody>>,
                 Error = std::convert::Infallible,
@@ -176,9 +189,33 @@ impl Proxy {
             + Send
             + Sync
             + 'static,
-        <crate::stack::ProxyService<A> as tower_service::Service<
+        <crate::stack::ProxyServiceWith<A> as tower_service::Service<
             http::Request<hyper::body::Incoming>,
         >>::Future: Send + 'static,
+    {
+        let service = self.stack.service_with_auth(auth);
+        self.serve(service, files, shutdown).await
+    }
+
+    async fn serve<S, B>(
+        self,
+        service: S,
+        files: FilesSource,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<ShutdownReport>
+    where
+        S: tower_service::Service<
+                http::Request<hyper::body::Incoming>,
+                Response = http::Response<B>,
+                Error = std::convert::Infallible,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
         let admin_task = self.admin.map(|listener| {
@@ -191,7 +228,6 @@ impl Proxy {
                 let _ = admin_stopped.await;
             }))
         });
-        let service = self.stack.service(auth);
         let report = crate::server::serve(self.listener, self.server, service, shutdown).await;
         let _ = admin_stop.send(());
         if let Some(task) = admin_task {

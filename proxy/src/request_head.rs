@@ -19,14 +19,17 @@
 //! a loaded policy reads must come on one line.
 
 mod connection;
+pub(crate) mod hop_by_hop;
 mod host;
+pub(crate) mod names;
+pub(crate) mod present;
 mod signed;
 mod underscores;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Request};
 
-use crate::layers::identity_headers::present::{self, Present};
-use crate::layers::identity_headers::strip_scanned;
+use self::hop_by_hop::strip_scanned;
+use self::present::Present;
 
 /// `--headers-with-underscores`: what happens to inbound header names containing `_`, which
 /// WSGI/Rack servers (CGI variables) read as `-`.
@@ -188,7 +191,7 @@ pub fn settle<B>(req: &mut Request<B>, rules: &HeaderRules) -> Result<(), Header
         strip_scanned(headers, upgrade, present);
     }
     if let Some(id) = plan.request_id {
-        headers.insert(crate::layers::request_id::X_AMZN_REQUESTID.clone(), id);
+        headers.insert(names::X_AMZN_REQUESTID.clone(), id);
     }
     Ok(())
 }

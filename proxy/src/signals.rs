@@ -115,7 +115,7 @@ pub async fn serve_until_shutdown(
     }
 }
 
-/// Calls `trigger` on every SIGHUP (e.g. [`crate::watch::WatchHandle::trigger_fn`]).
+/// Calls `trigger` on every SIGHUP (e.g. [`crate::reload::ReloadHandle::trigger_fn`]).
 pub fn forward_sighup(
     trigger: impl Fn() + Send + 'static,
 ) -> Result<tokio::task::JoinHandle<()>, SignalError> {

@@ -1,18 +1,14 @@
-//! Assembles the per-request tower stack:
-//! `Audit → SetRequestId → Respond → Normalize → [auth] → IdentityHeaders → Forward`.
+//! The request path, in one place: [`Stack::service`] lists every layer, outermost first —
+//! `Audit → SetRequestId → Respond → Normalize → Authenticate → Authorize → IdentityHeaders →
+//! Forward`. With both auth types `NONE` (`AuthSettings::enabled` false) the two auth layers
+//! pass requests through untouched.
 //!
-//! The auth slot is a type parameter: any `Layer<AuthInner>` whose service answers
-//! `Result<Response<ProxyBody>, ProxyError>`. Tests of the plumbing pass [`NoAuth`];
-//! `trellis run` passes [`crate::layers::auth::auth_layers`] (`Authenticate` outside
-//! `Authorize`, over the snapshot cell), which pass requests through untouched when both
-//! auth types are `NONE`.
-//!
-//! What an auth layer finds: the `x-amzn-requestid` request header (always set), `Host`
+//! What the auth layers find: the `x-amzn-requestid` request header (always set), `Host`
 //! holding the request's one authority, no hop-by-hop header and no dropped underscore
 //! header ([`crate::request_head::settle`], run by `Normalize`), and in the
 //! request extensions [`crate::layers::ConnectionInfo`] (caller address, TLS),
 //! [`crate::normalize::NormalizedPath`] (the path for the resource and `RequestPath`, the forwarded
-//! query and its decoded pairs) and [`crate::outcome::Outcome`]. What it leaves:
+//! query and its decoded pairs) and [`crate::outcome::Outcome`]. What they leave:
 //! - `Authenticate`: for a signed caller, a [`crate::caller_identity::CallerIdentity`] (its
 //!   precomputed headers; `IdentityHeaders` forwards them) and `Outcome::set_authn` with the
 //!   result and the caller's log fields; for an anonymous caller only `set_authn`; on failure
@@ -30,10 +26,13 @@ use std::sync::Arc;
 
 use http::HeaderValue;
 use hyper::body::Incoming;
-use tower_layer::Layer;
+use tower::ServiceBuilder;
 
 use crate::access_log::AccessLog;
+use crate::auth::{Auth, Mode};
 use crate::layers::audit::{Audit, AuditContext, AuditLayer, Metered};
+use crate::layers::authenticate::{Authenticate, AuthenticateLayer};
+use crate::layers::authorize::{Authorize, AuthorizeLayer};
 use crate::layers::body_digest::DigestChecked;
 use crate::layers::forward::Forward;
 use crate::layers::identity_headers::{target_header, IdentityHeaders, IdentityHeadersLayer};
@@ -48,34 +47,29 @@ use crate::upstream::{Upstream, UpstreamConfig, UpstreamSetupError};
 /// The request body type inside the stack (the caller's body, metered by `Audit`).
 pub type RequestBody = Metered<Incoming>;
 
-/// The service the auth slot wraps.
+/// What the auth layers wrap: identity headers, then the upstream.
 pub type AuthInner = IdentityHeaders<Forward<RequestBody>>;
 
-/// The whole stack for an auth layer `A`; what the server serves.
-pub type ProxyService<A> =
-    Audit<SetRequestId<Respond<Normalize<<A as Layer<AuthInner>>::Service>>>>;
+/// The whole stack; what the server serves.
+pub type ProxyService = Audit<SetRequestId<Respond<Normalize<Authenticate<Authorize<AuthInner>>>>>>;
 
-/// The pass-through auth slot (no authentication, no authorization).
-pub type NoAuth = tower_layer::Identity;
+/// The stack with another auth layer `A` (tests of the plumbing).
+#[cfg(feature = "test-util")]
+pub type ProxyServiceWith<A> =
+    Audit<SetRequestId<Respond<Normalize<<A as tower_layer::Layer<AuthInner>>::Service>>>>;
 
-/// `--mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Mode {
-    /// Denied requests are answered `403`.
-    #[default]
-    Enforce,
-    /// Denied requests are logged and counted, then forwarded.
-    Audit,
-}
+/// `Authenticate → Authorize` as one layer, for [`Stack::service_with_auth`] in tests that
+/// start the real auth layers next to fakes.
+#[cfg(feature = "test-util")]
+pub type AuthLayers = tower_layer::Stack<AuthorizeLayer, AuthenticateLayer>;
 
-impl Mode {
-    /// The access-log spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Enforce => "enforce",
-            Self::Audit => "audit",
-        }
-    }
+/// The real auth layers over `auth`, as [`Stack::service`] places them.
+#[cfg(feature = "test-util")]
+pub fn auth_layers(auth: &Auth) -> AuthLayers {
+    tower_layer::Stack::new(
+        AuthorizeLayer::new(Arc::clone(auth.settings())),
+        AuthenticateLayer::new(Arc::clone(auth.snapshot()), Arc::clone(auth.settings())),
+    )
 }
 
 /// What the stack needs to know.
@@ -157,18 +151,58 @@ impl Stack {
         &self.audit.metrics
     }
 
-    /// The full service with `auth` in the auth slot.
-    pub fn service<A>(&self, auth: &A) -> ProxyService<A>
+    /// The request path, outermost first.
+    pub fn service(&self, auth: &Auth) -> ProxyService {
+        ServiceBuilder::new()
+            // Metrics and the access log from one `Outcome` record; runs on every path.
+            .layer(AuditLayer::new(Arc::clone(&self.audit)))
+            // `x-amzn-requestid` in and out.
+            .layer(RequestIdLayer)
+            // The only place a `ProxyError` becomes an HTTP answer.
+            .layer(RespondLayer)
+            // One reading of the request head; one normalized path for policy and upstream.
+            .layer(self.normalize_layer())
+            // SigV4/SigV4A → caller (or anonymous), against the snapshot loaded once.
+            .layer(AuthenticateLayer::new(
+                Arc::clone(auth.snapshot()),
+                Arc::clone(auth.settings()),
+            ))
+            // The layered decision: network, service and identity policies.
+            .layer(AuthorizeLayer::new(Arc::clone(auth.settings())))
+            // Spoofable `x-amzn-*` headers stripped, the caller's identity headers added.
+            .layer(self.identity_headers_layer())
+            // The pooled upstream client.
+            .service(self.forward())
+    }
+
+    /// [`Stack::service`] with `auth` in place of `Authenticate → Authorize`, for tests of
+    /// the plumbing (`tower_layer::Identity` for none).
+    #[cfg(feature = "test-util")]
+    pub fn service_with_auth<A>(&self, auth: &A) -> ProxyServiceWith<A>
     where
-        A: Layer<AuthInner>,
+        A: tower_layer::Layer<AuthInner>,
     {
-        let inner = IdentityHeadersLayer::new(self.target.clone(), self.header_rules.xff)
-            .layer(Forward::new(Arc::clone(&self.upstream)));
-        let authed = auth.layer(inner);
-        let normalize = NormalizeLayer::new(self.limits)
+        ServiceBuilder::new()
+            .layer(AuditLayer::new(Arc::clone(&self.audit)))
+            .layer(RequestIdLayer)
+            .layer(RespondLayer)
+            .layer(self.normalize_layer())
+            .layer(auth)
+            .layer(self.identity_headers_layer())
+            .service(self.forward())
+    }
+
+    fn normalize_layer(&self) -> NormalizeLayer {
+        NormalizeLayer::new(self.limits)
             .with_path_rules(self.path_rules)
-            .with_header_rules(self.header_rules);
-        AuditLayer::new(Arc::clone(&self.audit))
-            .layer(RequestIdLayer.layer(RespondLayer.layer(normalize.layer(authed))))
+            .with_header_rules(self.header_rules)
+    }
+
+    fn identity_headers_layer(&self) -> IdentityHeadersLayer {
+        IdentityHeadersLayer::new(self.target.clone(), self.header_rules.xff)
+    }
+
+    fn forward(&self) -> Forward<RequestBody> {
+        Forward::new(Arc::clone(&self.upstream))
     }
 }

@@ -3,9 +3,8 @@
 //! what it received, and tampered bodies under a correctly signed head.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod sidecar_support;
-mod sigv4_support;
-mod support;
+use crate::sidecar_support;
+use crate::support;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -22,8 +21,8 @@ use sha2::Digest;
 use sidecar_support::*;
 use support::*;
 use tokio::net::TcpListener;
+use trellis::auth::Mode;
 use trellis::snapshot::SnapshotHandle;
-use trellis::stack::Mode;
 
 /// What the upstream received of one request body.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! proxy's own answers for malformed requests.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use http::{Request, StatusCode};
 use support::*;

@@ -3,9 +3,8 @@
 //! differently is answered 400.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod sidecar_support;
-mod sigv4_support;
-mod support;
+use crate::sidecar_support;
+use crate::support;
 
 use std::net::SocketAddr;
 
@@ -15,9 +14,9 @@ use http_body_util::BodyExt;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use sidecar_support::*;
 use support::*;
+use trellis::auth::Mode;
 use trellis::request_head::{HeaderRules, Underscores, Xff};
 use trellis::snapshot::{AuthType, SnapshotConfig};
-use trellis::stack::Mode;
 
 /// `/open/*` for everyone; `/tenant/*` only with `x-tenant: public`; denied everywhere for a
 /// host `admin.*` or `x-debug: true`.

@@ -1,7 +1,7 @@
 //! The assembled data plane: bind, serve, shut down in order with the log flushed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,10 +10,11 @@ use http::StatusCode;
 use support::*;
 use trellis::access_log::AccessLogTarget;
 use trellis::admin::LoadedFile;
+use trellis::auth::Mode;
 use trellis::layers::normalize::HeaderLimits;
 use trellis::proxy::{Proxy, ProxyConfig};
 use trellis::server::ServerConfig;
-use trellis::stack::{Mode, StackConfig};
+use trellis::stack::StackConfig;
 use trellis::upstream::UpstreamConfig;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,7 +59,7 @@ async fn proxy_serves_then_drains_and_flushes_the_log_file() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let run = tokio::spawn(async move {
         proxy
-            .run(&tower_layer::Identity::new(), files, async move {
+            .run_with_auth(&tower_layer::Identity::new(), files, async move {
                 let _ = stopped.await;
             })
             .await

@@ -3,7 +3,7 @@
 //! upstream, the metrics and the log.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
+use crate::support;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -3,17 +3,16 @@
 //! the decoded forms.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod sidecar_support;
-mod sigv4_support;
-mod support;
+use crate::sidecar_support;
+use crate::support;
 
 use http::{HeaderMap, StatusCode};
 use sidecar_support::*;
 use support::*;
-use trellis::layers::auth::IdentityPolicies;
+use trellis::auth::IdentityPolicies;
+use trellis::auth::Mode;
 use trellis::normalize::PathRules;
 use trellis::snapshot::{AuthType, SnapshotConfig, SnapshotHandle};
-use trellis::stack::Mode;
 
 /// Allows everyone everything except `projects/*:delete` and the query value `drop all`;
 /// denies any request whose query the policy sees holding a presign credential.

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod sidecar_support;
-mod sigv4_support;
+use trellis_sigv4::test_util as sigv4_support;
 mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -15,13 +15,13 @@ use std::time::SystemTime;
 use http::Request;
 use sidecar_support::{policy_dir, settings, snapshot_config};
 use trellis::admin::Readiness;
-use trellis::layers::auth::AuthenticatedCaller;
+use trellis::auth::AuthenticatedCaller;
+use trellis::auth::Mode;
 use trellis::layers::authorize::authorize;
 use trellis::metrics::Metrics;
 use trellis::normalize::NormalizedPath;
 use trellis::outcome::Outcome;
 use trellis::snapshot::{ShadowConfig, SnapshotHandle};
-use trellis::stack::Mode;
 
 thread_local! {
     static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };

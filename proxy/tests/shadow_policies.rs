@@ -2,9 +2,7 @@
 //! set, counted and logged, and the answer is always the enforced one.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod sidecar_support;
-mod sigv4_support;
-mod support;
+use crate::{sidecar_support, support};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,9 +11,10 @@ use http::StatusCode;
 use sidecar_support::*;
 use support::*;
 use trellis::admin::Readiness;
-use trellis::layers::auth::auth_layers;
+use trellis::auth::Auth;
+use trellis::auth::Mode;
 use trellis::snapshot::{ShadowConfig, SnapshotHandle};
-use trellis::stack::Mode;
+use trellis::stack::auth_layers;
 
 const SVC: &str = "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0";
 
@@ -52,7 +51,7 @@ async fn start(mode: Mode, dir: &Path) -> (TestProxy, SnapshotHandle) {
             Readiness::new(),
         )
         .unwrap();
-        let layers = auth_layers(h.shared(), settings(mode));
+        let layers = auth_layers(&Auth::new(h.shared(), settings(mode)));
         handle = Some(h);
         layers
     })

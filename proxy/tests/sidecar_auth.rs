@@ -2,17 +2,16 @@
 //! with requests signed by aws-sigv4 and the example policies of `deploy/examples`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod sidecar_support;
-mod sigv4_support;
-mod support;
+use crate::sidecar_support;
+use crate::support;
 
 use std::time::SystemTime;
 
 use http::{Request, StatusCode};
 use sidecar_support::*;
 use support::*;
+use trellis::auth::Mode;
 use trellis::snapshot::SnapshotHandle;
-use trellis::stack::Mode;
 
 async fn start(mode: Mode) -> (TestProxy, SnapshotHandle, tempfile::TempDir) {
     let up = spawn_upstream().await;
@@ -427,7 +426,7 @@ async fn presigned_urls_authenticate_and_a_tampered_query_fails() {
 
 async fn start_with_settings(
     config: trellis::snapshot::SnapshotConfig,
-    s: trellis::layers::auth::AuthSettings,
+    s: trellis::auth::AuthSettings,
 ) -> (TestProxy, SnapshotHandle) {
     let up = spawn_upstream().await;
     let mut handle = None;
@@ -457,7 +456,7 @@ async fn with_both_levels_none_nothing_is_verified_and_no_identity_is_added() {
 
 #[tokio::test]
 async fn service_none_skips_the_service_policy_and_identity_ignore_skips_identity() {
-    use trellis::layers::auth::IdentityPolicies;
+    use trellis::auth::IdentityPolicies;
     use trellis::snapshot::AuthType;
     let dir = policy_dir();
     let mut config = snapshot_config(dir.path());

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::wire::Wire;
+use super::wire::Wire;
 
 pub const HOST: &str = "public.example.com";
 const CHECKOUT: (&str, &str) = (

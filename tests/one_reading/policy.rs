@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Map, Value};
 
-use crate::upstreams::View;
+use super::upstreams::View;
 
 const MARKER: &str = "vpc-lattice-svcs:RequestHeader/x-case";
 const METHOD: &str = "vpc-lattice-svcs:RequestMethod";

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::hyper_upstream::{self, HyperUpstream};
+use super::hyper_upstream::{self, HyperUpstream};
 
 /// Header names the WSGI upstream reports (`HTTP_X_TENANT` is both `x-tenant` and `x_tenant`).
 const WSGI_WATCHED: &[&str] = &[

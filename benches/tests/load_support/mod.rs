@@ -18,7 +18,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use trellis::sigv4::{
+use trellis_sigv4::{
     verify, Authenticated, RequestParts, StaticCredentials, StoredKey, VerifierConfig,
 };
 

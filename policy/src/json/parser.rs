@@ -1,11 +1,8 @@
 //! The recursive-descent parser behind [`super::parse`]. Errors are (offset, message); the
 //! caller turns them into a positioned diagnostic.
 
-use super::{Kind, LineIndex, Member, Value};
-use crate::diagnostic::Span;
-
-/// The byte-order mark, accepted at the start of a document only.
-pub(super) const BOM: char = '\u{FEFF}';
+use super::{Kind, Member, Value};
+use crate::diagnostic::{LineIndex, Span, BOM};
 
 /// Nesting deeper than this is refused, so hostile input cannot exhaust the stack.
 const MAX_DEPTH: usize = 128;

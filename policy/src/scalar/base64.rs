@@ -16,7 +16,7 @@ fn sextet(b: u8) -> Option<u32> {
 fn for_each_byte(text: &str, mut sink: impl FnMut(u8) -> bool) -> bool {
     let body = text.trim_end_matches('=');
     let pad = text.len() - body.len();
-    if pad > 2 || (pad > 0 && text.len() % 4 != 0) || body.len() % 4 == 1 {
+    if pad > 2 || (pad > 0 && !text.len().is_multiple_of(4)) || body.len() % 4 == 1 {
         return false;
     }
     let bytes = body.as_bytes();

@@ -124,7 +124,7 @@ pub fn in_range(addr: IpAddr, range: (IpAddr, u32)) -> bool {
 /// Standard base64 with padding, decoded bit by bit.
 pub fn base64(s: &str) -> Option<Vec<u8>> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    if s.len() % 4 != 0 {
+    if !s.len().is_multiple_of(4) {
         return None;
     }
     let body = s.trim_end_matches('=');

@@ -29,28 +29,15 @@ impl<'a> JsonDiagnostic<'a> {
             file,
             line: diagnostic.line,
             column: diagnostic.column,
-            severity: severity_name(diagnostic.severity),
+            severity: diagnostic.severity.as_str(),
             message: &diagnostic.message,
         }
     }
 }
 
-pub(crate) fn severity_name(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-    }
-}
-
 /// `FILE:LINE:COL: severity: message`.
 pub(crate) fn text_line(file: &str, diagnostic: &Diagnostic) -> String {
-    format!(
-        "{file}:{}:{}: {}: {}",
-        diagnostic.line,
-        diagnostic.column,
-        severity_name(diagnostic.severity),
-        diagnostic.message
-    )
+    format!("{file}:{diagnostic}")
 }
 
 /// Counts errors and warnings.

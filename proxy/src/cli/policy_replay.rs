@@ -230,7 +230,7 @@ fn replay_lines(
         }
         number += 1;
         unreported += read as u64;
-        if number % 4096 == 0 {
+        if number.is_multiple_of(4096) {
             progress.inc(std::mem::take(&mut unreported));
         }
         let text = line.trim_end_matches(['\n', '\r']);

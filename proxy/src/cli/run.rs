@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::access_log::AccessLogReopen;
+use crate::auth::Auth;
 use crate::config::Config;
-use crate::layers::auth::auth_layers;
 use crate::metrics::Metrics;
 use crate::proxy::Proxy;
+use crate::reload::{self, ReloadConfig, ReloadHandle};
 use crate::signals::{serve_until_shutdown, ShutdownRequests};
 use crate::snapshot::SnapshotHandle;
 use crate::tls::ReloadableCert;
-use crate::watch::{self, WatchConfig, WatchHandle};
 
 use super::{EXIT_INVALID, EXIT_OK};
 
@@ -131,7 +131,7 @@ pub(crate) async fn serve(
             return EXIT_INVALID;
         }
     };
-    let watch_config = |files| WatchConfig {
+    let reload_config = |files| ReloadConfig {
         files,
         poll: config.reload_poll,
         debounce: RELOAD_DEBOUNCE,
@@ -143,7 +143,7 @@ pub(crate) async fn serve(
         None
     } else {
         let reloader = handle.clone();
-        match watch::spawn(watch_config(files), move |_cause| {
+        match reload::spawn(reload_config(files), move |_cause| {
             let _ = reloader.reload();
         }) {
             Ok(w) => Some(w),
@@ -157,7 +157,7 @@ pub(crate) async fn serve(
         None => None,
         Some(cert) => {
             let metrics = Arc::clone(proxy.metrics());
-            match watch::spawn(watch_config(cert.files()), move |_cause| {
+            match reload::spawn(reload_config(cert.files()), move |_cause| {
                 reload_tls(&cert, &metrics);
             }) {
                 Ok(w) => Some(w),
@@ -169,8 +169,8 @@ pub(crate) async fn serve(
         }
     };
     // SIGHUP is always handled, whatever is configured: its default action ends the process.
-    let policy_trigger = policy_watcher.as_ref().map(WatchHandle::trigger_fn);
-    let tls_trigger = tls_watcher.as_ref().map(WatchHandle::trigger_fn);
+    let policy_trigger = policy_watcher.as_ref().map(ReloadHandle::trigger_fn);
+    let tls_trigger = tls_watcher.as_ref().map(ReloadHandle::trigger_fn);
     let reopen = proxy.access_log_reopener();
     let reopen_decisions = proxy.decision_log_reopener();
     let on_hup = move || {
@@ -213,7 +213,7 @@ pub(crate) async fn serve(
             }
         }
     }
-    let layers = auth_layers(handle.shared(), settings);
+    let auth = Auth::new(handle.shared(), settings);
     let ready = proxy.readiness().clone();
     let delay = config.shutdown_delay;
     let stop = async move {
@@ -222,7 +222,7 @@ pub(crate) async fn serve(
         })
         .await;
     };
-    let result = proxy.run(&layers, handle.files_source(), stop).await;
+    let result = proxy.run(&auth, handle.files_source(), stop).await;
     drop((policy_watcher, tls_watcher));
     match result {
         Ok(report) => {

@@ -19,15 +19,14 @@ use trellis_policy::{decide, CompiledPolicy, Effect, Layer, LayerPolicy, Layers,
 use trellis_policy::{Principal, Reason, Request};
 
 use super::record::{LayerResult, RecordedPrincipal, RecordedRequest};
+use crate::auth::{AuthSettings, IdentityPolicies, Mode};
 use crate::caller_identity::CallerIdentity;
-use crate::layers::auth::{AuthSettings, IdentityPolicies};
 use crate::layers::authorize::{RequestContext, INVOKE};
 use crate::layers::ConnectionInfo;
 use crate::normalize::NormalizedPath;
 use crate::principals::{IamIdentity, PrincipalRecord, PrincipalStore, PrincipalType, Tag};
 use crate::request_head::Xff;
-use crate::sigv4::VerifierConfig;
-use crate::stack::Mode;
+use trellis_sigv4::VerifierConfig;
 
 /// The candidate files; `None` keeps the layer's recorded result.
 #[derive(Debug, Default)]

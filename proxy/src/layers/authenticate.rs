@@ -19,15 +19,15 @@ use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::auth::{AuthSettings, AuthenticatedCaller};
 use super::body_digest::SignedBodyDigest;
+use crate::auth::{AuthSettings, AuthenticatedCaller};
 use crate::body::ProxyBody;
 use crate::error::{Authn, ProxyError};
 use crate::metrics::AuthnResult;
 use crate::outcome::{AuthnRecord, Outcome};
-use crate::sigv4::{self, AuthError, Authenticated, RequestParts};
 use crate::snapshot::Snapshot;
 use crate::sts::{self, TokenCheck};
+use trellis_sigv4::{self as sigv4, AuthError, Authenticated, RequestParts};
 
 /// Adds [`Authenticate`].
 #[derive(Debug, Clone)]

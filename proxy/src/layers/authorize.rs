@@ -22,15 +22,14 @@ use trellis_policy::{decide, LayerPolicy, Layers, Matched, Principal, Reason};
 
 pub use self::context::{iso8601, RequestContext};
 pub use self::shadow::ShadowRecord;
-use super::auth::{AuthSettings, AuthenticatedCaller, IdentityPolicies};
 use super::ConnectionInfo;
+use crate::auth::{AuthSettings, AuthenticatedCaller, IdentityPolicies, Mode};
 use crate::body::ProxyBody;
 use crate::caller_identity::CallerIdentity;
 use crate::error::{BadRequest, Denied, PolicyLayer, ProxyError};
 use crate::normalize::{query_key_in_two_cases, NormalizedPath};
 use crate::outcome::{DecisionRecord, Outcome};
 use crate::request_head::{check_read_headers, HeaderError};
-use crate::stack::Mode;
 
 /// The action every HTTP request is authorized for.
 pub const INVOKE: &str = "vpc-lattice-svcs:Invoke";

@@ -22,7 +22,6 @@
 //! frame. The `STREAMING-*` values (`aws-chunked` signing) never reach this point: the verifier
 //! refuses them, because their chunk signatures cannot be checked here.
 
-use std::fmt;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
@@ -33,33 +32,13 @@ use http_body::{Body, Frame, SizeHint};
 use sha2::{Digest, Sha256};
 
 use crate::error::ProxyError;
-use crate::layers::respond::classify;
-use crate::outcome::Outcome;
+pub use crate::error::{DigestMismatch, Hex};
+use crate::outcome::{classify, Outcome};
 
 /// The SHA-256 of the body that a verified signature covers; put in the request extensions by
 /// `Authenticate` for a signed `x-amz-content-sha256` hex digest, read by `Forward`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SignedBodyDigest(pub [u8; 32]);
-
-/// The body does not hash to its signed digest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("The provided 'x-amz-content-sha256' header does not match what was computed.")]
-pub struct DigestMismatch {
-    /// The digest the caller signed (`x-amz-content-sha256`).
-    pub signed: [u8; 32],
-    /// The digest of the body that arrived.
-    pub computed: [u8; 32],
-}
-
-/// A digest written as lowercase hex, without an intermediate string.
-#[derive(Debug, Clone, Copy)]
-pub struct Hex<'a>(pub &'a [u8; 32]);
-
-impl fmt::Display for Hex<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
-    }
-}
 
 /// Where a checked body leaves a mismatch for `Forward`, which learns of the failure only as a
 /// failed upstream request (over HTTP/2 the body's own error does not even reach it).

@@ -6,13 +6,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::header::HeaderName;
 use http::{HeaderMap, HeaderValue, Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-/// The request id header.
-pub static X_AMZN_REQUESTID: HeaderName = HeaderName::from_static("x-amzn-requestid");
+pub use crate::request_head::names::X_AMZN_REQUESTID;
 
 /// Longest request id kept from a caller, in bytes (Lattice's limit).
 pub const MAX_REQUEST_ID_BYTES: usize = 512;

@@ -13,11 +13,11 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::body::ProxyBody;
-use crate::error::ProxyError;
-use crate::layers::body_digest::Hex;
+use crate::error::{Hex, ProxyError};
 use crate::layers::request_id::X_AMZN_REQUESTID;
-use crate::metrics::{AuthnResult, RequestOutcome};
-use crate::outcome::{AuthnRecord, DecisionRecord, Failure, Outcome};
+use crate::metrics::AuthnResult;
+pub use crate::outcome::classify;
+use crate::outcome::{AuthnRecord, DecisionRecord, Outcome};
 
 /// `x-amzn-errortype`, on `403` answers.
 pub static X_AMZN_ERRORTYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
@@ -118,24 +118,6 @@ pub fn log_failure(err: &ProxyError, request_id: Option<&str>) {
         "trellis: request {}: answered {status}: {err}",
         request_id.unwrap_or("-")
     ));
-}
-
-/// The outcome label and `failureReason` of an error.
-pub fn classify(err: &ProxyError) -> Failure {
-    let (outcome, reason) = match err {
-        ProxyError::BadRequest(_) | ProxyError::HeadersTooLarge { .. } => {
-            (RequestOutcome::BadRequest, "ClientProtocolError")
-        }
-        ProxyError::BodyDigest(_) => (RequestOutcome::BadRequest, "ClientProtocolError"),
-        ProxyError::Authn(_) => (RequestOutcome::AuthnFailed, "ClientAccessDenied"),
-        ProxyError::AuthnUnavailable(_) => {
-            (RequestOutcome::AuthnFailed, "AuthenticationUnavailable")
-        }
-        ProxyError::Denied(_) => (RequestOutcome::Denied, "ClientAccessDenied"),
-        ProxyError::Upstream(e) => (RequestOutcome::UpstreamError, e.failure_reason()),
-        ProxyError::Internal(_) => (RequestOutcome::UpstreamError, "InternalError"),
-    };
-    Failure { outcome, reason }
 }
 
 /// Records `err` in the outcome: the failure, and for auth errors the authn result or the

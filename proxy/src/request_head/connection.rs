@@ -1,6 +1,6 @@
 //! Hop-by-hop headers (RFC 9110 §7.6.1), checked before they are removed.
 //!
-//! The removal itself is [`crate::layers::identity_headers::strip_scanned`]; it runs before
+//! The removal itself is [`super::hop_by_hop::strip_scanned`]; it runs before
 //! authentication and authorization, so a policy never decides on `x-tenant: public` that a
 //! `Connection: x-tenant` would take away from the upstream. What `Connection` may not take
 //! away: the host, the credentials, `x-amz-*` headers and anything the request signed — the
@@ -9,11 +9,11 @@
 use http::header::{HeaderName, CONNECTION, TE, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, HeaderValue, Version};
 
+use super::hop_by_hop::{connection_tokens, is_upgrade_scanned};
+use super::names::X_AMZN_REQUESTID;
+use super::present::{self, Present};
 use super::signed::Signed;
 use super::{shown, HeaderError, Removal};
-use crate::layers::identity_headers::present::{self, Present};
-use crate::layers::identity_headers::{connection_tokens, is_upgrade_scanned};
-use crate::layers::request_id::X_AMZN_REQUESTID;
 
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");

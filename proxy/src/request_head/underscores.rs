@@ -5,11 +5,9 @@
 
 use http::{HeaderMap, HeaderName};
 
+use super::names::{SPOOFABLE, X_FORWARDED_FOR, X_FORWARDED_PORT, X_FORWARDED_PROTO};
 use super::signed::Signed;
 use super::{HeaderError, Removal, Underscores};
-use crate::layers::identity_headers::{
-    SPOOFABLE, X_FORWARDED_FOR, X_FORWARDED_PORT, X_FORWARDED_PROTO,
-};
 
 /// Whether `name` is an underscore spelling of a header the proxy removes or sets for the
 /// upstream to trust (the spoofable identity headers, the credentials, `x-forwarded-*`).

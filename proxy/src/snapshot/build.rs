@@ -12,7 +12,6 @@ use super::labels::{content_label, statement_texts};
 use super::{AuthType, CallerView, IdentityKey, LevelPolicy, Snapshot, SnapshotConfig};
 use crate::admin::LoadedFile;
 use crate::caller_identity::{CallerIdentity, IdentityFields};
-use crate::cli::diagnostic_line;
 use crate::error::PolicyLayer;
 use crate::metrics::{Decision, Metrics};
 use crate::outcome::CallerLog;
@@ -58,7 +57,7 @@ pub(super) fn load_policy(
     let checked = trellis_policy::check(&text, Some(PolicyKind::Auth));
     let name = path.display().to_string();
     for d in &checked.diagnostics {
-        let line = diagnostic_line(&name, d);
+        let line = format!("{name}:{d}");
         if d.is_error() {
             errors.push(LoadError(line));
         } else {
@@ -283,7 +282,7 @@ pub fn load(config: &SnapshotConfig, metrics: &Metrics) -> Result<Snapshot, Vec<
                 Ok((store, warnings)) => {
                     let name = path.display().to_string();
                     for w in &warnings {
-                        eprintln!("{}", diagnostic_line(&name, w));
+                        eprintln!("{name}:{w}");
                     }
                     let statements = store
                         .principals()
@@ -304,11 +303,7 @@ pub fn load(config: &SnapshotConfig, metrics: &Metrics) -> Result<Snapshot, Vec<
                 }
                 Err(diagnostics) => {
                     let name = path.display().to_string();
-                    errors.extend(
-                        diagnostics
-                            .iter()
-                            .map(|d| LoadError(diagnostic_line(&name, d))),
-                    );
+                    errors.extend(diagnostics.iter().map(|d| LoadError(format!("{name}:{d}"))));
                     None
                 }
             }

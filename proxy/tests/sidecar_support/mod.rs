@@ -8,11 +8,11 @@ use std::time::{Duration, SystemTime};
 
 use http::Request;
 use trellis::admin::Readiness;
-use trellis::layers::auth::{auth_layers, AuthLayers, AuthSettings, IdentityPolicies};
+use trellis::auth::{Auth, AuthSettings, IdentityPolicies, Mode};
 use trellis::metrics::Metrics;
-use trellis::sigv4::VerifierConfig;
 use trellis::snapshot::{AuthType, SnapshotConfig, SnapshotHandle};
-use trellis::stack::Mode;
+use trellis::stack::{auth_layers, AuthLayers};
+use trellis_sigv4::VerifierConfig;
 
 use super::sigv4_support::{sign_request, Mode as SigningMode, Signing};
 use super::support::{full, TestBody, NETWORK_ARN, SERVICE_ARN};
@@ -107,7 +107,7 @@ pub fn make_auth(
     move |metrics| {
         let handle =
             SnapshotHandle::load_initial(config, Arc::clone(metrics), Readiness::new()).unwrap();
-        let layers = auth_layers(handle.shared(), settings);
+        let layers = auth_layers(&Auth::new(handle.shared(), settings));
         *out = Some(handle);
         layers
     }

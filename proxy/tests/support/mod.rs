@@ -19,11 +19,12 @@ use tokio::task::JoinHandle;
 
 use trellis::access_log::spawn_with_writer;
 use trellis::admin::{AdminState, Readiness};
+use trellis::auth::Mode;
 use trellis::layers::normalize::HeaderLimits;
 use trellis::metrics::Metrics;
 use trellis::request_head::HeaderRules;
 use trellis::server::{serve, ServerConfig, ShutdownReport};
-use trellis::stack::{AuthInner, Mode, Stack, StackConfig};
+use trellis::stack::{AuthInner, Stack, StackConfig};
 use trellis::upstream::UpstreamConfig;
 
 pub const SERVICE_ARN: &str =
@@ -328,7 +329,7 @@ impl TestProxy {
     ) -> Self
     where
         A: tower_layer::Layer<AuthInner>,
-        trellis::stack::ProxyService<A>: tower_service::Service<
+        trellis::stack::ProxyServiceWith<A>: tower_service::Service<
                 Request<Incoming>,
                 Response = Response<trellis::layers::audit::Observed<trellis::body::ProxyBody>>,
                 Error = Infallible,
@@ -336,7 +337,7 @@ impl TestProxy {
             + Send
             + Sync
             + 'static,
-        <trellis::stack::ProxyService<A> as tower_service::Service<Request<Incoming>>>::Future:
+        <trellis::stack::ProxyServiceWith<A> as tower_service::Service<Request<Incoming>>>::Future:
             Send + 'static,
     {
         let metrics = Arc::new(Metrics::new("test").unwrap());
@@ -378,7 +379,7 @@ impl TestProxy {
             upstream,
         };
         let stack = Stack::new(&config, Arc::clone(&metrics), log).unwrap();
-        let service = stack.service(&make_auth(&metrics));
+        let service = stack.service_with_auth(&make_auth(&metrics));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let admin_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -9,8 +9,8 @@ use http::HeaderMap;
 use trellis_policy::{Context, GlobalKey, Key, KeyKind, Values};
 
 use super::query_groups::QueryGroups;
+use crate::auth::AuthSettings;
 use crate::caller_identity::CallerIdentity;
-use crate::layers::auth::AuthSettings;
 use crate::layers::identity_headers::{forwarded, target_header};
 use crate::layers::ConnectionInfo;
 use crate::normalize::NormalizedPath;

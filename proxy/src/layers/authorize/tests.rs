@@ -5,7 +5,7 @@ use http::HeaderMap;
 use trellis_policy::{Context, Effect, Key, Values};
 
 use super::*;
-use crate::sigv4::VerifierConfig;
+use trellis_sigv4::VerifierConfig;
 
 fn settings() -> AuthSettings {
     AuthSettings {

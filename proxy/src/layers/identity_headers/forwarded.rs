@@ -5,9 +5,8 @@ use std::net::IpAddr;
 
 use http::{HeaderMap, HeaderValue};
 
-use super::X_FORWARDED_FOR;
+use super::{Xff, X_FORWARDED_FOR};
 use crate::addr_text::push_ip;
-use crate::request_head::Xff;
 
 /// The `x-forwarded-for` the upstream gets under `xff`: written by `rewrite` and read by a
 /// policy that asks for `RequestHeader/x-forwarded-for`, so both see one value.

@@ -1,5 +1,6 @@
 use super::*;
 use crate::error::{Authn, BadRequest, Denied, PolicyLayer, UpstreamError};
+use crate::metrics::RequestOutcome;
 use crate::normalize::PathError;
 use http_body_util::BodyExt;
 
