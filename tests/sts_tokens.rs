@@ -402,3 +402,54 @@ fn other_bearer_tokens_stay_anonymous() {
     assert_eq!(a.header("x-amzn-errortype"), Some("AccessDeniedException"));
     assert!(a.body.contains("User: anonymous"), "{a:?}");
 }
+
+// Tokens made by the real clients (the venv of `bash .ci/py-clients`): what callers run,
+// verified end to end by the binary against the double, which recomputes their signatures.
+
+const REGION: &str = "us-west-2";
+const CHECKOUT_IDENTITY: &str = "x-amzn-lattice-identity: Principal=arn:aws:sts::111122223333:assumed-role/checkout/checkout-pod-1; PrincipalOrgID=o-a1b2c3d4e5; SessionName=checkout-pod-1; Type=AWS_IAM";
+
+/// A real client's token for our audience is verified as the assumed-role session; the same
+/// client's token for another audience is refused by STS.
+fn a_real_clients_tokens_are_verified_for_our_audience_only(make: impl Fn(&str) -> String) {
+    let p = start();
+    let ours = make(AUDIENCE);
+    assert!(ours.starts_with("k8s-aws-v1."), "{ours}");
+    let a = with_token(p.addr, &ours);
+    assert_eq!(a.status, 200, "{a:?}\n{}", p.proc.stderr());
+    assert!(a.body.contains(CHECKOUT_IDENTITY), "{}", a.body);
+    assert_eq!(p.sts.calls(), 1);
+    assert_eq!(p.sts.hosts.lock().unwrap().as_slice(), [HOST]);
+    assert_eq!(with_token(p.addr, &ours).status, 200);
+    assert_eq!(
+        p.sts.calls(),
+        1,
+        "the second request was not served from the cache"
+    );
+
+    let theirs = make("svc-aaaaaaaaaaaaaaaaa");
+    assert_refused(
+        &with_token(p.addr, &theirs),
+        403,
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+    );
+    assert_eq!(p.sts.calls(), 2);
+    assert_eq!(sts_tokens(&p, "rejected"), 1);
+}
+
+#[test]
+fn a_token_made_by_the_readme_boto3_snippet_is_verified_for_its_audience_only() {
+    let clients = trellis_e2e::py_clients::PyClients::find();
+    a_real_clients_tokens_are_verified_for_our_audience_only(|audience| {
+        clients.boto3_token(&CHECKOUT_ROLE, audience, REGION)
+    });
+}
+
+#[test]
+fn a_token_made_by_aws_eks_get_token_is_verified_for_its_audience_only() {
+    let clients = trellis_e2e::py_clients::PyClients::find();
+    a_real_clients_tokens_are_verified_for_our_audience_only(|audience| {
+        clients.aws_eks_get_token(&CHECKOUT_ROLE, audience, REGION)
+    });
+}

@@ -188,7 +188,7 @@ check_metrics_used() { "$PY" "$CI/promql_metrics.py" check "$@"; }
 
 # check_kit_files K8S_PRINCIPALS ECS_PRINCIPALS POLICY...: `trellis policy check` accepts every
 # policy and `trellis principals check` both principals files (the ECS one names its secrets by
-# environment variable).
+# environment variable) and the roles-and-accounts example for STS identity tokens.
 check_kit_files() {
   local k8s_principals="$1" ecs_principals="$2"; shift 2
   "$TRELLIS_BIN" policy check "$@" \
@@ -198,6 +198,7 @@ check_kit_files() {
   CHECKOUT_SECRET_ACCESS_KEY=validate/EXAMPLE OPS_ANA_SECRET_ACCESS_KEY=validate/EXAMPLE \
     "$TRELLIS_BIN" principals check "$ecs_principals" \
     || { echo "trellis principals check rejected $ecs_principals" >&2; return 1; }
+  "$TRELLIS_BIN" principals check "$DEPLOY/examples/principals-sts.json" || { echo "trellis principals check rejected deploy/examples/principals-sts.json" >&2; return 1; }
 }
 
 # wait_http URL [PID]: until URL answers 2xx, for up to 10 s, or until PID exits.

@@ -288,7 +288,7 @@ pub struct RunArgs {
     /// loopback address only.
     #[arg(long, env = "TRELLIS_STS_ENDPOINT", value_name = "URL")]
     pub sts_endpoint: Option<String>,
-    /// Verified identity tokens kept (least recently used evicted).
+    /// Verified identity tokens kept (when full, one not used recently is evicted).
     #[arg(
         long,
         env = "TRELLIS_STS_CACHE",

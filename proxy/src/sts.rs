@@ -12,8 +12,8 @@
 
 mod cache;
 mod client;
+mod clock;
 mod identity;
-mod lru;
 mod metrics;
 mod rate;
 pub mod token;

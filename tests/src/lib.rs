@@ -1,6 +1,7 @@
 //! Support for the end-to-end tests: the real `trellis` binary, built once per test run.
 
 pub mod net;
+pub mod py_clients;
 pub mod sts;
 
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
     python3 -m unittest discover -s benches/compare/tests -v
 
 Needs a built `trellis-load` (`cargo build -p trellis-benches --bin trellis-load`; found in
-target/debug or target/release, or named by TRELLIS_LOAD); without one the tests that need a
+the newer of target/debug and target/release, or named by TRELLIS_LOAD); without one the tests that need a
 token are skipped.
 """
 
@@ -34,11 +34,10 @@ def trellis_load():
     named = os.environ.get("TRELLIS_LOAD")
     if named:
         return named
-    for profile in ("debug", "release"):
-        p = ROOT / "target" / profile / "trellis-load"
-        if p.is_file():
-            return str(p)
-    return None
+    # The newer of the two builds: a stale debug binary may predate `--sign sts-token`.
+    built = [p for p in (ROOT / "target" / profile / "trellis-load" for profile in ("debug", "release"))
+             if p.is_file()]
+    return str(max(built, key=lambda p: p.stat().st_mtime)) if built else None
 
 
 def capture_tokens(keys, audience=AUDIENCE, requests=4):

@@ -1,10 +1,11 @@
 //! What is remembered about tokens, by the SHA-256 of their text: verified identities until
-//! their token's 15 minutes end (bounded, least recently used evicted), tokens STS rejected
-//! for [`NEGATIVE_TTL`], and the STS calls in flight, so concurrent requests with one new
-//! token share one call.
+//! their token's 15 minutes end (bounded, the least recently used of a full set evicted),
+//! tokens STS rejected for [`NEGATIVE_TTL`], and the STS calls in flight, so concurrent
+//! requests with one new token share one call.
 //!
-//! One mutex guards the three maps; it is held for a hash lookup and a list splice, never
-//! across an `.await` or an allocation on a hit.
+//! Every request with a token looks it up, so [`TokenCache::lookup`] takes no lock and
+//! allocates nothing: both tables are [`ClockTable`]s. Only what follows a miss — joining or
+//! starting the STS call, recording its answer — takes a mutex, once per STS call.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -12,14 +13,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::OnceCell;
 
-use super::lru::Lru;
+use super::clock::ClockTable;
+pub use super::clock::Digest;
 use super::Verdict;
 
 /// How long a token STS rejected is refused without asking again.
 pub const NEGATIVE_TTL: Duration = Duration::from_secs(10);
-
-/// SHA-256 of a token's text.
-pub type Digest = [u8; 32];
 
 /// One STS call that concurrent requests with the same token wait on.
 pub type Flight = Arc<OnceCell<Verdict>>;
@@ -35,101 +34,86 @@ pub enum Lookup<V> {
     Unknown,
 }
 
-#[derive(Debug)]
-struct Entry<V> {
-    value: Arc<V>,
-    expires_at: SystemTime,
-}
-
-#[derive(Debug)]
-struct State<V> {
-    verified: Lru<Digest, Entry<V>>,
-    rejected: HashMap<Digest, Instant>,
-    in_flight: HashMap<Digest, Flight>,
-}
-
 /// The token cache; see the module docs.
 #[derive(Debug)]
 pub struct TokenCache<V> {
-    state: Mutex<State<V>>,
-    /// Bound of the negative map, so junk tokens cannot grow it without limit.
-    max_rejected: usize,
+    /// Verified identities, until their token's 15 minutes end (wall clock).
+    verified: ClockTable<Arc<V>, SystemTime>,
+    /// Tokens STS rejected, until [`NEGATIVE_TTL`] after (monotonic clock); as many as
+    /// verified ones, so junk tokens cannot grow it without limit.
+    rejected: ClockTable<(), Instant>,
+    in_flight: Mutex<HashMap<Digest, Flight>>,
 }
 
 impl<V> TokenCache<V> {
     /// A cache of at most `capacity` verified tokens (and as many rejected ones).
     pub fn new(capacity: usize) -> Self {
         Self {
-            state: Mutex::new(State {
-                verified: Lru::new(capacity),
-                rejected: HashMap::new(),
-                in_flight: HashMap::new(),
-            }),
-            max_rejected: capacity.max(1),
+            verified: ClockTable::new(capacity),
+            rejected: ClockTable::new(capacity),
+            in_flight: Mutex::new(HashMap::new()),
         }
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State<V>> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<Digest, Flight>> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// What is known about `digest` at `now` (wall clock for token expiry, `instant` for the
-    /// negative cache).
+    /// negative cache). Takes no lock.
     pub fn lookup(&self, digest: &Digest, now: SystemTime, instant: Instant) -> Lookup<V> {
-        let mut state = self.state();
-        if let Some(entry) = state.verified.get(digest) {
-            if now <= entry.expires_at {
-                return Lookup::Verified(Arc::clone(&entry.value));
-            }
-            state.verified.remove(digest);
-            return Lookup::Unknown;
+        if let Some(value) = self.verified.get(digest, |expires_at| now <= *expires_at) {
+            return Lookup::Verified(value);
         }
-        match state.rejected.get(digest) {
-            Some(&until) if instant < until => Lookup::Rejected,
-            Some(_) => {
-                state.rejected.remove(digest);
-                Lookup::Unknown
-            }
-            None => Lookup::Unknown,
+        if self
+            .rejected
+            .get(digest, |until| instant < *until)
+            .is_some()
+        {
+            return Lookup::Rejected;
         }
+        Lookup::Unknown
     }
 
-    /// The in-flight call for `digest`, created if there is none; `true` when this caller
-    /// created it.
+    /// The in-flight call for `digest`, created if there is none.
     pub fn flight(&self, digest: &Digest) -> Flight {
-        Arc::clone(self.state().in_flight.entry(*digest).or_default())
+        Arc::clone(self.in_flight().entry(*digest).or_default())
     }
 
-    /// Records what STS answered for `digest` and ends its flight.
+    /// Records what STS answered for `digest` and ends its flight. Every request that waited
+    /// on the flight calls this; the first records the answer, before the flight ends, so a
+    /// request arriving in between finds the answer instead of starting a second call.
     pub fn settle(&self, digest: &Digest, flight: &Flight, outcome: Settled<V>, instant: Instant) {
-        let mut state = self.state();
-        if state
-            .in_flight
+        let mut in_flight = self.in_flight();
+        if !in_flight
             .get(digest)
             .is_some_and(|f| Arc::ptr_eq(f, flight))
         {
-            state.in_flight.remove(digest);
+            return;
         }
         match outcome {
             Settled::Verified(value, expires_at) => {
-                state.verified.insert(*digest, Entry { value, expires_at });
+                let now = SystemTime::now();
+                self.verified
+                    .insert(*digest, value, expires_at, |at| now > *at);
             }
             Settled::Rejected => {
-                if state.rejected.len() >= self.max_rejected {
-                    state.rejected.retain(|_, until| *until > instant);
-                }
-                if state.rejected.len() < self.max_rejected {
-                    state.rejected.insert(*digest, instant + NEGATIVE_TTL);
-                }
+                self.rejected
+                    .insert(*digest, (), instant + NEGATIVE_TTL, |until| {
+                        instant >= *until
+                    });
             }
             Settled::Unavailable => {}
         }
+        in_flight.remove(digest);
     }
 
     /// Number of verified tokens held.
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.state().verified.len()
+        self.verified.len()
     }
 }
 
@@ -168,7 +152,6 @@ mod tests {
         assert!(matches!(cache.lookup(&T, now, i), Lookup::Verified(v) if *v == 1));
         let later = now + Duration::from_secs(61);
         assert!(matches!(cache.lookup(&T, later, i), Lookup::Unknown));
-        assert_eq!(cache.len(), 0);
     }
 
     #[test]
@@ -209,6 +192,31 @@ mod tests {
     }
 
     #[test]
+    fn the_verified_cache_is_bounded() {
+        let cache = TokenCache::<u32>::new(3);
+        let (now, i) = (SystemTime::now(), Instant::now());
+        for n in 0..10u8 {
+            let d = [n; 32];
+            let f = cache.flight(&d);
+            let until = now + Duration::from_secs(60);
+            cache.settle(&d, &f, Settled::Verified(Arc::new(u32::from(n)), until), i);
+        }
+        assert_eq!(cache.len(), 3);
+        assert!(matches!(cache.lookup(&[9; 32], now, i), Lookup::Verified(v) if *v == 9));
+    }
+
+    #[test]
+    fn only_the_first_request_of_a_flight_records_its_answer() {
+        let cache = TokenCache::<u32>::new(4);
+        let (now, i) = (SystemTime::now(), Instant::now());
+        let f = cache.flight(&T);
+        let until = now + Duration::from_secs(60);
+        cache.settle(&T, &f, Settled::Verified(Arc::new(1), until), i);
+        cache.settle(&T, &f, Settled::Verified(Arc::new(2), until), i);
+        assert!(matches!(cache.lookup(&T, now, i), Lookup::Verified(v) if *v == 1));
+    }
+
+    #[test]
     fn the_negative_cache_is_bounded() {
         let cache = TokenCache::<u32>::new(2);
         let i = Instant::now();
@@ -217,6 +225,6 @@ mod tests {
             let f = cache.flight(&d);
             cache.settle(&d, &f, Settled::Rejected, i);
         }
-        assert_eq!(cache.state().rejected.len(), 2);
+        assert_eq!(cache.rejected.len(), 2);
     }
 }
