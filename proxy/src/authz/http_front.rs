@@ -44,6 +44,9 @@ pub static X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-m
 /// Envoy: the headers to remove before forwarding.
 pub static X_ENVOY_AUTH_HEADERS_TO_REMOVE: HeaderName =
     HeaderName::from_static("x-envoy-auth-headers-to-remove");
+/// Envoy: the caller's address (`use_remote_address`).
+pub static X_ENVOY_EXTERNAL_ADDRESS: HeaderName =
+    HeaderName::from_static("x-envoy-external-address");
 /// nginx: the path and query to forward.
 pub static X_TRELLIS_FORWARD_URI: HeaderName = HeaderName::from_static("x-trellis-forward-uri");
 /// nginx: the status of a refusal (the subrequest itself answers `403`).
@@ -120,8 +123,20 @@ fn request_view<B>(
     headers.remove(CONTENT_LENGTH);
     let conn = parts.extensions.get::<ConnectionInfo>().copied();
     let tcp_peer = conn.map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.remote);
-    let remote =
-        view::take_last_forwarded(&mut headers).map_or(tcp_peer, |ip| SocketAddr::new(ip, 0));
+    let forwarded = view::take_last_forwarded(&mut headers);
+    // Envoy's HTTP client does not pass the caller's `x-forwarded-for` through as sent; with
+    // `use_remote_address` it names the caller in `x-envoy-external-address`.
+    let external = (!nginx)
+        .then(|| {
+            headers
+                .get(&X_ENVOY_EXTERNAL_ADDRESS)?
+                .to_str()
+                .ok()?
+                .parse()
+                .ok()
+        })
+        .flatten();
+    let remote = SocketAddr::new(external.or(forwarded).unwrap_or(tcp_peer.ip()), 0);
     let tls = headers
         .get(&X_FORWARDED_PROTO)
         .is_some_and(|p| p == "https");
