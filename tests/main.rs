@@ -2,6 +2,7 @@
 //! `trellis_e2e::trellis_bin`) and the in-process stack on 127.0.0.1:0.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod authz;
 mod cli_policy;
 mod cli_principals;
 mod decision_log_replay;

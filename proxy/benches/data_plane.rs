@@ -130,6 +130,7 @@ fn audit(c: &mut Criterion) {
         failure_reason: None,
         matched_statements: Some("service#0(AllowAll)".into()),
         mode: "enforce",
+        authorizer: "-",
         shadow: None,
     };
     let mut buf = Vec::with_capacity(1024);

@@ -84,6 +84,9 @@ pub struct AccessRecord {
     pub matched_statements: Option<Arc<str>>,
     /// `enforce` or `audit`.
     pub mode: &'static str,
+    /// `authorizer`: `-` for the sidecar, else the `trellis authz` front door
+    /// (`envoy-grpc`, `envoy-http`, `nginx`), which decides without the body.
+    pub authorizer: &'static str,
     /// The shadow decision (`shadowDecision`, `shadowMatchedStatements`); `None` without
     /// shadow policies.
     pub shadow: Option<crate::layers::authorize::ShadowRecord>,
@@ -166,6 +169,7 @@ struct Line<'a> {
     authn_result: &'a str,
     matched_statements: &'a str,
     mode: &'a str,
+    authorizer: &'a str,
     shadow_decision: &'a str,
     shadow_matched_statements: &'a str,
 }
@@ -235,6 +239,7 @@ impl AccessRecord {
                 Some(listed) => listed,
             },
             mode: self.mode,
+            authorizer: self.authorizer,
             shadow_decision: self.shadow.as_ref().map_or(DASH, |s| s.decision_label()),
             shadow_matched_statements: match shadow_matched.as_deref() {
                 None | Some("") => DASH,

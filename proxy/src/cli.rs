@@ -2,6 +2,7 @@
 //! (0 success, 1 invalid input, 2 usage error — CONTRACT §1) instead of exiting, so the logic
 //! stays testable and `main` stays a few lines.
 
+mod authz;
 mod demo;
 mod eval_caller;
 mod healthcheck;
@@ -44,6 +45,17 @@ pub struct Cli {
 enum Command {
     /// Run the sidecar proxy.
     Run(Box<crate::config::RunArgs>),
+    /// Answer Envoy/Istio ext_authz (gRPC and HTTP) and nginx auth_request with the
+    /// sidecar's decisions.
+    #[command(
+        mut_arg("listen", |a| a.hide(true)),
+        mut_arg("upstream", |a| a.hide(true)),
+        mut_arg("upstream_protocol", |a| a.hide(true)),
+        mut_arg("upstream_ca", |a| a.hide(true)),
+        mut_arg("tls_cert", |a| a.hide(true)),
+        mut_arg("tls_key", |a| a.hide(true))
+    )]
+    Authz(Box<authz::AuthzArgs>),
     /// Start a built-in echo service behind the proxy with example policies and principals,
     /// and print curl commands to try.
     Demo(demo::DemoArgs),
@@ -124,6 +136,7 @@ where
             };
         }
         Command::Demo(args) => return demo::run(&args, &mut std::io::stderr()),
+        Command::Authz(args) => return authz::run(*args, &mut std::io::stderr()),
         other => other,
     };
     let stdout = std::io::stdout();
@@ -131,7 +144,7 @@ where
     let mut out = stdout.lock();
     let mut err = stderr.lock();
     let code = match command {
-        Command::Run(_) | Command::Demo(_) => EXIT_USAGE,
+        Command::Run(_) | Command::Demo(_) | Command::Authz(_) => EXIT_USAGE,
         Command::Healthcheck(args) => healthcheck::run(&args, &mut out, &mut err),
         Command::Policy(PolicyCommand::Check(args)) => policy_check::run(&args, &mut out, &mut err),
         Command::Policy(PolicyCommand::Eval(args)) => {

@@ -24,6 +24,7 @@ mod activity;
 mod addr_text;
 pub mod admin;
 pub mod auth;
+pub mod authz;
 pub mod body;
 pub mod caller_identity;
 pub mod cli;

@@ -158,6 +158,36 @@ impl Proxy {
         self.admin.as_ref().and_then(|l| l.local_addr().ok())
     }
 
+    /// The shared parts of the stack (`trellis authz` builds its pipelines from them).
+    pub fn stack(&self) -> &Stack {
+        &self.stack
+    }
+
+    /// Serves `service` in place of the stack on the listener, with the admin endpoints and
+    /// the access log of [`Proxy::run`] (`trellis authz`'s HTTP front door).
+    pub async fn run_service<S, B>(
+        self,
+        service: S,
+        files: FilesSource,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<ShutdownReport>
+    where
+        S: tower_service::Service<
+                http::Request<hyper::body::Incoming>,
+                Response = http::Response<B>,
+                Error = std::convert::Infallible,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        self.serve(service, files, shutdown).await
+    }
+
     /// Serves until `shutdown` resolves, then drains in-flight requests (up to the drain
     /// timeout), stops the admin endpoints and flushes the access log.
     pub async fn run(

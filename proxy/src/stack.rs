@@ -130,6 +130,7 @@ impl Stack {
                 service_network_arn: config.service_network_arn.as_deref().map(Arc::from),
                 mode: config.mode.as_str(),
                 decision_log: None,
+                authorizer: "-",
             }),
             upstream: Arc::new(Upstream::new(&config.upstream)?),
             target,
@@ -192,13 +193,21 @@ impl Stack {
             .service(self.forward())
     }
 
-    fn normalize_layer(&self) -> NormalizeLayer {
+    /// What every access-log line and metric of this stack shares (`trellis authz` builds its
+    /// check pipelines from it).
+    pub fn audit_context(&self) -> &Arc<AuditContext> {
+        &self.audit
+    }
+
+    /// `Normalize` with this stack's limits, path and header rules.
+    pub fn normalize_layer(&self) -> NormalizeLayer {
         NormalizeLayer::new(self.limits)
             .with_path_rules(self.path_rules)
             .with_header_rules(self.header_rules)
     }
 
-    fn identity_headers_layer(&self) -> IdentityHeadersLayer {
+    /// `IdentityHeaders` with this stack's target header and `--xff`.
+    pub fn identity_headers_layer(&self) -> IdentityHeadersLayer {
         IdentityHeadersLayer::new(self.target.clone(), self.header_rules.xff)
     }
 

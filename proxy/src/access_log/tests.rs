@@ -30,6 +30,7 @@ fn record() -> AccessRecord {
         failure_reason: Some("ClientAccessDenied"),
         matched_statements: None,
         mode: "enforce",
+        authorizer: "-",
         shadow: None,
     }
 }
@@ -73,6 +74,7 @@ fn line_has_lattice_field_names_and_dashes() {
         "authnResult",
         "matchedStatements",
         "mode",
+        "authorizer",
         "shadowDecision",
         "shadowMatchedStatements",
     ];

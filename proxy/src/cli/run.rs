@@ -76,10 +76,37 @@ fn reload_tls(cert: &ReloadableCert, metrics: &Metrics) {
 /// first snapshot is in force. Returns the exit code.
 pub(crate) async fn serve(
     config: &Config,
-    mut shutdown: ShutdownRequests,
+    shutdown: ShutdownRequests,
     on_ready: impl FnOnce(&Proxy),
     err: &mut dyn Write,
 ) -> i32 {
+    serve_front(
+        config,
+        shutdown,
+        on_ready,
+        err,
+        |proxy, auth, files, stop| async move { proxy.run(&auth, files, stop).await },
+    )
+    .await
+}
+
+/// What serves once everything is loaded: the sidecar's listener, or `trellis authz`'s front
+/// doors. It gets the bound proxy, the auth layers' inputs, the `/policy` source and the
+/// future that resolves when serving must stop.
+pub(crate) type StopSignal = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// [`serve`] with `front` in place of the sidecar's listener.
+pub(crate) async fn serve_front<F, Fut>(
+    config: &Config,
+    mut shutdown: ShutdownRequests,
+    on_ready: impl FnOnce(&Proxy),
+    err: &mut dyn Write,
+    front: F,
+) -> i32
+where
+    F: FnOnce(Proxy, Auth, crate::admin::FilesSource, StopSignal) -> Fut,
+    Fut: std::future::Future<Output = std::io::Result<crate::server::ShutdownReport>>,
+{
     for w in config.warnings() {
         let _ = writeln!(err, "trellis run: {w}");
     }
@@ -216,13 +243,13 @@ pub(crate) async fn serve(
     let auth = Auth::new(handle.shared(), settings);
     let ready = proxy.readiness().clone();
     let delay = config.shutdown_delay;
-    let stop = async move {
+    let stop = Box::pin(async move {
         serve_until_shutdown(&mut shutdown, &ready, delay, &mut |line| {
             eprintln!("{line}")
         })
         .await;
-    };
-    let result = proxy.run(&auth, handle.files_source(), stop).await;
+    });
+    let result = front(proxy, auth, handle.files_source(), stop).await;
     drop((policy_watcher, tls_watcher));
     match result {
         Ok(report) => {

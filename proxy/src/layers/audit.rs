@@ -37,6 +37,9 @@ pub struct AuditContext {
     pub mode: &'static str,
     /// `--decision-log`: handed to `Authorize` through the request's extensions.
     pub decision_log: Option<crate::decision_log::DecisionLog>,
+    /// `authorizer`: `-` for the sidecar; the front door of `trellis authz`, which never sees
+    /// the body.
+    pub authorizer: &'static str,
 }
 
 /// Adds [`Audit`].
@@ -202,6 +205,7 @@ impl Pending {
             failure_reason: o.failure().map(|f| f.reason),
             matched_statements: decision.map(|d| Arc::clone(&d.matched)),
             mode: self.ctx.mode,
+            authorizer: self.ctx.authorizer,
             shadow: o.shadow().cloned(),
         };
         self.ctx.log.submit(record);

@@ -1,0 +1,188 @@
+//! `trellis authz`: the sidecar's decisions for Envoy/Istio `ext_authz` (gRPC on
+//! `--grpc-listen`, HTTP on `--http-listen`) and nginx `auth_request` (on `--http-listen`).
+//!
+//! Everything but the front doors is `trellis run`'s: the flags (policies, principals, STS,
+//! mode, shadow, logs, admin), the snapshot and its reloads, SIGHUP, readiness, the drain.
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+
+use crate::authz::grpc::{AuthorizationServer, GrpcFront};
+use crate::authz::http_front::HttpFront;
+use crate::authz::pipeline::Pipeline;
+use crate::authz::view::FrontDoor;
+use crate::config::{Config, RunArgs};
+use crate::signals::ShutdownRequests;
+
+use super::{EXIT_INVALID, EXIT_OK};
+
+/// The flags of `trellis authz`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuthzArgs {
+    /// Envoy/Istio gRPC ext_authz: `envoy.service.auth.v3.Authorization/Check`.
+    #[arg(
+        long,
+        env = "TRELLIS_GRPC_LISTEN",
+        default_value = "0.0.0.0:9000",
+        value_name = "ADDR"
+    )]
+    pub grpc_listen: String,
+    /// Envoy/Istio HTTP ext_authz and nginx `auth_request`.
+    #[arg(
+        long,
+        env = "TRELLIS_HTTP_LISTEN",
+        default_value = "0.0.0.0:8000",
+        value_name = "ADDR"
+    )]
+    pub http_listen: String,
+    /// Envoy's HTTP ext_authz `path_prefix`: stripped from the check request's path.
+    #[arg(
+        long,
+        env = "TRELLIS_PATH_PREFIX",
+        default_value = "",
+        value_name = "P"
+    )]
+    pub path_prefix: String,
+    /// `trellis run`'s flags (`--listen`, `--upstream` and the TLS pair do not apply).
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+fn addr(flag: &str, text: &str, err: &mut dyn Write) -> Option<SocketAddr> {
+    match text.parse() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            let _ = writeln!(
+                err,
+                "trellis authz: `--{flag}`: `{text}` is not an address; write it as IP:PORT, such as 0.0.0.0:9000"
+            );
+            None
+        }
+    }
+}
+
+/// Runs `trellis authz` until SIGTERM/SIGINT.
+pub(crate) fn run(args: AuthzArgs, err: &mut dyn Write) -> i32 {
+    let (Some(grpc), Some(http)) = (
+        addr("grpc-listen", &args.grpc_listen, err),
+        addr("http-listen", &args.http_listen, err),
+    ) else {
+        return EXIT_INVALID;
+    };
+    if !args.path_prefix.is_empty() && !args.path_prefix.starts_with('/') {
+        let _ = writeln!(
+            err,
+            "trellis authz: `--path-prefix`: `{}` must start with `/`, as Envoy's `path_prefix` does",
+            args.path_prefix
+        );
+        return EXIT_INVALID;
+    }
+    let mut run = args.run;
+    run.listen = http.to_string();
+    if run.tls_cert.is_some() || run.tls_key.is_some() {
+        let _ = writeln!(
+            err,
+            "trellis authz: `--tls-cert`/`--tls-key` do not apply: the proxy in front terminates TLS"
+        );
+        return EXIT_INVALID;
+    }
+    let config = match Config::from_args(run) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = writeln!(err, "trellis authz: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = writeln!(err, "trellis authz: cannot start the async runtime: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    runtime.block_on(async {
+        let shutdown = match ShutdownRequests::install() {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = writeln!(err, "trellis authz: {e}");
+                return EXIT_INVALID;
+            }
+        };
+        serve(&config, grpc, args.path_prefix, shutdown, err).await
+    })
+}
+
+async fn serve(
+    config: &Config,
+    grpc: SocketAddr,
+    path_prefix: String,
+    shutdown: ShutdownRequests,
+    err: &mut dyn Write,
+) -> i32 {
+    // Bound before the policies load, so a taken port fails the start like `--listen` does.
+    let listener = match TcpListener::bind(grpc).await {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "trellis authz: cannot listen on `{grpc}`: {e}; choose a free address with `--grpc-listen`"
+            );
+            return EXIT_INVALID;
+        }
+    };
+    let grpc_server = config.proxy_config(None).server;
+    let grpc_addr = listener.local_addr().unwrap_or(grpc);
+    let code = super::run::serve_front(
+        config,
+        shutdown,
+        |proxy| {
+            let http = proxy
+                .local_addr()
+                .map_or_else(|_| "-".to_owned(), |a| a.to_string());
+            let admin = proxy
+                .admin_addr()
+                .map_or_else(|| "off".to_owned(), |a| a.to_string());
+            eprintln!(
+                "trellis: authz serving gRPC {grpc_addr} and HTTP {http} (admin {admin}, mode {})",
+                config.mode.as_str()
+            );
+        },
+        err,
+        move |proxy, auth, files, stop| async move {
+            let stack = proxy.stack();
+            let grpc = GrpcFront::new(Pipeline::new(stack, &auth, FrontDoor::EnvoyGrpc));
+            let http = HttpFront::new(
+                Pipeline::new(stack, &auth, FrontDoor::EnvoyHttp),
+                Pipeline::new(stack, &auth, FrontDoor::Nginx),
+                path_prefix,
+            );
+            let (stop_grpc, grpc_stopped) = tokio::sync::oneshot::channel::<()>();
+            // The sidecar's server (h2c by prior knowledge, connection limits, drain) with
+            // the generated gRPC service in place of the stack.
+            let grpc_task = tokio::spawn(crate::server::serve(
+                listener,
+                grpc_server,
+                AuthorizationServer::new(grpc),
+                async move {
+                    let _ = grpc_stopped.await;
+                },
+            ));
+            let stopping = async move {
+                stop.await;
+                let _ = stop_grpc.send(());
+                let _ = grpc_task.await;
+            };
+            proxy.run_service(http, files, stopping).await
+        },
+    )
+    .await;
+    if code == EXIT_OK {
+        let _ = writeln!(err, "trellis: authz stopped");
+    }
+    code
+}

