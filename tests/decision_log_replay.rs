@@ -41,7 +41,7 @@ fn record(dir: &Path) -> PathBuf {
     copy_example("principals.json", &dir.join("principals.json"));
     std::fs::write(dir.join("service-policy.json"), service_policy("")).unwrap();
     let log = dir.join("decisions.jsonl");
-    let upstream = format!("http://{}", spawn_echo());
+    let upstream = format!("http://{}", Upstream::echo().addr);
     let (addr, admin) = (free_addr(), free_addr());
     let f = |n: &str| dir.join(n).display().to_string();
     let (addr_s, admin_s, log_s) = (

@@ -73,7 +73,7 @@ struct Rollout {
 /// instance whose `/readyz` answered 200 at the last poll (every 100 ms). Each instance in turn
 /// gets SIGTERM, and a replacement is started and awaited before the next one goes.
 fn rolling_restart(delay: &str) -> Rollout {
-    let upstream = spawn_echo();
+    let upstream = Upstream::echo().addr;
     let env = [("TRELLIS_SHUTDOWN_DELAY", delay)];
     let first = vec![
         start_instance(upstream, &env, &[]),
@@ -226,7 +226,7 @@ fn without_a_shutdown_delay_the_listener_closes_at_sigterm() {
 
 #[test]
 fn a_second_sigterm_skips_the_shutdown_delay() {
-    let upstream = spawn_echo();
+    let upstream = Upstream::echo().addr;
     let mut i = start_instance(upstream, &[], &["--shutdown-delay", "60s"]);
     i.proc.signal("TERM");
     let unready = eventually(Duration::from_secs(5), || {
@@ -259,7 +259,7 @@ fn sighup_without_policy_files_reopens_the_access_log_instead_of_exiting() {
     let log = dir.path().join("access.log");
     let rotated = dir.path().join("access.log.1");
     let log_s = log.display().to_string();
-    let upstream = spawn_echo();
+    let upstream = Upstream::echo().addr;
     let mut i = start_instance(upstream, &[], &["--access-log", &log_s]);
     assert_eq!(get(i.addr, "/before").status, 200);
     assert!(eventually(Duration::from_secs(5), || (lines(&log) == 1).then_some(())).is_some());
@@ -314,7 +314,7 @@ fn a_rejected_policy_stays_visible_until_fixed_and_example_keys_are_warned_about
         file("network-policy.json"),
         file("principals.json"),
     );
-    let upstream = spawn_echo();
+    let upstream = Upstream::echo().addr;
     let (addr, admin) = (free_addr(), free_addr());
     let (addr_s, admin_s, up) = (
         addr.to_string(),
@@ -463,7 +463,7 @@ fn a_replaced_certificate_is_served_to_new_connections_and_its_expiry_exported()
         cert_path.display().to_string(),
         key_path.display().to_string(),
     );
-    let upstream = spawn_echo();
+    let upstream = Upstream::echo().addr;
     let i = start_instance(upstream, &[], &["--tls-cert", &c, "--tls-key", &k]);
     let new = certificate(2032);
     let roots = [old.2.as_slice(), new.2.as_slice()];
@@ -521,7 +521,7 @@ fn a_shadow_policy_from_the_environment_is_decided_counted_and_reloaded_on_sighu
     std::fs::write(&shadow_path, candidate.to_string()).unwrap();
     let log = dir.path().join("access.log");
     let log_s = log.display().to_string();
-    let upstream = spawn_echo();
+    let upstream = Upstream::echo().addr;
     let (addr, admin) = (free_addr(), free_addr());
     let (addr_s, admin_s, up) = (
         addr.to_string(),

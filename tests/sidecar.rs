@@ -35,7 +35,7 @@ struct Sidecar {
 }
 
 fn start(dir: &Path, extra: &[&str]) -> Sidecar {
-    let upstream = spawn_echo();
+    let upstream = Upstream::echo().addr;
     let addr = free_addr();
     let admin = free_addr();
     let files = |n: &str| dir.join(n).display().to_string();
@@ -759,7 +759,7 @@ fn listen_and_admin_accept_host_names_as_healthcheck_does() {
         "--service-auth-type",
         "NONE",
         "--upstream",
-        &format!("http://{}", spawn_echo()),
+        &format!("http://{}", Upstream::echo().addr),
     ]);
     proc.wait_ready(admin);
     assert_eq!(get(addr, "/orders").status, 200);

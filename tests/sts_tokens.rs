@@ -44,7 +44,7 @@ fn start_with(audience: Option<&str>) -> Proxy {
     let (service, principals) = (file("service.json"), file("principals.json"));
     let (addr, admin) = (free_addr(), free_addr());
     let (addr_s, admin_s) = (addr.to_string(), admin.to_string());
-    let upstream = format!("http://{}", spawn_echo());
+    let upstream = format!("http://{}", Upstream::echo().addr);
     let endpoint = format!("http://{}", sts.addr);
     let mut args = vec![
         "run",

@@ -158,7 +158,7 @@ fn spawn_tls_echo(config: Arc<rustls::ServerConfig>) -> SocketAddr {
 
 #[test]
 fn an_http2_caller_in_front_of_an_http1_only_service_gets_200() {
-    let upstream = format!("http://{}", spawn_echo());
+    let upstream = format!("http://{}", Upstream::echo().addr);
     let (_proxy, addr) = start(&upstream, &[]);
     let (status, body) = h2c_get(addr, "/h2/to/h1");
     assert_eq!(status, 200, "{body}");

@@ -44,7 +44,7 @@ fn verifying(region: &str) -> Behaviour {
 fn closed_loop_counts_what_the_server_answered() {
     let up = upstream(Behaviour::default());
     let r = run(&["-c", "4", "-d", "400ms", "--warmup", "0s", &up.url("/x")]);
-    let served = up.seen.requests.load(std::sync::atomic::Ordering::SeqCst);
+    let served = up.seen().requests;
     assert!(r.requests > 50, "{r:?}");
     // Requests in flight when the run ends reach the server but are not counted.
     assert!(
@@ -103,7 +103,7 @@ fn closed_loop_over_h2c_with_several_streams_on_two_threads() {
         "100ms",
         &up.url("/h2"),
     ]);
-    let served = up.seen.requests.load(std::sync::atomic::Ordering::SeqCst);
+    let served = up.seen().requests;
     assert!(r.requests > 50, "{r:?}");
     assert!(
         served >= r.requests,
@@ -136,13 +136,10 @@ fn open_loop_sends_at_the_rate_for_the_duration() {
     let accounted = r.requests + r.errors.connect + r.errors.io + r.errors.timeout;
     assert_eq!(accounted, 400, "{r:?}");
     assert!(r.requests >= 396, "{r:?}");
-    assert_eq!(
-        up.seen.requests.load(std::sync::atomic::Ordering::SeqCst),
-        480
-    );
+    assert_eq!(up.seen().requests, 480);
     // Paced, not bursted: the run lasts its schedule and the arrivals spread over it.
     assert!(took >= Duration::from_millis(1190), "took {took:?}");
-    let arrivals = up.seen.arrivals.lock().unwrap().clone();
+    let arrivals = up.seen().arrivals;
     let first = arrivals[0];
     let mid = arrivals
         .iter()
@@ -230,11 +227,8 @@ fn pool_signed_requests_verify_with_every_key_and_path() {
     ]);
     assert!(r.requests > 20, "{r:?}");
     assert_eq!(status(&r, "200"), r.requests, "{:?}", r.status);
-    assert_eq!(
-        up.seen.rejected.load(std::sync::atomic::Ordering::SeqCst),
-        0
-    );
-    let signed = up.seen.signed.lock().unwrap().clone();
+    assert_eq!(up.seen().rejected, 0);
+    let signed = up.seen().signed;
     for id in ["AKIDLOADTESTA", "AKIDLOADTESTB"] {
         for path in ["/a", "/b?x=1&y=%20z"] {
             assert!(
@@ -273,7 +267,7 @@ fn per_request_signing_verifies_over_h2c_too() {
     ]);
     assert_eq!(r.requests, 60, "{r:?}");
     assert_eq!(status(&r, "200"), 60, "{:?}", r.status);
-    assert_eq!(up.seen.signed.lock().unwrap().len(), 4);
+    assert_eq!(up.seen().signed.len(), 4);
     assert_eq!(r.sign, "per-request");
 }
 
@@ -320,14 +314,11 @@ fn sts_tokens_are_one_per_key_reused_by_every_request_and_verify_for_the_audienc
     ]);
     assert!(r.requests > 20, "{r:?}");
     assert_eq!(status(&r, "200"), r.requests, "{:?}", r.status);
-    assert_eq!(
-        up.seen.rejected.load(std::sync::atomic::Ordering::SeqCst),
-        0
-    );
+    assert_eq!(up.seen().rejected, 0);
     // Two keys, two tokens: the server sees each token again and again (its cache's steady
     // state), with every path.
-    assert_eq!(up.seen.tokens.lock().unwrap().len(), 2);
-    let signed = up.seen.signed.lock().unwrap().clone();
+    assert_eq!(up.seen().tokens.len(), 2);
+    let signed = up.seen().signed;
     for id in ["AKIDLOADTESTA", "AKIDLOADTESTB"] {
         for path in ["/a", "/b?x=1"] {
             assert!(
@@ -389,7 +380,7 @@ fn sts_tokens_are_renewed_every_resign_period() {
     ]);
     assert_eq!(status(&r, "200"), r.requests, "{:?}", r.status);
     // Made at the start, then after 1 s and 2 s: X-Amz-Date has a resolution of a second.
-    let tokens = up.seen.tokens.lock().unwrap().len();
+    let tokens = up.seen().tokens.len();
     assert!((2..=3).contains(&tokens), "{tokens} tokens");
 }
 
@@ -427,7 +418,7 @@ fn many_keys_give_every_request_a_token_the_server_has_not_seen() {
     ]);
     assert_eq!(r.requests, 40, "{r:?}");
     assert_eq!(status(&r, "200"), 40, "{:?}", r.status);
-    assert_eq!(up.seen.tokens.lock().unwrap().len(), 40);
+    assert_eq!(up.seen().tokens.len(), 40);
 }
 
 #[test]
@@ -533,10 +524,7 @@ fn a_wrong_secret_is_rejected_by_the_verifier() {
     ]);
     assert!(r.requests > 0);
     assert_eq!(status(&r, "403"), r.requests, "{:?}", r.status);
-    assert_eq!(
-        up.seen.verified.load(std::sync::atomic::Ordering::SeqCst),
-        0
-    );
+    assert_eq!(up.seen().verified, 0);
 }
 
 #[test]

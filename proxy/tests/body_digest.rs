@@ -6,23 +6,19 @@
 use crate::sidecar_support;
 use crate::support;
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use aws_sigv4::http_request::SignableBody;
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
+use http::{Request, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
-use hyper::body::{Frame, Incoming};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper::body::Frame;
 use sha2::Digest;
 use sidecar_support::*;
 use support::*;
-use tokio::net::TcpListener;
 use trellis::auth::Mode;
 use trellis::snapshot::SnapshotHandle;
+use trellis_test_support::eventually_async;
 
 /// What the upstream received of one request body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,94 +30,45 @@ struct Received {
     complete: bool,
 }
 
-#[derive(Debug, Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<Received>>>);
+/// The upstream, answering `LEN SHA256 VERSION` of each body; `/early` answers `202` first
+/// and reads afterwards, as a service that does not wait for the body.
+#[derive(Debug, Clone)]
+struct Recorder(Upstream);
 
 impl Recorder {
     fn all(&self) -> Vec<Received> {
-        self.0.lock().unwrap().clone()
+        self.0
+            .received()
+            .into_iter()
+            .filter_map(|r| {
+                let body = r.body.clone()?;
+                Some(Received {
+                    path: r.path().to_owned(),
+                    len: body.len,
+                    sha256: body.sha256,
+                    complete: body.complete,
+                })
+            })
+            .collect()
     }
 
     /// The records for `path`, once `n` of them arrived (bounded wait).
     async fn wait_for(&self, path: &str, n: usize) -> Vec<Received> {
-        within(10, async {
-            loop {
-                let got: Vec<Received> =
-                    self.all().into_iter().filter(|r| r.path == path).collect();
-                if got.len() >= n {
-                    return got;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
+        eventually_async(Duration::from_secs(10), || async {
+            let got: Vec<Received> = self.all().into_iter().filter(|r| r.path == path).collect();
+            (got.len() >= n).then_some(got)
         })
         .await
+        .unwrap_or_else(|| panic!("fewer than {n} requests for {path}: {:?}", self.all()))
     }
-}
-
-/// Reads the body frame by frame and records how much arrived and whether it ended. `/early`
-/// answers `202` first and reads afterwards, as a service that does not wait for the body.
-async fn record(req: Request<Incoming>, rec: Recorder) -> Result<Response<TestBody>, Infallible> {
-    let path = req.uri().path().to_owned();
-    let read = |mut body: Incoming, path: String, rec: Recorder| async move {
-        let mut hasher = sha2::Sha256::new();
-        let mut len = 0;
-        let complete = loop {
-            match body.frame().await {
-                Some(Ok(f)) => {
-                    if let Some(d) = f.data_ref() {
-                        hasher.update(d);
-                        len += d.len();
-                    }
-                }
-                Some(Err(_)) => break false,
-                None => break true,
-            }
-        };
-        let r = Received {
-            path,
-            len,
-            sha256: hasher.finalize().into(),
-            complete,
-        };
-        rec.0.lock().unwrap().push(r.clone());
-        r
-    };
-    if path == "/early" {
-        tokio::spawn(read(req.into_body(), path, rec));
-        let mut res = Response::new(full("accepted"));
-        *res.status_mut() = StatusCode::ACCEPTED;
-        return Ok(res);
-    }
-    let version = format!("{:?}", req.version());
-    let r = read(req.into_body(), path, rec).await;
-    let text = format!("{} {} {}", r.len, hex::encode(r.sha256), version);
-    Ok(Response::new(full(text)))
-}
-
-async fn spawn_recording_upstream() -> (SocketAddr, Recorder) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let rec = Recorder::default();
-    let shared = rec.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let rec = shared.clone();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req| record(req, rec.clone()));
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
-    (addr, rec)
 }
 
 async fn start() -> (TestProxy, Recorder, SnapshotHandle, tempfile::TempDir) {
-    let (up, rec) = spawn_recording_upstream().await;
+    let rec = Recorder(Upstream::start(Behaviour {
+        reply: Reply::Digest,
+        ..Behaviour::default()
+    }));
+    let up = rec.0.addr;
     let dir = policy_dir();
     let mut handle = None;
     let proxy = TestProxy::start_with(

@@ -36,7 +36,7 @@ async fn upstream_down_is_502() {
 
 #[tokio::test]
 async fn slow_upstream_is_504() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let mut opts = ProxyOptions::new(up);
     opts.response_timeout = Duration::from_millis(300);
     let proxy = TestProxy::start(opts).await;
@@ -51,7 +51,7 @@ async fn slow_upstream_is_504() {
 
 #[tokio::test]
 async fn a_stalled_client_blocks_no_one_and_is_closed_after_the_header_timeout() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let mut opts = ProxyOptions::new(up);
     opts.server.header_read_timeout = Duration::from_millis(500);
     let proxy = TestProxy::start(opts).await;
@@ -78,7 +78,7 @@ async fn a_stalled_client_blocks_no_one_and_is_closed_after_the_header_timeout()
 
 #[tokio::test]
 async fn idle_connections_are_closed() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let mut opts = ProxyOptions::new(up);
     opts.server.idle_timeout = Duration::from_millis(300);
     opts.server.header_read_timeout = Duration::from_secs(10);
@@ -100,7 +100,7 @@ async fn idle_connections_are_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_completes_the_request_in_flight() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let mut proxy = TestProxy::start(ProxyOptions::new(up)).await;
     let url = proxy.url("/slow/800");
     let addr = proxy.addr;
@@ -119,7 +119,7 @@ async fn graceful_shutdown_completes_the_request_in_flight() {
 
 #[tokio::test]
 async fn shutdown_cuts_requests_past_the_drain_timeout() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let mut opts = ProxyOptions::new(up);
     opts.server.drain_timeout = Duration::from_millis(200);
     let mut proxy = TestProxy::start(opts).await;
@@ -137,7 +137,7 @@ async fn shutdown_cuts_requests_past_the_drain_timeout() {
 
 #[tokio::test]
 async fn connections_beyond_the_limit_wait_for_a_permit() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let mut opts = ProxyOptions::new(up);
     opts.server.max_connections = 1;
     let proxy = TestProxy::start(opts).await;
@@ -159,7 +159,7 @@ async fn connections_beyond_the_limit_wait_for_a_permit() {
 
 #[tokio::test]
 async fn connections_closed_before_shutdown_are_not_counted_as_drained() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let proxy = TestProxy::start(ProxyOptions::new(up)).await;
     for _ in 0..3 {
         let mut conn = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();

@@ -9,7 +9,7 @@ use support::*;
 
 #[tokio::test]
 async fn forwarded_path_is_the_normalized_one_and_query_is_untouched() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let proxy = TestProxy::start(ProxyOptions::new(up)).await;
     let client = h1_client();
     let cases = [
@@ -30,7 +30,7 @@ async fn forwarded_path_is_the_normalized_one_and_query_is_untouched() {
 
 #[tokio::test]
 async fn bad_paths_are_answered_400_with_a_request_id() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let proxy = TestProxy::start(ProxyOptions::new(up)).await;
     for target in [
         "/a%2Fb",
@@ -61,7 +61,7 @@ async fn bad_paths_are_answered_400_with_a_request_id() {
 
 #[tokio::test]
 async fn spoofable_and_hop_by_hop_headers_are_stripped_and_lattice_headers_added() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let proxy = TestProxy::start(ProxyOptions::new(up)).await;
     let req = Request::get(proxy.url("/h"))
         .header(
@@ -112,7 +112,7 @@ async fn spoofable_and_hop_by_hop_headers_are_stripped_and_lattice_headers_added
 
 #[tokio::test]
 async fn caller_request_id_is_propagated_and_truncated() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let proxy = TestProxy::start(ProxyOptions::new(up)).await;
     let client = h1_client();
     let req = Request::get(proxy.url("/id"))
@@ -141,7 +141,7 @@ async fn caller_request_id_is_propagated_and_truncated() {
 
 #[tokio::test]
 async fn missing_request_id_is_generated_and_the_same_on_both_sides() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let proxy = TestProxy::start(ProxyOptions::new(up)).await;
     let client = h1_client();
     let (_, h1, body1) = get(&client, &proxy.url("/gen")).await;
@@ -155,7 +155,7 @@ async fn missing_request_id_is_generated_and_the_same_on_both_sides() {
 
 #[tokio::test]
 async fn oversized_headers_are_answered_431() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let proxy = TestProxy::start(ProxyOptions::new(up)).await;
     let client = h1_client();
     // Over the 60 KiB total.

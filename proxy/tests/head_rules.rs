@@ -34,7 +34,7 @@ fn service_policy() -> String {
 }
 
 async fn start(rules: HeaderRules) -> (TestProxy, tempfile::TempDir) {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("service.json"), service_policy()).unwrap();
     std::fs::write(dir.path().join("principals.json"), principals_text()).unwrap();

@@ -19,7 +19,7 @@ use trellis::upstream::UpstreamConfig;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxy_serves_then_drains_and_flushes_the_log_file() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("access.log");
     let config = ProxyConfig {

@@ -171,7 +171,7 @@ fn auth_req(proxy: &TestProxy, path: &str, mode: &str) -> Request<TestBody> {
 
 #[tokio::test]
 async fn signed_callers_get_identity_headers_and_everything_is_counted_and_logged() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let proxy = TestProxy::start_with(ProxyOptions::new(up), FakeAuthLayer::new).await;
     let client = h1_client();
 
@@ -302,7 +302,7 @@ fn body_len_floor() -> u64 {
 
 #[tokio::test]
 async fn without_auth_requests_are_allowed_and_logged_with_dashes() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let proxy = TestProxy::start(ProxyOptions::new(up)).await;
     let (status, _, _) = get(&h1_client(), &proxy.url("/plain")).await;
     assert_eq!(status, StatusCode::OK);
@@ -318,7 +318,7 @@ async fn without_auth_requests_are_allowed_and_logged_with_dashes() {
 
 #[tokio::test]
 async fn a_full_log_queue_drops_and_counts() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let mut opts = ProxyOptions::new(up);
     opts.log_capacity = 1;
     let proxy = TestProxy::start(opts).await;
@@ -343,7 +343,7 @@ async fn a_full_log_queue_drops_and_counts() {
 
 #[tokio::test]
 async fn a_stalled_log_writer_drops_and_counts_every_further_line() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let mut opts = ProxyOptions::new(up);
     opts.log_capacity = 1;
     opts.log_stalled = true;
@@ -366,7 +366,7 @@ async fn a_stalled_log_writer_drops_and_counts_every_further_line() {
 
 #[tokio::test]
 async fn admin_health_readiness_and_policy() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let proxy = TestProxy::start(ProxyOptions::new(up)).await;
     let client = h1_client();
     let base = format!("http://{}", proxy.admin);
@@ -414,7 +414,7 @@ async fn healthz_on(conn: &mut tokio::net::TcpStream, limit: Duration) -> Option
 #[tokio::test]
 async fn admin_connections_beyond_the_cap_wait_until_one_closes() {
     use trellis::admin::MAX_ADMIN_CONNECTIONS;
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let proxy = TestProxy::start(ProxyOptions::new(up)).await;
     // Up to the cap, every connection is served: all but one sit idle, the last one asks.
     let mut held = Vec::new();

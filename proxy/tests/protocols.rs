@@ -16,7 +16,7 @@ use trellis::upstream::UpstreamProtocol;
 
 #[tokio::test]
 async fn h2c_callers_are_served_and_forwarded_over_http2() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let mut opts = ProxyOptions::new(up);
     opts.protocol = Some(UpstreamProtocol::Http2);
     let proxy = TestProxy::start(opts).await;
@@ -39,7 +39,7 @@ async fn h2c_callers_are_served_and_forwarded_over_http2() {
 
 #[tokio::test]
 async fn tls_listener_negotiates_h2_with_alpn() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let (cert, key) = self_signed();
     let mut opts = ProxyOptions::new(up);
     opts.server.tls = Some(trellis::tls::server_config(vec![cert.clone()], key).unwrap());
@@ -78,7 +78,7 @@ async fn tls_listener_negotiates_h2_with_alpn() {
 
 #[tokio::test]
 async fn upgrade_requests_are_tunnelled_both_ways() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let proxy = TestProxy::start(ProxyOptions::new(up)).await;
     let mut stream = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
     stream
@@ -110,7 +110,7 @@ async fn upgrade_requests_are_tunnelled_both_ways() {
 
 #[tokio::test]
 async fn idle_tunnels_are_closed() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let mut opts = ProxyOptions::new(up);
     opts.tunnel_idle_timeout = std::time::Duration::from_millis(300);
     let proxy = TestProxy::start(opts).await;
@@ -140,7 +140,7 @@ async fn idle_tunnels_are_closed() {
 
 #[tokio::test]
 async fn grpc_trailers_pass_through() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let mut opts = ProxyOptions::new(up);
     opts.protocol = Some(UpstreamProtocol::Http2);
     let proxy = TestProxy::start(opts).await;
@@ -184,7 +184,7 @@ async fn stream_64_mib(client: Client, url: String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_64_mib_body_streams_intact_both_ways_http1() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let proxy = TestProxy::start(ProxyOptions::new(up)).await;
     stream_64_mib(h1_client(), proxy.url("/echo-body")).await;
     let log = proxy.log.wait_for(1).await;
@@ -194,7 +194,7 @@ async fn a_64_mib_body_streams_intact_both_ways_http1() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_64_mib_body_streams_intact_both_ways_h2c() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let proxy = TestProxy::start(ProxyOptions::new(up)).await;
     stream_64_mib(h2c_client(), proxy.url("/echo-body")).await;
 }
@@ -203,7 +203,7 @@ async fn a_64_mib_body_streams_intact_both_ways_h2c() {
 async fn bodies_stream_without_buffering() {
     // The first chunk comes back through the proxy while the request body is still open:
     // neither direction waits for the whole body.
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let proxy = TestProxy::start(ProxyOptions::new(up)).await;
     let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
@@ -242,7 +242,11 @@ async fn bodies_stream_without_buffering() {
 /// certificate through a CA file; the directory holds the file.
 async fn tls_upstream_trusted_by_a_ca_file() -> (ProxyOptions, tempfile::TempDir) {
     let (cert, key, pem) = self_signed_with_pem();
-    let up = spawn_tls_upstream(trellis::tls::server_config(vec![cert], key).unwrap()).await;
+    let up = Upstream::start(Behaviour {
+        tls: Some(trellis::tls::server_config(vec![cert], key).unwrap()),
+        ..Behaviour::default()
+    })
+    .addr;
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, pem).unwrap();
@@ -311,7 +315,11 @@ async fn auto_lets_alpn_choose_for_an_https_upstream() {
 #[tokio::test]
 async fn https_upstream_with_an_untrusted_certificate_is_502() {
     let (cert, key) = self_signed();
-    let up = spawn_tls_upstream(trellis::tls::server_config(vec![cert], key).unwrap()).await;
+    let up = Upstream::start(Behaviour {
+        tls: Some(trellis::tls::server_config(vec![cert], key).unwrap()),
+        ..Behaviour::default()
+    })
+    .addr;
     let mut opts = ProxyOptions::new(up);
     opts.upstream = format!("https://localhost:{}", up.port());
     let proxy = TestProxy::start(opts).await;

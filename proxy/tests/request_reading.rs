@@ -68,7 +68,7 @@ struct Setup {
 }
 
 async fn start(path_rules: PathRules) -> Setup {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("service.json"), service_policy()).unwrap();
     std::fs::write(dir.path().join("principals.json"), principals_text()).unwrap();

@@ -36,7 +36,7 @@ fn shadow_service_policy() -> String {
 
 async fn start(mode: Mode, dir: &Path) -> (TestProxy, SnapshotHandle) {
     std::fs::write(dir.join("shadow-service.json"), shadow_service_policy()).unwrap();
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let mut handle = None;
     let shadow = ShadowConfig {
         network_policy: None,
@@ -211,7 +211,7 @@ async fn in_audit_mode_the_shadow_decision_is_recorded_beside_the_forwarded_deni
 
 #[tokio::test]
 async fn without_shadow_policies_the_shadow_fields_are_dashes_and_nothing_is_counted() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let dir = policy_dir();
     let mut handle = None;
     let proxy = TestProxy::start_with(

@@ -14,7 +14,7 @@ use trellis::auth::Mode;
 use trellis::snapshot::SnapshotHandle;
 
 async fn start(mode: Mode) -> (TestProxy, SnapshotHandle, tempfile::TempDir) {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let dir = policy_dir();
     let mut handle = None;
     let proxy = TestProxy::start_with(
@@ -328,7 +328,7 @@ async fn audit_mode_decides_logs_and_counts_denials_but_forwards_them() {
 
 #[tokio::test]
 async fn conditions_see_headers_query_values_port_and_source() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let dir = policy_dir();
     std::fs::write(
         dir.path().join("service.json"),
@@ -375,7 +375,7 @@ async fn conditions_see_headers_query_values_port_and_source() {
 
 #[tokio::test]
 async fn http2_callers_are_verified_against_their_authority() {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let dir = policy_dir();
     let mut handle = None;
     let mut opts = ProxyOptions::new(up);
@@ -428,7 +428,7 @@ async fn start_with_settings(
     config: trellis::snapshot::SnapshotConfig,
     s: trellis::auth::AuthSettings,
 ) -> (TestProxy, SnapshotHandle) {
-    let up = spawn_upstream().await;
+    let up = Upstream::echo().addr;
     let mut handle = None;
     let proxy =
         TestProxy::start_with(ProxyOptions::new(up), make_auth(config, s, &mut handle)).await;

@@ -1,6 +1,6 @@
-//! Loopback plumbing for tests of the running binary: a free port, an echo upstream, a
-//! blocking HTTP/1.1 client, a SigV4 signer (aws-sigv4, Lattice's unsigned-payload recipe) and
-//! a `trellis` child process that is stopped when dropped.
+//! Loopback plumbing for tests of the running binary: a free port, a blocking HTTP/1.1 client
+//! and a `trellis` child process that is stopped when dropped; the upstream, the signer, the
+//! metrics lookup and `eventually` are `trellis_test_support`'s.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -8,7 +8,12 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+
+pub use trellis_test_support::eventually;
+use trellis_test_support::metrics::sample;
+use trellis_test_support::signing::signed_headers;
+pub use trellis_test_support::upstream::Upstream;
 
 use crate::{trellis_bin, workspace_root};
 
@@ -18,49 +23,6 @@ pub fn free_addr() -> SocketAddr {
         .unwrap()
         .local_addr()
         .unwrap()
-}
-
-/// An upstream answering every request `200` with the request head as its body.
-pub fn spawn_echo() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let _ = echo_connection(stream);
-            });
-        }
-    });
-    addr
-}
-
-fn echo_connection(stream: TcpStream) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut out = stream;
-    loop {
-        let mut head = String::new();
-        let mut content_length = 0usize;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line)? == 0 {
-                return Ok(());
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                content_length = v.trim().parse().unwrap_or(0);
-            }
-            if line == "\r\n" {
-                break;
-            }
-            head.push_str(&line);
-        }
-        let mut body = vec![0; content_length];
-        reader.read_exact(&mut body)?;
-        write!(
-            out,
-            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{head}",
-            head.len()
-        )?;
-    }
 }
 
 /// A response: status, lower-cased header lines, body.
@@ -134,46 +96,7 @@ pub fn sign(
     key: (&str, &str),
     at: SystemTime,
 ) -> Vec<(String, String)> {
-    use aws_credential_types::Credentials;
-    use aws_sigv4::http_request::{
-        sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings,
-    };
-    use aws_smithy_runtime_api::client::identity::Identity;
-
-    let identity: Identity = Credentials::new(key.0, key.1, None, None, "test").into();
-    let mut settings = SigningSettings::default();
-    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-    let params: aws_sigv4::http_request::SigningParams<'_> =
-        aws_sigv4::sign::v4::SigningParams::builder()
-            .identity(&identity)
-            .region("us-west-2")
-            .name("vpc-lattice-svcs")
-            .time(at)
-            .settings(settings)
-            .build()
-            .unwrap()
-            .into();
-    let host = addr.to_string();
-    let url = format!("http://{host}{target}");
-    let signable = SignableRequest::new(
-        method,
-        url.clone(),
-        [("host", host.as_str())].into_iter(),
-        SignableBody::UnsignedPayload,
-    )
-    .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut req = http::Request::builder()
-        .method(method)
-        .uri(url)
-        .header("host", &host)
-        .body(())
-        .unwrap();
-    instructions.apply_to_request_http1x(&mut req);
-    req.headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
-        .collect()
+    signed_headers(method, &format!("http://{addr}{target}"), key, at)
 }
 
 /// A signed GET.
@@ -185,20 +108,6 @@ pub fn signed_get(addr: SocketAddr, target: &str, key: (&str, &str)) -> Answer {
         &sign(addr, "GET", target, key, SystemTime::now()),
     )
     .unwrap()
-}
-
-/// Polls `f` every 20 ms until it returns `Some`, for at most `limit`.
-pub fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let end = Instant::now() + limit;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() > end {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// A running `trellis` process; stopped with SIGKILL when dropped if still running.
@@ -304,11 +213,7 @@ impl Drop for Running {
 
 /// The value of one `/metrics` sample, 0 when absent.
 pub fn metric(admin: SocketAddr, series: &str) -> u64 {
-    get(admin, "/metrics")
-        .body
-        .lines()
-        .find_map(|l| l.strip_prefix(series).and_then(|r| r.strip_prefix(' ')))
-        .map_or(0, |v| v.trim().parse().unwrap())
+    sample(&get(admin, "/metrics").body, series)
 }
 
 /// Copies the example file `name` of `deploy/examples` to `to`.

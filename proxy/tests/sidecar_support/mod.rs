@@ -174,11 +174,3 @@ pub fn signed(method: &str, url: &str, key: (&str, &str)) -> Request<TestBody> {
 pub fn minutes_ago(m: u64) -> SystemTime {
     SystemTime::now() - Duration::from_secs(m * 60)
 }
-
-/// The value of one sample line of `/metrics` text, 0 when absent.
-pub fn sample(metrics: &str, series: &str) -> u64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(series).and_then(|r| r.strip_prefix(' ')))
-        .map_or(0, |v| v.trim().parse().unwrap())
-}

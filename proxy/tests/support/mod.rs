@@ -1,6 +1,13 @@
-//! Shared test support: an echo upstream, a proxy on loopback, clients, TLS material.
-//! Used by several test binaries, each of which uses a subset.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The proxy on loopback, clients and TLS material for the proxy's tests; the upstream, the
+//! metrics lookup and the bounded poll come from `trellis_test_support`. Used by several test
+//! binaries, each of which uses a subset.
+#![allow(
+    dead_code,
+    unused_imports,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -11,7 +18,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -26,6 +33,9 @@ use trellis::request_head::HeaderRules;
 use trellis::server::{serve, ServerConfig, ShutdownReport};
 use trellis::stack::{AuthInner, Stack, StackConfig};
 use trellis::upstream::UpstreamConfig;
+use trellis_test_support::eventually_async;
+pub use trellis_test_support::metrics::sample;
+pub use trellis_test_support::upstream::{echoed, Behaviour, Echoed, Protocol, Reply, Upstream};
 
 pub const SERVICE_ARN: &str =
     "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0";
@@ -43,191 +53,6 @@ pub type TestBody = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
 
 pub fn full(data: impl Into<Bytes>) -> TestBody {
     Full::new(data.into()).map_err(|e| match e {}).boxed()
-}
-
-fn headers_json(h: &HeaderMap) -> serde_json::Value {
-    let mut map = serde_json::Map::new();
-    for name in h.keys() {
-        let values: Vec<serde_json::Value> = h
-            .get_all(name)
-            .iter()
-            .map(|v| serde_json::Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect();
-        map.insert(name.as_str().to_owned(), serde_json::Value::Array(values));
-    }
-    serde_json::Value::Object(map)
-}
-
-/// The upstream's view of a request, from the default echo route.
-#[derive(Debug)]
-pub struct Echoed(pub serde_json::Value);
-
-impl Echoed {
-    pub fn path(&self) -> &str {
-        self.0["path"].as_str().unwrap()
-    }
-    pub fn version(&self) -> &str {
-        self.0["version"].as_str().unwrap()
-    }
-    pub fn header(&self, name: &str) -> Option<String> {
-        self.0["headers"][name].as_array().map(|v| {
-            v.iter()
-                .map(|x| x.as_str().unwrap().to_owned())
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-    }
-    pub fn has(&self, name: &str) -> bool {
-        self.0["headers"].get(name).is_some()
-    }
-}
-
-async fn echo(mut req: Request<Incoming>) -> Result<Response<TestBody>, Infallible> {
-    let path = req.uri().path().to_owned();
-    if path == "/echo-body" {
-        // Streams the request body straight back, frame by frame.
-        let body = req
-            .into_body()
-            .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
-            .boxed();
-        return Ok(Response::new(body));
-    }
-    if let Some(ms) = path.strip_prefix("/slow/") {
-        tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(1000))).await;
-        return Ok(Response::new(full("slow done")));
-    }
-    if path == "/grpc" {
-        let version = format!("{:?}", req.version());
-        let data = req
-            .into_body()
-            .collect()
-            .await
-            .map(|c| c.to_bytes())
-            .unwrap_or_default();
-        let mut trailers = HeaderMap::new();
-        trailers.insert("grpc-status", "0".parse().unwrap());
-        trailers.insert("grpc-message", "all-good".parse().unwrap());
-        let frames = vec![
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(Frame::data(data)),
-            Ok(Frame::trailers(trailers)),
-        ];
-        let body = StreamBody::new(futures_util::stream::iter(frames)).boxed();
-        let mut res = Response::new(body);
-        res.headers_mut()
-            .insert("content-type", "application/grpc".parse().unwrap());
-        res.headers_mut()
-            .insert("x-upstream-version", version.parse().unwrap());
-        return Ok(res);
-    }
-    if path == "/ws" {
-        let on = hyper::upgrade::on(&mut req);
-        tokio::spawn(async move {
-            if let Ok(up) = on.await {
-                let (mut r, mut w) = tokio::io::split(TokioIo::new(up));
-                let _ = tokio::io::copy(&mut r, &mut w).await;
-            }
-        });
-        let mut res = Response::new(full(""));
-        *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-        res.headers_mut()
-            .insert("connection", "upgrade".parse().unwrap());
-        res.headers_mut()
-            .insert("upgrade", "websocket".parse().unwrap());
-        return Ok(res);
-    }
-    let version = format!("{:?}", req.version());
-    let method = req.method().to_string();
-    let pq = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_default();
-    let headers = headers_json(req.headers());
-    let body = req
-        .into_body()
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
-    let json = serde_json::json!({
-        "method": method, "path": pq, "version": version, "headers": headers,
-        "body": String::from_utf8_lossy(&body),
-    });
-    let mut res = Response::new(full(serde_json::to_vec(&json).unwrap()));
-    res.headers_mut()
-        .insert("content-type", "application/json".parse().unwrap());
-    Ok(res)
-}
-
-/// An echo upstream on 127.0.0.1:0 speaking HTTP/1.1 and h2c.
-pub async fn spawn_upstream() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                let _ = builder
-                    .serve_connection_with_upgrades(
-                        TokioIo::new(stream),
-                        hyper::service::service_fn(echo),
-                    )
-                    .await;
-            });
-        }
-    });
-    addr
-}
-
-/// An echo upstream on 127.0.0.1:0 speaking only HTTP/1.1 (HTTP/2 prior knowledge fails).
-pub async fn spawn_http1_only_upstream() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), hyper::service::service_fn(echo))
-                    .with_upgrades()
-                    .await;
-            });
-        }
-    });
-    addr
-}
-
-/// An echo upstream on 127.0.0.1:0 behind TLS (ALPN `h2`, `http/1.1`).
-pub async fn spawn_tls_upstream(tls: Arc<rustls::ServerConfig>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(stream) = acceptor.accept(stream).await else {
-                    return;
-                };
-                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                let _ = builder
-                    .serve_connection_with_upgrades(
-                        TokioIo::new(stream),
-                        hyper::service::service_fn(echo),
-                    )
-                    .await;
-            });
-        }
-    });
-    addr
 }
 
 /// An address nothing listens on.
@@ -249,19 +74,16 @@ impl LogLines {
 
     /// Waits until at least `n` lines arrived, then parses them.
     pub async fn wait_for(&self, n: usize) -> Vec<serde_json::Value> {
-        within(10, async {
-            loop {
-                let lines = self.lines();
-                if lines.len() >= n {
-                    return lines
-                        .iter()
-                        .map(|l| serde_json::from_str(l).unwrap())
-                        .collect();
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
+        let lines = eventually_async(Duration::from_secs(10), || async {
+            let lines = self.lines();
+            (lines.len() >= n).then_some(lines)
         })
         .await
+        .unwrap_or_else(|| panic!("fewer than {n} access-log lines: {:?}", self.lines()));
+        lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
 }
 
@@ -460,13 +282,6 @@ pub async fn send(client: &Client, req: Request<TestBody>) -> (StatusCode, Heade
 
 pub async fn get(client: &Client, url: &str) -> (StatusCode, HeaderMap, Bytes) {
     send(client, Request::get(url).body(full("")).unwrap()).await
-}
-
-pub fn echoed(body: &Bytes) -> Echoed {
-    Echoed(
-        serde_json::from_slice(body)
-            .unwrap_or_else(|e| panic!("not an echo ({e}): {}", String::from_utf8_lossy(body))),
-    )
 }
 
 /// Sends raw bytes on a new connection and reads the answer until the peer closes or
