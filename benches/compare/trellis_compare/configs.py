@@ -109,7 +109,7 @@ class Tools:
     cold_keys: int = 0
     baseline: str | None = None
     sts_port: int = 0  # the local STS stand-in, when an STS configuration runs
-    sts_cold_rate: int = 200
+    sts_cold_rate: int = 20
     sts_cold_keys: int = 0
 
 
