@@ -102,6 +102,10 @@ fn languages(shape: Shape, service: &str) -> Vec<Vec<Step>> {
     }
 }
 
+fn is_account(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Why a value of `shape` cannot be what it is compared with, and what to write instead.
 fn advice(shape: Shape, written: &str, service: &str) -> String {
     let parts = crate::scalar::arn_parts(written);
@@ -110,13 +114,13 @@ fn advice(shape: Shape, written: &str, service: &str) -> String {
             "that is an organization id: compare it with `aws:PrincipalOrgID`".to_owned()
         }
         Shape::Account => "write the caller's 12-digit account id".to_owned(),
-        Shape::OrgId if written.len() == 12 && written.bytes().all(|b| b.is_ascii_digit()) => {
+        Shape::OrgId if is_account(written) => {
             "that is an account id, not an organization: compare it with `aws:PrincipalAccount`, or write the organization id (`o-…`, from `aws organizations describe-organization`)".to_owned()
         }
         Shape::OrgId => "an organization id is `o-` and 10 to 32 lower-case letters or digits (`aws organizations describe-organization`)".to_owned(),
         Shape::PrincipalArn => match parts {
             Some(p) if p[2] == "sts" => "a role session's `aws:PrincipalArn` is its role's ARN: write `arn:aws:iam::ACCOUNT:role/NAME` (a session is named by `Principal` or `aws:userid`)".to_owned(),
-            Some(p) if !p[4].contains(['*', '?']) && !(p[4].len() == 12 && p[4].bytes().all(|b| b.is_ascii_digit())) => {
+            Some(p) if !p[4].contains(['*', '?']) && !is_account(p[4]) => {
                 format!("account `{}` must be the caller's 12-digit account id (or `*` with `ArnLike`)", p[4])
             }
             _ => "write `arn:aws:iam::ACCOUNT:role/NAME`, `arn:aws:iam::ACCOUNT:user/NAME` or `arn:aws:iam::ACCOUNT:root`".to_owned(),
