@@ -94,12 +94,57 @@ fn presigned(addr: SocketAddr, target: &str, key: (&str, &str)) -> String {
     req.uri().path_and_query().unwrap().to_string()
 }
 
+/// The headers of a SigV4A (`AWS4-ECDSA-P256-SHA256`) GET for the region set `us-west-2`,
+/// signed by aws-sigv4.
+fn sign_v4a(addr: SocketAddr, target: &str, key: (&str, &str)) -> Vec<(String, String)> {
+    use aws_credential_types::Credentials;
+    use aws_sigv4::http_request::{
+        sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings,
+    };
+    use aws_smithy_runtime_api::client::identity::Identity;
+
+    let identity: Identity = Credentials::new(key.0, key.1, None, None, "test").into();
+    let mut settings = SigningSettings::default();
+    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    let params: aws_sigv4::http_request::SigningParams<'_> =
+        aws_sigv4::sign::v4a::SigningParams::builder()
+            .identity(&identity)
+            .region_set("us-west-2")
+            .name("vpc-lattice-svcs")
+            .time(SystemTime::now())
+            .settings(settings)
+            .build()
+            .unwrap()
+            .into();
+    let host = addr.to_string();
+    let url = format!("http://{host}{target}");
+    let signable = SignableRequest::new(
+        "GET",
+        url.clone(),
+        [("host", host.as_str())].into_iter(),
+        SignableBody::UnsignedPayload,
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut req = http::Request::builder()
+        .uri(url)
+        .header("host", &host)
+        .body(())
+        .unwrap();
+    instructions.apply_to_request_http1x(&mut req);
+    req.headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
+        .collect()
+}
+
 /// The requests [`record`] sends, and the lines they leave.
-const RECORDED: usize = 9;
+const RECORDED: usize = 10;
 
 /// Runs the proxy with the example files, identity tokens and `--decision-log`, sends the
-/// request kinds of the end-to-end suites — signed in the header and in the query, identity
-/// token, anonymous; allowed and denied — and returns it once every decision is in the log.
+/// request kinds of the end-to-end suites — SigV4 in the header and in the query, SigV4A,
+/// identity token, anonymous; allowed and denied — and returns it once every decision is in
+/// the log.
 fn record(dir: &Path) -> Recorded {
     copy_example("network-policy.json", &dir.join("network-policy.json"));
     // The example callers, and the organization of their account for identity-token callers
@@ -197,6 +242,13 @@ fn record(dir: &Path) -> Recorded {
         answer.header("x-amzn-errortype"),
         Some("AccessDeniedException")
     );
+    // SigV4A.
+    let headers = sign_v4a(addr, "/orders/11", CHECKOUT);
+    assert!(headers
+        .iter()
+        .any(|(_, v)| v.starts_with("AWS4-ECDSA-P256-SHA256")));
+    let answer = request(addr, "GET", "/orders/11", &headers).unwrap();
+    assert_eq!(answer.status, 200, "{answer:?}");
     // An identity token of the checkout role, verified by the STS double.
     let bearer = format!("Bearer {}", token(&CHECKOUT_ROLE, AUDIENCE));
     let answer = request(
@@ -257,7 +309,7 @@ fn replaying_a_decision_log_with_the_enforced_files_changes_nothing() {
         stdout(&out).lines().next(),
         Some(format!("{RECORDED} requests, 0 changed: 0 allow→deny, 0 deny→allow").as_str())
     );
-    // Every kind is in the log: header- and query-signed, identity token, anonymous.
+    // Every kind is in the log: header- and query-signed, SigV4A, identity token, anonymous.
     let text = std::fs::read_to_string(&recorded.log).unwrap();
     let lines: Vec<serde_json::Value> = text
         .lines()
@@ -272,6 +324,9 @@ fn replaying_a_decision_log_with_the_enforced_files_changes_nothing() {
         "{text}"
     );
     assert_eq!(lines.iter().filter(|l| l["principal"].is_null()).count(), 2);
+    assert!(lines
+        .iter()
+        .any(|l| l["path"] == "/orders/11" && l["decision"] == "Allow"));
     let presigned = lines.iter().find(|l| l["path"] == "/orders/8").unwrap();
     assert_eq!(presigned["query"], "page=2", "{presigned}");
 }
@@ -324,6 +379,7 @@ fn no_log_holds_a_key_signature_token_or_cookie_of_the_callers() {
         "X-Amz-Signature",
         "X-Amz-Credential",
         "AWS4-HMAC-SHA256",
+        "AWS4-ECDSA-P256-SHA256",
         COOKIE,
         CHECKOUT_ROLE.secret,
         CHECKOUT_ROLE.access_key,
