@@ -711,3 +711,132 @@ fn explain_reports_an_absent_condition_key_and_a_bad_request_names_the_file() {
         stderr(&out)
     );
 }
+
+/// A policy started from documentation and another service's: each statement can never apply
+/// to `SVC`'s requests.
+fn copied_policy() -> String {
+    r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Sid": "FromTheDocs",
+      "Effect": "Deny",
+      "Principal": "*",
+      "Action": "vpc-lattice-svcs:Invoke",
+      "Resource": "arn:aws:vpc-lattice:region:account-id:service/service-id/admin/*"
+    },
+    {
+      "Sid": "FromStaging",
+      "Effect": "Allow",
+      "Principal": "*",
+      "Action": "vpc-lattice-svcs:Invoke",
+      "Resource": "arn:aws:vpc-lattice:us-west-2:444455556666:service/svc-0123456789abcdef0/*"
+    },
+    {
+      "Sid": "OrgOnly",
+      "Effect": "Deny",
+      "Principal": "*",
+      "Action": "vpc-lattice-svcs:Invoke",
+      "Resource": "*",
+      "Condition": {
+        "StringNotEquals": {"aws:PrincipalOrgID": "111122223333"},
+        "ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::account-id:role/*"}
+      }
+    }
+  ]
+}
+"#
+    .to_owned()
+}
+
+#[test]
+fn check_with_service_arn_warns_about_statements_that_can_never_apply_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(&dir, "copied.json", &copied_policy());
+    let name = s(&policy);
+    let out = trellis(&["policy", "check", "--service-arn", SVC, name], "");
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "checked 1 file: 0 errors, 4 warnings\n",
+        "{}",
+        stderr(&out)
+    );
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 4, "{err}");
+    let expected = [
+        (
+            "9:19: warning: `Resource` entry `arn:aws:vpc-lattice:region:account-id:service/service-id/admin/*` never matches",
+            "account `account-id` must be the service owner's 12-digit account id",
+        ),
+        (
+            "16:19: warning: no `Resource` entry matches this service, so the statement never applies to a request of",
+            "its account is `444455556666`, this service's is `111122223333`",
+        ),
+        (
+            "25:51: warning: `aws:PrincipalOrgID` value `111122223333` is no organization id",
+            "so `StringNotEquals` excludes no request with it: that is an account id, not an organization: compare it with `aws:PrincipalAccount`",
+        ),
+        (
+            "26:44: warning: `aws:PrincipalArn` value `arn:aws:iam::account-id:role/*` is no caller's ARN",
+            "account `account-id` must be the caller's 12-digit account id",
+        ),
+    ];
+    for (line, (head, advice)) in lines.iter().zip(expected) {
+        assert!(line.starts_with(&format!("{name}:{head}")), "{line}");
+        assert!(line.contains(advice), "{line}");
+    }
+    // Without the service only the placeholder, which matches no service at all, is found.
+    let plain = trellis(&["policy", "check", name], "");
+    assert_eq!(stdout(&plain), "checked 1 file: 0 errors, 1 warning\n");
+    // The same in JSON.
+    let json = trellis(
+        &[
+            "policy",
+            "check",
+            "--format",
+            "json",
+            "--service-arn",
+            SVC,
+            name,
+        ],
+        "",
+    );
+    let report: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(report["warnings"], 4);
+    let d = &report["files"][0]["diagnostics"][1];
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(16), Some(19))
+    );
+    assert_eq!(d["severity"], "warning");
+}
+
+#[test]
+fn check_with_service_arn_accepts_the_policy_of_that_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(&dir, "ok.json", &allow_checkout_policy());
+    let out = trellis(&["policy", "check", "--service-arn", SVC, s(&policy)], "");
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    assert_eq!(stdout(&out), "checked 1 file: 0 errors, 0 warnings\n");
+}
+
+#[test]
+fn check_with_a_malformed_service_arn_names_the_flag_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write(&dir, "ok.json", &allow_checkout_policy());
+    let placeholder = "arn:aws:vpc-lattice:region:account-id:service/service-id";
+    let out = trellis(
+        &["policy", "check", "--service-arn", placeholder, s(&policy)],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&format!("--service-arn: `{placeholder}` must look like arn:aws:vpc-lattice:REGION:ACCOUNT:service/svc-ID")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), "");
+}

@@ -169,8 +169,32 @@ pub fn check(text: &str, kind: Option<PolicyKind>) -> Checked {
 /// The same for a policy embedded in a larger JSON document (the principals file):
 /// positions are relative to `text`, the whole document.
 pub fn check_value(value: &json::Value, text: &str, kind: Option<PolicyKind>) -> Checked {
+    check_value_for(value, text, kind, None)
+}
+
+/// [`check`] for the policy of one service (`policy check --service-arn`): also warns about
+/// statements that can never apply to `service_arn`'s requests (a `Resource` of another
+/// service, account or region, a documentation placeholder) and about `aws:PrincipalArn`,
+/// `aws:PrincipalAccount` and `aws:PrincipalOrgID` values no caller can have.
+pub fn check_for_service(text: &str, kind: Option<PolicyKind>, service_arn: &str) -> Checked {
+    match json::parse(text) {
+        Ok(value) => check_value_for(&value, text, kind, Some(service_arn)),
+        Err(diagnostic) => Checked {
+            kind: kind.unwrap_or(PolicyKind::Identity),
+            diagnostics: vec![diagnostic],
+            statements: None,
+        },
+    }
+}
+
+fn check_value_for(
+    value: &json::Value,
+    text: &str,
+    kind: Option<PolicyKind>,
+    service_arn: Option<&str>,
+) -> Checked {
     let kind = kind.unwrap_or_else(|| validate::infer_kind(value));
-    let outcome = validate::validate(value, text, kind);
+    let outcome = validate::validate(value, text, kind, service_arn);
     let has_errors = outcome.diagnostics.iter().any(Diagnostic::is_error);
     Checked {
         kind,

@@ -4,6 +4,7 @@
 mod condition;
 mod element;
 mod lattice_resource;
+mod service_lint;
 mod statement;
 mod text;
 mod values;
@@ -28,6 +29,9 @@ pub(crate) struct Validator<'t> {
     version: Version,
     /// What the current statement's actions can reach, for its `Resource` warnings.
     targets: lattice_resource::Targets,
+    /// `policy check --service-arn`: the service whose requests the policy decides; adds the
+    /// warnings of [`service_lint`].
+    service: Option<&'t str>,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -57,13 +61,19 @@ pub(crate) fn infer_kind(value: &Value) -> PolicyKind {
     }
 }
 
-pub(crate) fn validate(value: &Value, text: &str, kind: PolicyKind) -> Outcome {
+pub(crate) fn validate(
+    value: &Value,
+    text: &str,
+    kind: PolicyKind,
+    service: Option<&str>,
+) -> Outcome {
     let mut v = Validator {
         text,
         index: std::cell::OnceCell::new(),
         kind,
         version: Version::Absent,
         targets: lattice_resource::Targets::BOTH,
+        service,
         diagnostics: Vec::new(),
     };
     let statements = v.document(value);

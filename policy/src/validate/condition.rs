@@ -187,6 +187,7 @@ impl Validator<'_> {
         if !ok {
             return None;
         }
+        self.caller_values(op, op_name, &key.key(), &texts);
         let values = self.policy_values(op, op_name, &texts)?;
         let written = texts.iter().map(|(t, _)| Box::from(&**t)).collect();
         let source = ConditionSource::of(op_name, entry, written, self.index());

@@ -1,6 +1,6 @@
 //! `Action`, `Resource` and `Principal` elements.
 
-use super::{lattice_resource, Validator, Version};
+use super::{lattice_resource, service_lint, Validator, Version};
 use crate::json::{Kind, Value};
 use crate::pattern::{parse_template, Matcher, Piece};
 use crate::principal::{parse_aws, Entry, PrincipalSet};
@@ -139,6 +139,7 @@ impl Validator<'_> {
     ) -> Option<ListRule> {
         let items = self.strings(value, element)?;
         let mut matchers = Vec::with_capacity(items.len());
+        let mut for_service = service_lint::ResourceScope::default();
         for item in items {
             let s = item.as_str().unwrap_or_default();
             if self.kind == PolicyKind::Identity
@@ -173,8 +174,9 @@ impl Validator<'_> {
             }
             let targets = self.targets;
             // A statement whose actions reach no Lattice request has its warning already.
-            if (targets.invoke || targets.connect) && !lattice_resource::can_match(&pieces, targets)
-            {
+            let lattice = lattice_resource::can_match(&pieces, targets);
+            for_service.add(self.service, s, &pieces, targets, lattice);
+            if (targets.invoke || targets.connect) && !lattice {
                 let advice = lattice_resource::advice(s, targets);
                 let effect = if negated {
                     "so it excludes nothing and the statement applies to every request"
@@ -188,6 +190,7 @@ impl Validator<'_> {
             }
             matchers.push(Matcher::new(pieces, false));
         }
+        self.resource_scope(for_service, value, element, negated);
         Some(ListRule {
             negated,
             items: matchers,

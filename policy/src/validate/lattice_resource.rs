@@ -15,7 +15,7 @@ use crate::pattern::Piece;
 use crate::statement::ListRule;
 
 /// Partitions in which VPC Lattice exists.
-const PARTITIONS: &[&str] = &["aws", "aws-cn", "aws-us-gov"];
+pub(super) const PARTITIONS: &[&str] = &["aws", "aws-cn", "aws-us-gov"];
 
 /// Which request resources the statement's actions can reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +44,7 @@ impl Targets {
 
 /// One position of the request-resource language.
 #[derive(Debug, Clone, Copy)]
-enum Step {
+pub(super) enum Step {
     /// Exactly this character.
     Char(char),
     /// One character of the class.
@@ -53,15 +53,15 @@ enum Step {
     Many(fn(char) -> bool),
 }
 
-fn region_char(c: char) -> bool {
+pub(super) fn region_char(c: char) -> bool {
     c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
 }
 
-fn id_char(c: char) -> bool {
+pub(super) fn id_char(c: char) -> bool {
     c.is_ascii_lowercase() || c.is_ascii_digit()
 }
 
-fn any_char(_: char) -> bool {
+pub(super) fn any_char(_: char) -> bool {
     true
 }
 
@@ -86,7 +86,7 @@ fn language(partition: &str, with_path: bool) -> Vec<Step> {
 
 /// One position of the pattern.
 #[derive(Debug, Clone, Copy)]
-enum Glob {
+pub(super) enum Glob {
     Char(char),
     /// `?`: one character.
     One,
@@ -94,7 +94,7 @@ enum Glob {
     Any,
 }
 
-fn glob(pieces: &[Piece]) -> Vec<Glob> {
+pub(super) fn glob(pieces: &[Piece]) -> Vec<Glob> {
     let mut out = Vec::new();
     for piece in pieces {
         match piece {
@@ -107,7 +107,7 @@ fn glob(pieces: &[Piece]) -> Vec<Glob> {
 }
 
 /// Whether some string is matched by `pattern` and belongs to `lang`.
-fn intersects(pattern: &[Glob], lang: &[Step]) -> bool {
+pub(super) fn intersects(pattern: &[Glob], lang: &[Step]) -> bool {
     let width = lang.len() + 1;
     let mut seen = vec![false; (pattern.len() + 1) * width];
     let mut stack = vec![(0usize, 0usize)];
@@ -160,6 +160,47 @@ pub(super) fn can_match(pieces: &[Piece], targets: Targets) -> bool {
         (targets.invoke && intersects(&pattern, &language(partition, true)))
             || (targets.connect && intersects(&pattern, &language(partition, false)))
     })
+}
+
+/// The request resources of one service: `SERVICE_ARN/PATH` (`Invoke`) or `SERVICE_ARN`
+/// (`Connect`).
+fn service_language(service_arn: &str, with_path: bool) -> Vec<Step> {
+    let mut steps: Vec<Step> = service_arn.chars().map(Step::Char).collect();
+    if with_path {
+        steps.push(Step::Char('/'));
+        steps.push(Step::Many(any_char));
+    }
+    steps
+}
+
+/// Whether `pieces` can match the resource of some request to the service `service_arn`.
+pub(super) fn can_match_service(pieces: &[Piece], targets: Targets, service_arn: &str) -> bool {
+    let pattern = glob(pieces);
+    (targets.invoke && intersects(&pattern, &service_language(service_arn, true)))
+        || (targets.connect && intersects(&pattern, &service_language(service_arn, false)))
+}
+
+/// Which part of `written` (a pattern [`can_match`] accepted and [`can_match_service`]
+/// refused) differs from `service_arn`, for the warning.
+pub(super) fn service_difference(written: &str, service_arn: &str) -> String {
+    const NAMES: [&str; 6] = ["", "partition", "service", "region", "account", "resource"];
+    let (Some(w), Some(s)) = (
+        crate::scalar::arn_parts(written),
+        crate::scalar::arn_parts(service_arn),
+    ) else {
+        return format!("`{written}` names another service");
+    };
+    for i in [1, 4, 3] {
+        if !w[i].contains(['*', '?']) && !w[i].contains("${") && w[i] != s[i] {
+            return format!(
+                "its {} is `{}`, this service's is `{}`",
+                NAMES[i], w[i], s[i]
+            );
+        }
+    }
+    let id = w[5].split('/').nth(1).unwrap_or(w[5]);
+    let ours = s[5].split('/').nth(1).unwrap_or(s[5]);
+    format!("it names `{id}`, this service is `{ours}`")
 }
 
 /// Why `written` (which [`can_match`] refused) never matches, and what to write instead.
@@ -297,6 +338,55 @@ mod tests {
         )
         .contains("vpc-lattice-svcs:ServiceNetworkArn"));
         assert!(advice("arn:aws-eu:vpc-lattice:*:*:service/*", INVOKE).contains("`aws-eu`"));
+    }
+
+    const SVC: &str = "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0";
+
+    fn matches_service(pattern: &str, targets: Targets) -> bool {
+        can_match_service(&parse_template(pattern, true, true).unwrap(), targets, SVC)
+    }
+
+    #[test]
+    fn resources_of_this_service_are_recognized() {
+        for ok in [
+            "*",
+            "*/orders/*",
+            "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0/*",
+            "arn:aws:vpc-lattice:*:111122223333:service/*",
+            "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0/users/${aws:username}",
+            "arn:*:vpc-lattice:us-west-?:*:service/svc-0123456789abcdef0/a",
+        ] {
+            assert!(matches_service(ok, INVOKE), "{ok}");
+        }
+    }
+
+    #[test]
+    fn resources_of_another_service_account_or_region_are_found() {
+        for (never, difference) in [
+            (
+                "arn:aws:vpc-lattice:us-east-1:111122223333:service/svc-0123456789abcdef0/*",
+                "region is `us-east-1`",
+            ),
+            (
+                "arn:aws:vpc-lattice:us-west-2:444455556666:service/svc-0123456789abcdef0/*",
+                "account is `444455556666`",
+            ),
+            (
+                "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0fffffffffffffff0/*",
+                "it names `svc-0fffffffffffffff0`",
+            ),
+            (
+                "arn:aws-cn:vpc-lattice:*:*:service/*",
+                "partition is `aws-cn`",
+            ),
+        ] {
+            assert!(matches(never, INVOKE), "{never} is a Lattice resource");
+            assert!(!matches_service(never, INVOKE), "{never}");
+            let said = service_difference(never, SVC);
+            assert!(said.contains(difference), "{never}: {said}");
+        }
+        assert!(!matches_service(SVC, INVOKE));
+        assert!(matches_service(SVC, Targets::BOTH));
     }
 
     #[test]

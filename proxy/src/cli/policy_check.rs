@@ -25,6 +25,13 @@ pub(crate) struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    /// The service whose requests the policies decide
+    /// (`arn:aws:vpc-lattice:REGION:ACCOUNT:service/svc-ID`, as for `trellis run`): also warn
+    /// about statements that can never apply to it (a `Resource` of another service, account
+    /// or region, a placeholder copied from documentation) and about `aws:PrincipalArn`,
+    /// `aws:PrincipalAccount` and `aws:PrincipalOrgID` values no caller can have.
+    #[arg(long, value_name = "ARN")]
+    service_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -77,10 +84,20 @@ struct FileResult {
 }
 
 pub(crate) fn run(args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    if let Some(arn) = &args.service_arn {
+        if crate::config::LatticeArn::parse(arn, "service", "svc-").is_none() {
+            let _ = writeln!(
+                err,
+                "trellis policy check: --service-arn: `{arn}` must look like arn:aws:vpc-lattice:REGION:ACCOUNT:service/svc-ID (the ARN `trellis run --service-arn` is given)"
+            );
+            return EXIT_INVALID;
+        }
+    }
+    let service_arn = args.service_arn.as_deref();
     let results: Vec<FileResult> = args
         .files
         .iter()
-        .map(|path| check_file(path, args.kind.map(PolicyKind::from)))
+        .map(|path| check_file(path, args.kind.map(PolicyKind::from), service_arn))
         .collect();
     let mut errors = 0;
     let mut warnings = 0;
@@ -160,7 +177,11 @@ fn read(path: &std::path::Path) -> (String, std::io::Result<String>) {
     (path.display().to_string(), std::fs::read_to_string(path))
 }
 
-fn check_file(path: &std::path::Path, kind: Option<PolicyKind>) -> FileResult {
+fn check_file(
+    path: &std::path::Path,
+    kind: Option<PolicyKind>,
+    service_arn: Option<&str>,
+) -> FileResult {
     let (name, text) = read(path);
     let text = match text {
         Ok(text) => text,
@@ -174,7 +195,10 @@ fn check_file(path: &std::path::Path, kind: Option<PolicyKind>) -> FileResult {
             }
         }
     };
-    let checked = trellis_policy::check(&text, kind);
+    let checked = match service_arn {
+        Some(arn) => trellis_policy::check_for_service(&text, kind, arn),
+        None => trellis_policy::check(&text, kind),
+    };
     let statements = checked.compile().map(|p| p.statement_count());
     FileResult {
         name,

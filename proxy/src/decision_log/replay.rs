@@ -86,7 +86,13 @@ pub struct Replayer<'c> {
     settings: Option<(SettingsKey, AuthSettings)>,
     matches: Vec<Matched>,
     resource: String,
+    /// Callers rebuilt from earlier lines (not in the candidate principals file), reused while
+    /// a line names the same caller with the same facts.
+    rebuilt: Vec<PrincipalRecord>,
 }
+
+/// Rebuilt callers kept; a log of more distinct callers rebuilds the others per line.
+const REBUILT_CALLERS: usize = 64;
 
 const LAYERS: [Layer; 3] = [Layer::Network, Layer::Service, Layer::Identity];
 
@@ -106,6 +112,24 @@ fn parse_xff(text: &str) -> Result<Xff, ReplayError> {
         "append" => Ok(Xff::Append),
         other => Err(ReplayError::Xff(other.to_owned())),
     }
+}
+
+/// Whether `rec` (rebuilt from an earlier line) is the caller `p` of this line, field for
+/// field: a log repeats its callers, and rebuilding one costs a dozen allocations.
+fn same_principal(rec: &PrincipalRecord, p: &RecordedPrincipal<'_>) -> bool {
+    rec.caller_arn == *p.arn
+        && rec.principal_arn == *p.principal_arn
+        && rec.account == *p.account
+        && rec.principal_type.as_str() == p.principal_type
+        && rec.session_name.as_deref() == p.session_name.as_deref()
+        && rec.org_id.as_deref() == p.org_id.as_deref()
+        && rec.org_paths == p.org_paths
+        && rec.tags.len() == p.tags.len()
+        && rec
+            .tags
+            .iter()
+            .zip(&p.tags)
+            .all(|(t, (k, v))| t.key == *k && t.value == *v)
 }
 
 /// The caller's record as the proxy knew it, rebuilt from the line.
@@ -139,6 +163,26 @@ fn recorded_principal(p: &RecordedPrincipal<'_>) -> Result<PrincipalRecord, Repl
     })
 }
 
+/// The index in `cache` of caller `p`, rebuilt and added when not there.
+fn rebuild(
+    cache: &mut Vec<PrincipalRecord>,
+    p: &RecordedPrincipal<'_>,
+) -> Result<usize, ReplayError> {
+    if let Some(i) = cache.iter().position(|rec| same_principal(rec, p)) {
+        return Ok(i);
+    }
+    let record = recorded_principal(p)?;
+    if cache.len() < REBUILT_CALLERS {
+        cache.push(record);
+        Ok(cache.len() - 1)
+    } else {
+        // Full: the newest caller takes the last slot.
+        let last = cache.len() - 1;
+        cache[last] = record;
+        Ok(last)
+    }
+}
+
 /// Lattice's combination of per-layer results (see the module docs).
 fn combine(results: &[(Layer, LayerResult); 3]) -> (Reason, Option<Layer>) {
     for wanted in [LayerResult::ExplicitDeny, LayerResult::ImplicitDeny] {
@@ -152,22 +196,34 @@ fn combine(results: &[(Layer, LayerResult); 3]) -> (Reason, Option<Layer>) {
     (Reason::Allowed, None)
 }
 
+impl SettingsKey {
+    /// Whether `r` carries these settings (compared in place: most lines repeat them).
+    fn matches(&self, r: &RecordedRequest<'_>, xff: Xff) -> bool {
+        self.service_arn == *r.service_arn
+            && self.service_network_arn.as_deref() == r.service_network_arn.as_deref()
+            && self.source_vpc.as_deref() == r.source_vpc.as_deref()
+            && self.source_vpc_owner.as_deref() == r.source_vpc_owner.as_deref()
+            && self.xff == xff
+    }
+}
+
 /// The settings of `r`, rebuilt only when they differ from the previous line's.
 fn settings_for<'s>(
     cache: &'s mut Option<(SettingsKey, AuthSettings)>,
     r: &RecordedRequest<'_>,
 ) -> Result<&'s AuthSettings, ReplayError> {
-    let key = SettingsKey {
-        service_arn: r.service_arn.to_string(),
-        service_network_arn: r.service_network_arn.as_deref().map(str::to_owned),
-        source_vpc: r.source_vpc.as_deref().map(str::to_owned),
-        source_vpc_owner: r.source_vpc_owner.as_deref().map(str::to_owned),
-        xff: parse_xff(&r.xff)?,
-    };
-    if cache.as_ref().is_some_and(|(k, _)| *k != key) {
+    let xff = parse_xff(&r.xff)?;
+    if cache.as_ref().is_some_and(|(k, _)| !k.matches(r, xff)) {
         *cache = None;
     }
     let (_, settings) = cache.get_or_insert_with(|| {
+        let key = SettingsKey {
+            service_arn: r.service_arn.to_string(),
+            service_network_arn: r.service_network_arn.as_deref().map(str::to_owned),
+            source_vpc: r.source_vpc.as_deref().map(str::to_owned),
+            source_vpc_owner: r.source_vpc_owner.as_deref().map(str::to_owned),
+            xff,
+        };
         let arc = |s: &Option<String>| s.as_deref().map(Arc::from);
         let settings = AuthSettings {
             verifier: VerifierConfig {
@@ -198,6 +254,7 @@ impl<'c> Replayer<'c> {
             settings: None,
             matches: Vec::new(),
             resource: String::new(),
+            rebuilt: Vec::new(),
         }
     }
 
@@ -235,10 +292,11 @@ impl<'c> Replayer<'c> {
             _ => None,
         };
         let rebuilt = match (&known, &r.principal) {
-            (None, Some(p)) => Some(recorded_principal(p)?),
+            (None, Some(p)) => Some(rebuild(&mut self.rebuilt, p)?),
             _ => None,
         };
-        let record: Option<&PrincipalRecord> = known.map(|k| k.record).or(rebuilt.as_ref());
+        let rebuilt = rebuilt.map(|i| &self.rebuilt[i]);
+        let record: Option<&PrincipalRecord> = known.map(|k| k.record).or(rebuilt);
         const NO_POLICIES: &[CompiledPolicy] = &[];
         let replay_identity =
             candidates.principals.is_some() && r.layers.identity != LayerResult::Off;
