@@ -345,7 +345,7 @@ fn envoy_grpc_ext_authz_decides_as_the_sidecar() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (authz, grpc, _) = start_authz(dir.path(), &[]);
-    let (_envoy, proxy) = start_envoy(dir.path(), "envoy-grpc.yaml", grpc, spawn_echo());
+    let (_envoy, proxy) = start_envoy(dir.path(), "envoy-grpc.yaml", grpc, Upstream::echo().addr);
     the_sidecars_decisions(proxy, true);
     assert!(
         authz.stdout().contains("\"authorizer\":\"envoy-grpc\""),
@@ -361,7 +361,7 @@ fn envoy_http_ext_authz_decides_as_the_sidecar() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (authz, _, http) = start_authz(dir.path(), &["--path-prefix", "/check"]);
-    let (_envoy, proxy) = start_envoy(dir.path(), "envoy-http.yaml", http, spawn_echo());
+    let (_envoy, proxy) = start_envoy(dir.path(), "envoy-http.yaml", http, Upstream::echo().addr);
     the_sidecars_decisions(proxy, false);
     assert!(
         authz.stdout().contains("\"authorizer\":\"envoy-http\""),
@@ -377,7 +377,7 @@ fn nginx_auth_request_decides_as_the_sidecar() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (authz, _, http) = start_authz(dir.path(), &[]);
-    let (_nginx, proxy) = start_nginx(dir.path(), http, spawn_echo());
+    let (_nginx, proxy) = start_nginx(dir.path(), http, Upstream::echo().addr);
     the_sidecars_decisions(proxy, true);
     assert!(
         authz.stdout().contains("\"authorizer\":\"nginx\""),
