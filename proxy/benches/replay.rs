@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use trellis::decision_log::replay::{Candidates, Replayer};
 use trellis::decision_log::RecordedRequest;
+use trellis::replay::{Candidates, Replayer};
 
 const SERVICE_ARN: &str =
     "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0";
