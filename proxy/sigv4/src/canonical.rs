@@ -8,6 +8,7 @@
 //! space (aws-sigv4, Go, requests-aws4auth), so the verifier may build both readings.
 
 use http::HeaderMap;
+use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::error::AuthError;
 use super::parse::{split_byte, split_once_byte};
@@ -94,14 +95,17 @@ fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
 }
 
-/// Appends `raw` percent-encoded; most fields need no escaping and are copied whole.
+/// What SigV4 escapes: every byte but the RFC 3986 unreserved ones.
+const SIGV4_ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Appends `raw` percent-encoded; the runs that need no escaping are copied whole.
 fn push_all_encoded(out: &mut Vec<u8>, raw: &[u8]) {
-    if raw.iter().all(|&b| is_unreserved(b)) {
-        out.extend_from_slice(raw);
-    } else {
-        for &b in raw {
-            push_encoded(out, b);
-        }
+    for run in percent_encode(raw, SIGV4_ESCAPED) {
+        out.extend_from_slice(run.as_bytes());
     }
 }
 
