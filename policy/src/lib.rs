@@ -80,6 +80,8 @@
 //!   way; a session ARN's `aws:PrincipalArn` is `arn:…:iam::ACCT:role/ROLE` (the path is not
 //!   in the session ARN; principal matching by role name makes that harmless).
 
+#![forbid(unsafe_code)]
+
 mod compile;
 mod condition;
 mod context;

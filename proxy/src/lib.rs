@@ -19,6 +19,8 @@
 //! layers as typed request extensions ([`outcome::Outcome`], [`normalize::NormalizedPath`],
 //! [`auth::AuthenticatedCaller`], [`caller_identity::CallerIdentity`]).
 
+#![forbid(unsafe_code)]
+
 pub mod access_log;
 mod activity;
 mod addr_text;

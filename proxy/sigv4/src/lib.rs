@@ -12,6 +12,8 @@
 //! costs one SHA-256 of its canonical request and one HMAC (or one ECDSA verification); the
 //! extra forms are built and checked only after the previous form failed.
 
+#![forbid(unsafe_code)]
+
 mod amz_date;
 mod canonical;
 mod derive;
