@@ -81,6 +81,7 @@
 //!   in the session ARN; principal matching by role name makes that harmless).
 
 #![forbid(unsafe_code)]
+#![deny(clippy::allow_attributes_without_reason)]
 
 mod compile;
 mod condition;

@@ -2,7 +2,12 @@
 //! service policy (the example one), over a generated log of varied callers, paths, queries and
 //! headers. Target: ≥ 200,000 lines/s on one core.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "benchmark setup: a broken fixture is a bug best reported by a panic"
+)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use trellis::decision_log::RecordedRequest;

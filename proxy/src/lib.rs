@@ -20,6 +20,7 @@
 //! [`auth::AuthenticatedCaller`], [`caller_identity::CallerIdentity`]).
 
 #![forbid(unsafe_code)]
+#![deny(clippy::allow_attributes_without_reason)]
 
 pub mod access_log;
 mod activity;

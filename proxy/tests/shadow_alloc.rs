@@ -1,7 +1,11 @@
 //! The shadow decision adds no allocation to a request: with the thread's buffers warm,
 //! deciding a request with shadow policies allocates exactly as often as without them.
-// Test helpers outside `#[test]` fns may unwrap: a failure is a test failure.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers outside `#[test]` fns: a failure is a test failure"
+)]
 
 mod sidecar_support;
 use trellis_sigv4::test_util as sigv4_support;

@@ -13,6 +13,9 @@
 //! extra forms are built and checked only after the previous form failed.
 
 #![forbid(unsafe_code)]
+#![deny(clippy::allow_attributes_without_reason)]
+// Every byte here comes from the caller: a slice out of range must be a refusal, not a panic.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 mod amz_date;
 mod canonical;

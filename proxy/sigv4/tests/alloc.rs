@@ -1,7 +1,11 @@
 //! Verifying a signed request allocates nothing once the thread's buffers and the key's
 //! caches are warm: the hot path reuses its scratch space.
-// Test helpers outside `#[test]` fns may unwrap: a failure is a test failure.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers outside `#[test]` fns: a failure is a test failure"
+)]
 
 use http::HeaderValue;
 use trellis_sigv4::test_util::{lattice_request, sign, time, Mode, AKID, SECRET, TOKEN};

@@ -182,7 +182,10 @@ pub fn authorize<B>(
 
 /// Hands the decision to the decision log (`--decision-log`): references and clones only, the
 /// writer task formats.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each argument is one fact of the decision the log records; a struct would only repeat them"
+)]
 fn log_decision<B>(
     log: &crate::decision_log::DecisionLog,
     req: &Request<B>,
