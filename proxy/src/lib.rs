@@ -16,8 +16,14 @@
 //!    [`layers::identity_headers`] → [`layers::forward`] (the pooled [`upstream`] client).
 //!
 //! Layers are thin; each rule lives in a plain function next to it. Facts travel between
-//! layers as typed request extensions ([`outcome::Outcome`], [`normalize::NormalizedPath`],
-//! [`auth::AuthenticatedCaller`], [`caller_identity::CallerIdentity`]).
+//! layers as typed request extensions ([`connection::ConnectionInfo`], [`outcome::Outcome`],
+//! [`normalize::NormalizedPath`], [`auth::AuthenticatedCaller`],
+//! [`caller_identity::CallerIdentity`]).
+//!
+//! The module graph is one-way (`deploy/ci/check_module_cycles.py`): the facts above sit
+//! below the layers, the layers below [`stack`], [`server`] and [`proxy`], and [`cli`] on
+//! top; [`replay`] (`trellis policy replay`) reuses the authorize layer's context from
+//! above it, never the other way round.
 
 #![forbid(unsafe_code)]
 #![deny(clippy::allow_attributes_without_reason)]
