@@ -80,6 +80,9 @@
 //!   way; a session ARN's `aws:PrincipalArn` is `arn:…:iam::ACCT:role/ROLE` (the path is not
 //!   in the session ARN; principal matching by role name makes that harmless).
 
+#![forbid(unsafe_code)]
+#![deny(clippy::allow_attributes_without_reason)]
+
 mod compile;
 mod condition;
 mod context;

@@ -1,6 +1,11 @@
 //! Hot-path pieces of the data plane, without sockets:
 //! `cargo bench -p trellis --bench data_plane -- --warm-up-time 1 --measurement-time 3`.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    reason = "benchmark setup: a broken fixture is a bug best reported by a panic"
+)]
 
 use std::hint::black_box;
 use std::time::{Duration, SystemTime};

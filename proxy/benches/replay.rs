@@ -9,7 +9,12 @@
 //!
 //! Target: ≥ 200,000 lines/s on one core.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "benchmark setup: a broken fixture is a bug best reported by a panic"
+)]
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
@@ -17,8 +22,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use trellis::decision_log::replay::{Candidates, Replayer};
 use trellis::decision_log::RecordedRequest;
+use trellis::replay::{Candidates, Replayer};
 
 const SERVICE_ARN: &str =
     "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0";

@@ -3,7 +3,12 @@
 //! With the real auth layers over the example policies of `deploy/examples`, an anonymous and
 //! a signed (SigV4, aws-sigv4) request add authentication and the layered decision.
 //! `cargo bench -p trellis --bench roundtrip -- --warm-up-time 1 --measurement-time 3`.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    reason = "benchmark setup: a broken fixture is a bug best reported by a panic"
+)]
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -89,7 +89,7 @@ pub struct AccessRecord {
     pub authorizer: &'static str,
     /// The shadow decision (`shadowDecision`, `shadowMatchedStatements`); `None` without
     /// shadow policies.
-    pub shadow: Option<crate::layers::authorize::ShadowRecord>,
+    pub shadow: Option<crate::outcome::ShadowRecord>,
 }
 
 const DASH: &str = "-";
@@ -231,7 +231,7 @@ impl AccessRecord {
             caller_principal_org_id: caller.and_then(|c| c.org_id.as_deref()).unwrap_or(DASH),
             caller_principal_tags: caller.and_then(|c| c.tags_json.as_deref()).unwrap_or(DASH),
             resolved_user,
-            auth_denied_reason: self.denied_layer.map_or(DASH, PolicyLayer::log_name),
+            auth_denied_reason: self.denied_layer.map_or(DASH, denied_reason),
             failure_reason: self.failure_reason.unwrap_or(DASH),
             authn_result: self.authn.map_or(DASH, AuthnResult::label),
             matched_statements: match self.matched_statements.as_deref() {
@@ -522,6 +522,15 @@ impl AccessLogWriter {
             Some(task) => task.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
             None => Ok(()),
         }
+    }
+}
+
+/// `authDeniedReason`: the denying layer as the access log spells it.
+fn denied_reason(layer: PolicyLayer) -> &'static str {
+    match layer {
+        PolicyLayer::Network => "Network",
+        PolicyLayer::Service | PolicyLayer::Policy => "Service",
+        PolicyLayer::Identity => "Identity",
     }
 }
 

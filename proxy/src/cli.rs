@@ -15,7 +15,6 @@ mod policy_replay;
 mod principals_check;
 mod run;
 
-pub(crate) use eval_caller::find as find_caller;
 pub(crate) use output::text_line as diagnostic_line;
 
 use std::ffi::OsString;

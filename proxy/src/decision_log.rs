@@ -8,7 +8,6 @@
 //! the handle is not even in the request's extensions.
 
 pub mod record;
-pub mod replay;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,7 +19,7 @@ use trellis_policy::{Decision, Effect, Layer, Matched};
 
 use crate::access_log::{AccessLog, LogLine};
 use crate::caller_identity::CallerIdentity;
-use crate::layers::ConnectionInfo;
+use crate::connection::ConnectionInfo;
 use crate::normalize::NormalizedPath;
 use crate::principals::PrincipalRecord;
 use crate::request_head::Xff;

@@ -88,36 +88,9 @@ pub struct Denied {
     pub layer: PolicyLayer,
 }
 
-/// The policy layer a denial comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PolicyLayer {
-    /// The service network's auth policy.
-    Network,
-    /// The service's auth policy.
-    Service,
-    /// The caller's identity-based policies.
-    Identity,
-}
-
-impl PolicyLayer {
-    /// The access-log spelling (`authDeniedReason`).
-    pub fn log_name(self) -> &'static str {
-        match self {
-            Self::Network => "Network",
-            Self::Service => "Service",
-            Self::Identity => "Identity",
-        }
-    }
-
-    /// The metric label spelling (`layer`).
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Network => "network",
-            Self::Service => "service",
-            Self::Identity => "identity",
-        }
-    }
-}
+/// The policy layer a denial comes from: the policy crate's own [`trellis_policy::Layer`]
+/// (the proxy never decides with `Layer::Policy`, which is `policy eval --policy FILE`'s).
+pub use trellis_policy::Layer as PolicyLayer;
 
 /// Why forwarding to the upstream failed.
 #[derive(Debug, thiserror::Error)]

@@ -16,16 +16,6 @@ pub mod normalize;
 pub mod request_id;
 pub mod respond;
 
-use std::net::SocketAddr;
-
-/// Facts about the connection a request arrived on, inserted by the server into every
-/// request's extensions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConnectionInfo {
-    /// The caller's address (`aws:SourceIp`, `x-forwarded-for`, `sourceIpPort`).
-    pub remote: SocketAddr,
-    /// The listener address the caller connected to (`x-forwarded-port`).
-    pub local: SocketAddr,
-    /// Whether the connection is TLS (`x-forwarded-proto`, `aws:SecureTransport`).
-    pub tls: bool,
-}
+/// Re-exported where the layers read it; it lives in a leaf module so the decision log can
+/// hold it without depending on the layers.
+pub use crate::connection::ConnectionInfo;

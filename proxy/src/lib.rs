@@ -16,8 +16,17 @@
 //!    [`layers::identity_headers`] → [`layers::forward`] (the pooled [`upstream`] client).
 //!
 //! Layers are thin; each rule lives in a plain function next to it. Facts travel between
-//! layers as typed request extensions ([`outcome::Outcome`], [`normalize::NormalizedPath`],
-//! [`auth::AuthenticatedCaller`], [`caller_identity::CallerIdentity`]).
+//! layers as typed request extensions ([`connection::ConnectionInfo`], [`outcome::Outcome`],
+//! [`normalize::NormalizedPath`], [`auth::AuthenticatedCaller`],
+//! [`caller_identity::CallerIdentity`]).
+//!
+//! The module graph is one-way (`deploy/ci/check_module_cycles.py`): the facts above sit
+//! below the layers, the layers below [`stack`], [`server`] and [`proxy`], and [`cli`] on
+//! top; [`replay`] (`trellis policy replay`) reuses the authorize layer's context from
+//! above it, never the other way round.
+
+#![forbid(unsafe_code)]
+#![deny(clippy::allow_attributes_without_reason)]
 
 pub mod access_log;
 mod activity;
@@ -29,6 +38,7 @@ pub mod body;
 pub mod caller_identity;
 pub mod cli;
 pub mod config;
+pub mod connection;
 pub mod decision_log;
 pub mod error;
 pub mod layers;
@@ -38,6 +48,7 @@ pub mod outcome;
 pub mod principals;
 pub mod proxy;
 pub mod reload;
+pub mod replay;
 pub mod request_head;
 pub mod server;
 pub mod signals;

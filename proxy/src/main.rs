@@ -1,3 +1,5 @@
+#![forbid(unsafe_code)]
+
 /// A large policy reload builds and frees hundreds of thousands of small blocks; mimalloc
 /// does that at a fraction of the system allocator's cost (glibc's and musl's alike).
 #[cfg(feature = "mimalloc")]

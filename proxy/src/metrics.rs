@@ -438,7 +438,7 @@ impl Metrics {
         let mut series = HashSet::with_capacity(statements.len());
         let mut out = Vec::with_capacity(statements.len());
         for &(layer, statement, decision) in statements {
-            let layer_labels = labels.entry(layer.label()).or_default();
+            let layer_labels = labels.entry(layer.as_str()).or_default();
             let label =
                 if layer_labels.contains(statement) || layer_labels.len() < MAX_STATEMENT_LABELS {
                     layer_labels.insert(statement);
@@ -448,10 +448,10 @@ impl Metrics {
                 };
             out.push(self.authz.get_metric_with_label_values(&[
                 decision.label(),
-                layer.label(),
+                layer.as_str(),
                 label,
             ])?);
-            series.insert((decision, layer.label(), label.to_owned()));
+            series.insert((decision, layer.as_str(), label.to_owned()));
         }
         for (decision, layer, label) in state.series.difference(&series) {
             let _ = self
@@ -563,7 +563,7 @@ impl Metrics {
     ) -> Result<(), MetricsError> {
         let gauge: IntGauge = self
             .statements
-            .get_metric_with_label_values(&[layer.label()])?;
+            .get_metric_with_label_values(&[layer.as_str()])?;
         gauge.set(i64::try_from(count).unwrap_or(i64::MAX));
         Ok(())
     }

@@ -8,6 +8,9 @@
 //! policy's `RequestQueryString` keys are read from exactly the query the upstream receives.
 //! Everything here is a pure function.
 
+// Every byte here comes from the caller: a slice out of range must be a refusal, not a panic.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 mod query;
 
 use std::fmt;
@@ -205,15 +208,14 @@ fn normalize_path_into(raw: &str, rules: PathRules, out: &mut String) -> Result<
     let mut i = 0;
     while i < bytes.len() {
         // bytes[i] is '/'. Merge runs of slashes.
-        while i < bytes.len() && bytes[i] == b'/' {
+        while bytes.get(i) == Some(&b'/') {
             i += 1;
         }
         let seg_start = out.len() + 1;
         out.push('/');
         // Only an escaped `%` can start a double encoding; the segment is scanned only then.
         let mut escaped_percent = false;
-        while i < bytes.len() && bytes[i] != b'/' {
-            let b = bytes[i];
+        while let Some(&b) = bytes.get(i).filter(|&&b| b != b'/') {
             match b {
                 b'%' => {
                     let hi = bytes.get(i + 1).copied().and_then(hex_val);

@@ -10,8 +10,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use trellis_policy::Matched;
+
 use crate::error::{PolicyLayer, ProxyError};
 use crate::metrics::{AuthnResult, RequestOutcome};
+
+mod shadow;
+
+pub use self::shadow::ShadowRecord;
 
 /// The shared per-request record; clone it out of the request extensions to fill it.
 #[derive(Debug, Clone, Default)]
@@ -22,7 +28,7 @@ struct Facts {
     path: OnceLock<String>,
     authn: OnceLock<AuthnRecord>,
     decision: OnceLock<DecisionRecord>,
-    shadow: OnceLock<crate::layers::authorize::ShadowRecord>,
+    shadow: OnceLock<ShadowRecord>,
     failure: OnceLock<Failure>,
     target: OnceLock<SocketAddr>,
     request_body_end: OnceLock<Instant>,
@@ -128,12 +134,12 @@ impl Outcome {
     }
 
     /// Records the shadow decision (first write wins).
-    pub fn set_shadow(&self, record: crate::layers::authorize::ShadowRecord) {
+    pub fn set_shadow(&self, record: ShadowRecord) {
         let _ = self.0.shadow.set(record);
     }
 
     /// The shadow decision, if shadow policies are configured and `Authorize` ran.
-    pub fn shadow(&self) -> Option<&crate::layers::authorize::ShadowRecord> {
+    pub fn shadow(&self) -> Option<&ShadowRecord> {
         self.0.shadow.get()
     }
 
@@ -212,4 +218,26 @@ impl Outcome {
             _ => RequestOutcome::Allowed,
         }
     }
+}
+
+/// `service#0(AllowCheckout),identity#2`.
+///
+/// Built for every decided request, so it is written with `push_str` and `itoa`: `write!`
+/// costs several times the decision itself here.
+pub fn matched_list(matched: &[Matched]) -> String {
+    let mut s = String::with_capacity(matched.len() * 32);
+    for (i, m) in matched.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(m.layer.as_str());
+        s.push('#');
+        s.push_str(itoa::Buffer::new().format(m.index));
+        if let Some(sid) = &m.sid {
+            s.push('(');
+            s.push_str(sid);
+            s.push(')');
+        }
+    }
+    s
 }

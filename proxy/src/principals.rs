@@ -8,6 +8,7 @@ mod arn;
 mod fields;
 mod fingerprint;
 mod load;
+mod lookup;
 mod secret;
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ use trellis_policy::{CompiledPolicy, Diagnostic, GlobalKey, Key, KeyKind, Princi
 use trellis_sigv4::{CredentialStore, StoredKey};
 
 pub use self::arn::{IamIdentity, IdentityKind};
+pub(crate) use self::lookup::{find_caller, KnownCaller};
 pub use self::secret::SecretString;
 
 /// `aws:PrincipalType` of a known caller.

@@ -18,6 +18,9 @@
 //! [`repeated_read_header`] runs in `Authorize`, with the snapshot the decision uses: a header
 //! a loaded policy reads must come on one line.
 
+// Every byte here comes from the caller: a slice out of range must be a refusal, not a panic.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 mod connection;
 pub(crate) mod hop_by_hop;
 mod host;

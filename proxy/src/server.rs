@@ -21,7 +21,7 @@ use tower::ServiceExt;
 use tower_service::Service;
 
 use crate::activity::{InFlight, InFlightBody, InFlightFuture};
-use crate::layers::ConnectionInfo;
+use crate::connection::ConnectionInfo;
 use crate::tunnel::TunnelSlot;
 
 /// Limits and timeouts of the listener.

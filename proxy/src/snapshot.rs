@@ -10,6 +10,7 @@
 mod build;
 mod labels;
 mod read_headers;
+mod report;
 mod shadow;
 
 use std::collections::HashMap;
@@ -29,6 +30,7 @@ use crate::principals::PrincipalStore;
 
 pub(crate) use build::caller_view;
 pub use build::{load, LoadError};
+pub use report::{Report, Reporter};
 pub use shadow::{Shadow, ShadowConfig, ShadowMetrics};
 
 /// `--service-auth-type` / `--network-auth-type`.
@@ -218,12 +220,10 @@ impl Snapshot {
     ) -> Vec<prometheus::IntCounter> {
         let mut out = Vec::with_capacity(matched.len().max(1));
         for m in matched {
-            let layer = match m.layer {
-                trellis_policy::Layer::Network => PolicyLayer::Network,
-                trellis_policy::Layer::Service => PolicyLayer::Service,
-                trellis_policy::Layer::Identity => PolicyLayer::Identity,
-                trellis_policy::Layer::Policy => continue,
-            };
+            let layer = m.layer;
+            if layer == PolicyLayer::Policy {
+                continue;
+            }
             let wanted = match denied {
                 None => m.effect == trellis_policy::Effect::Allow,
                 Some((l, true)) => l == layer && m.effect == trellis_policy::Effect::Deny,
@@ -238,6 +238,7 @@ impl Snapshot {
                 PolicyLayer::Identity => {
                     IdentityKey::of(principal, m).and_then(|k| self.identity_counters.get(&k))
                 }
+                PolicyLayer::Policy => None,
             };
             if let Some(c) = counter {
                 out.push(c.clone());
@@ -247,7 +248,7 @@ impl Snapshot {
             out.push(
                 match layer {
                     PolicyLayer::Network => &self.network.none,
-                    PolicyLayer::Service => &self.service.none,
+                    PolicyLayer::Service | PolicyLayer::Policy => &self.service.none,
                     PolicyLayer::Identity => &self.identity_none,
                 }
                 .clone(),
@@ -267,10 +268,12 @@ pub struct SnapshotHandle {
     ready: Readiness,
     /// The shadow files and their metric, when any is configured.
     shadow: Option<Arc<(ShadowConfig, ShadowMetrics)>>,
+    report: Reporter,
 }
 
 impl SnapshotHandle {
-    /// Loads the first snapshot; `Err` carries one diagnostic line per problem.
+    /// Loads the first snapshot; `Err` carries one diagnostic line per problem. Warnings and
+    /// the reports of later reloads go to stderr ([`Reporter::stderr`]).
     pub fn load_initial(
         config: SnapshotConfig,
         metrics: Arc<Metrics>,
@@ -287,6 +290,18 @@ impl SnapshotHandle {
         metrics: Arc<Metrics>,
         ready: Readiness,
     ) -> Result<Self, Vec<LoadError>> {
+        Self::load_initial_reporting(config, shadow, metrics, ready, Reporter::stderr())
+    }
+
+    /// [`Self::load_initial_with_shadow`] telling `report` what the first load and every
+    /// reload found (warnings, rejected files, reloads put in force).
+    pub fn load_initial_reporting(
+        config: SnapshotConfig,
+        shadow: ShadowConfig,
+        metrics: Arc<Metrics>,
+        ready: Readiness,
+        report: Reporter,
+    ) -> Result<Self, Vec<LoadError>> {
         let shadow = if shadow.is_empty() {
             None
         } else {
@@ -294,13 +309,13 @@ impl SnapshotHandle {
                 .map_err(|e| vec![LoadError(format!("trellis: {e}"))])?;
             Some(Arc::new((shadow, m)))
         };
-        let mut snapshot = load(&config, &metrics)?;
+        let mut snapshot = load(&config, &metrics, &report)?;
         if let Some(s) = &shadow {
-            shadow::attach(&mut snapshot, &s.0, &s.1, None, &metrics)?;
+            shadow::attach(&mut snapshot, &s.0, &s.1, None, &metrics, &report)?;
         }
         publish_gauges(&metrics, &snapshot);
         for w in snapshot.example_key_warnings() {
-            eprintln!("{w}");
+            report.report(Report::Warning(&w));
         }
         ready.set(true);
         Ok(Self {
@@ -309,6 +324,7 @@ impl SnapshotHandle {
             metrics,
             ready,
             shadow,
+            report,
         })
     }
 
@@ -323,39 +339,43 @@ impl SnapshotHandle {
     }
 
     /// Re-reads every file and swaps the result in; on failure the old snapshot stays, each
-    /// problem is written to stderr as `FILE:LINE:COL: error: message` and counted. Blocking:
+    /// problem is reported as `FILE:LINE:COL: error: message` and counted. Blocking:
     /// run it off the request path (the watcher runs it on the blocking pool).
     pub fn reload(&self) -> Result<(), Vec<LoadError>> {
-        match load(&self.config, &self.metrics) {
+        let report = &self.report;
+        match load(&self.config, &self.metrics, report) {
             Ok(mut snapshot) => {
                 if let Some(s) = &self.shadow {
                     let previous = self.current.load();
-                    if let Err(errors) =
-                        shadow::attach(&mut snapshot, &s.0, &s.1, previous.shadow(), &self.metrics)
-                    {
+                    if let Err(errors) = shadow::attach(
+                        &mut snapshot,
+                        &s.0,
+                        &s.1,
+                        previous.shadow(),
+                        &self.metrics,
+                        report,
+                    ) {
                         for e in &errors {
-                            eprintln!("{e}");
+                            report.report(Report::Error(&e.0));
                         }
-                        eprintln!("trellis: shadow policy rejected; its last good version stays, the enforced files reload");
+                        report.report(Report::ShadowRejected);
                     }
                 }
                 publish_gauges(&self.metrics, &snapshot);
                 let warnings = snapshot.example_key_warnings();
                 self.current.store(Arc::new(snapshot));
                 self.ready.set(true);
-                eprintln!("trellis: policies and principals reloaded");
-                for w in warnings {
-                    eprintln!("{w}");
+                report.report(Report::Reloaded);
+                for w in &warnings {
+                    report.report(Report::Warning(w));
                 }
                 Ok(())
             }
             Err(errors) => {
                 for e in &errors {
-                    eprintln!("{e}");
+                    report.report(Report::Error(&e.0));
                 }
-                eprintln!(
-                    "trellis: reload rejected; the previous policies and principals stay in force"
-                );
+                report.report(Report::Rejected);
                 Err(errors)
             }
         }

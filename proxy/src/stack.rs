@@ -6,7 +6,7 @@
 //! What the auth layers find: the `x-amzn-requestid` request header (always set), `Host`
 //! holding the request's one authority, no hop-by-hop header and no dropped underscore
 //! header ([`crate::request_head::settle`], run by `Normalize`), and in the
-//! request extensions [`crate::layers::ConnectionInfo`] (caller address, TLS),
+//! request extensions [`crate::connection::ConnectionInfo`] (caller address, TLS),
 //! [`crate::normalize::NormalizedPath`] (the path for the resource and `RequestPath`, the forwarded
 //! query and its decoded pairs) and [`crate::outcome::Outcome`]. What they leave:
 //! - `Authenticate`: for a signed caller, a [`crate::caller_identity::CallerIdentity`] (its

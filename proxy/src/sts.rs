@@ -99,7 +99,10 @@ impl Verified {
 pub type PendingCaller = Pin<Box<dyn Future<Output = Result<Arc<TokenCaller>, ProxyError>> + Send>>;
 
 /// What `Authenticate` does with a request.
-#[allow(missing_debug_implementations)]
+#[expect(
+    missing_debug_implementations,
+    reason = "holds the pending STS future, which has no Debug"
+)]
 pub enum TokenCheck {
     /// No identity token: SigV4 or anonymous, as before.
     NotToken,

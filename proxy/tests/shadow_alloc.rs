@@ -1,14 +1,16 @@
 //! The shadow decision adds no allocation to a request: with the thread's buffers warm,
 //! deciding a request with shadow policies allocates exactly as often as without them.
-// Test helpers outside `#[test]` fns may unwrap: a failure is a test failure.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers outside `#[test]` fns: a failure is a test failure"
+)]
 
 mod sidecar_support;
 use trellis_sigv4::test_util as sigv4_support;
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -23,46 +25,22 @@ use trellis::normalize::NormalizedPath;
 use trellis::outcome::Outcome;
 use trellis::snapshot::{ShadowConfig, SnapshotHandle};
 
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Counts allocations made by the current thread (other test threads do not interfere).
-struct Counting;
-
-// SAFETY: delegates every call to the system allocator unchanged; only counts.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
+/// dhat counts every heap block of the process; each of these test binaries runs one test
+/// and starts no thread while it measures.
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static ALLOC: dhat::Alloc = dhat::Alloc;
 
-fn allocations_during(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.with(Cell::get);
+fn allocations_during(f: impl FnOnce()) -> u64 {
+    let before = dhat::HeapStats::get().total_blocks;
     f();
-    ALLOCATIONS.with(Cell::get) - before
+    dhat::HeapStats::get().total_blocks - before
 }
 
 const ROUNDS: usize = 10;
 
 /// Allocations of `ROUNDS` warm decisions of an anonymous public read under `shadow`, and
 /// whether each request got a shadow record.
-fn allocations_deciding(shadow: ShadowConfig) -> (usize, bool) {
+fn allocations_deciding(shadow: ShadowConfig) -> (u64, bool) {
     let dir = policy_dir();
     // The candidate drops public GETs: the shadow decision differs from the enforced one.
     let shadow = ShadowConfig {
@@ -114,6 +92,7 @@ fn allocations_deciding(shadow: ShadowConfig) -> (usize, bool) {
 
 #[test]
 fn the_shadow_decision_adds_no_allocation_to_a_request() {
+    let _profiler = dhat::Profiler::builder().testing().build();
     let (without, no_record) = allocations_deciding(ShadowConfig::default());
     let (with, record) = allocations_deciding(ShadowConfig {
         network_policy: None,
@@ -122,6 +101,6 @@ fn the_shadow_decision_adds_no_allocation_to_a_request() {
     assert!(!no_record);
     assert!(record, "every request must carry a shadow decision");
     assert_eq!(with, without, "allocations with shadow policies vs without");
-    // The counter does see this thread's allocations (the enforced record allocates).
+    // The counter does see allocations (the enforced record allocates).
     assert!(without > 0);
 }

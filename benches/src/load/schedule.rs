@@ -116,7 +116,11 @@ impl Schedule {
         // SAFETY: `register_with_interest` needs the descriptor to stay open and unreplaced
         // while registered. The `OwnedFd` is moved into the `AsyncFd`, which owns it until it
         // deregisters and closes it on drop; nothing else ever sees the descriptor.
-        #[allow(unsafe_code)]
+        #[expect(
+            unsafe_code,
+            reason = "tokio's AsyncFd registration is unsafe for I/O safety; the safe ways to pace at \
+                      microseconds add a wake-up thread per request or an unmaintained crate"
+        )]
         let fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE)? };
         // `Instant` is CLOCK_MONOTONIC on Linux: one reading of both anchors the conversion.
         let (anchor, mono) = (Instant::now(), clock_gettime(ClockId::Monotonic));

@@ -5,7 +5,12 @@
 //!
 //! Needs valgrind and `cargo install iai-callgrind-runner --version 0.16.1`, then
 //! `cargo bench -p trellis-sigv4 --features iai --bench iai_sigv4`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "benchmark setup: a broken fixture is a bug best reported by a panic"
+)]
 
 /// The allocator the `trellis` binary ships with.
 #[global_allocator]

@@ -1,6 +1,11 @@
 //! Verifying a typical signed request with a warm signing-key cache: SigV4 (header and
 //! presigned) and SigV4A. Requests are signed once by aws-sigv4 (the reference signer).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "benchmark setup: a broken fixture is a bug best reported by a panic"
+)]
 
 /// The allocator the `trellis` binary ships with, so allocation-heavy work (policy
 /// compilation) is measured as the binary runs it.

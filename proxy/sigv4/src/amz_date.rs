@@ -38,18 +38,18 @@ impl AmzDate {
 
     /// Parses `YYYYMMDD'T'HHMMSS'Z'` strictly (what every signer emits).
     pub(crate) fn parse_iso(s: &[u8]) -> Option<Self> {
-        if s.len() != 16 || s[8] != b'T' || s[15] != b'Z' {
+        let iso: [u8; 16] = s.try_into().ok()?;
+        let [y0, y1, y2, y3, mo0, mo1, d0, d1, b'T', h0, h1, mi0, mi1, s0, s1, b'Z'] = iso else {
             return None;
-        }
-        let y = digits(&s[0..4])?;
-        let mo = digits(&s[4..6])?;
-        let d = digits(&s[6..8])?;
-        let h = digits(&s[9..11])?;
-        let mi = digits(&s[11..13])?;
-        let se = digits(&s[13..15])?;
-        let epoch = to_epoch(y, mo, d, h, mi, se)?;
-        let mut iso = [0u8; 16];
-        iso.copy_from_slice(s);
+        };
+        let epoch = to_epoch(
+            digits(&[y0, y1, y2, y3])?,
+            digits(&[mo0, mo1])?,
+            digits(&[d0, d1])?,
+            digits(&[h0, h1])?,
+            digits(&[mi0, mi1])?,
+            digits(&[s0, s1])?,
+        )?;
         Some(Self { epoch, iso })
     }
 
@@ -67,16 +67,16 @@ impl AmzDate {
         if it.next().is_some() || !matches!(zone, "GMT" | "UTC" | "+0000" | "-0000" | "Z") {
             return None;
         }
-        if t.len() != 8 || t[2] != b':' || t[5] != b':' {
+        let [h0, h1, b':', mi0, mi1, b':', s0, s1] = *t else {
             return None;
-        }
+        };
         let epoch = to_epoch(
             y,
             mo,
             d,
-            digits(&t[0..2])?,
-            digits(&t[3..5])?,
-            digits(&t[6..8])?,
+            digits(&[h0, h1])?,
+            digits(&[mi0, mi1])?,
+            digits(&[s0, s1])?,
         )?;
         Some(Self::from_epoch(epoch))
     }

@@ -8,6 +8,7 @@
 //! space (aws-sigv4, Go, requests-aws4auth), so the verifier may build both readings.
 
 use http::HeaderMap;
+use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::error::AuthError;
 use super::parse::{split_byte, split_once_byte};
@@ -94,14 +95,17 @@ fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
 }
 
-/// Appends `raw` percent-encoded; most fields need no escaping and are copied whole.
+/// What SigV4 escapes: every byte but the RFC 3986 unreserved ones.
+const SIGV4_ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Appends `raw` percent-encoded; the runs that need no escaping are copied whole.
 fn push_all_encoded(out: &mut Vec<u8>, raw: &[u8]) {
-    if raw.iter().all(|&b| is_unreserved(b)) {
-        out.extend_from_slice(raw);
-    } else {
-        for &b in raw {
-            push_encoded(out, b);
-        }
+    for run in percent_encode(raw, SIGV4_ESCAPED) {
+        out.extend_from_slice(run.as_bytes());
     }
 }
 
@@ -156,19 +160,21 @@ fn reencode(raw: &[u8], plus: PlusMode, out: &mut Vec<u8>) {
         out.extend_from_slice(raw);
         return;
     }
-    let mut i = 0;
-    while i < raw.len() {
-        let mut b = raw[i];
-        if b == b'%' && i + 2 < raw.len() {
-            if let (Some(h), Some(l)) = (hex_val(raw[i + 1]), hex_val(raw[i + 2])) {
-                b = (h << 4) | l;
-                i += 2;
-            }
-        } else if b == b'+' && plus == PlusMode::Space {
-            b = b' ';
-        }
+    let mut rest = raw;
+    while let Some((&first, tail)) = rest.split_first() {
+        rest = tail;
+        let b = match (first, tail) {
+            (b'%', [hi, lo, after @ ..]) => match (hex_val(*hi), hex_val(*lo)) {
+                (Some(h), Some(l)) => {
+                    rest = after;
+                    (h << 4) | l
+                }
+                _ => first,
+            },
+            (b'+', _) if plus == PlusMode::Space => b' ',
+            _ => first,
+        };
         push_encoded(out, b);
-        i += 1;
     }
 }
 
@@ -201,7 +207,8 @@ pub(crate) fn canonical_query(
         s.pairs.push([start as u32, mid as u32, end as u32]);
     }
     let enc = &s.encoded;
-    let part = |a: u32, b: u32| &enc[a as usize..b as usize];
+    // The offsets were taken from `enc` above, in order: always in range.
+    let part = |a: u32, b: u32| enc.get(a as usize..b as usize).unwrap_or_default();
     s.pairs.sort_unstable_by(|x, y| {
         part(x[0], x[1])
             .cmp(part(y[0], y[1]))
@@ -223,11 +230,11 @@ fn push_trimmed(out: &mut Vec<u8>, value: &[u8]) {
     let ws = |b: &u8| *b == b' ' || *b == b'\t';
     let start = value.iter().position(|b| !ws(b)).unwrap_or(value.len());
     let end = value.iter().rposition(|b| !ws(b)).map_or(start, |i| i + 1);
-    let value = &value[start..end];
+    let value = value.get(start..end).unwrap_or_default();
     // Almost every value is already canonical: copy it whole.
     if !value
         .windows(2)
-        .any(|w| ws(&w[0]) && (ws(&w[1]) || w[0] == b'\t'))
+        .any(|w| matches!(w, [a, b] if ws(a) && (ws(b) || *a == b'\t')))
     {
         out.extend_from_slice(value);
         return;

@@ -12,6 +12,11 @@
 //! costs one SHA-256 of its canonical request and one HMAC (or one ECDSA verification); the
 //! extra forms are built and checked only after the previous form failed.
 
+#![forbid(unsafe_code)]
+#![deny(clippy::allow_attributes_without_reason)]
+// Every byte here comes from the caller: a slice out of range must be a refusal, not a panic.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 mod amz_date;
 mod canonical;
 mod derive;

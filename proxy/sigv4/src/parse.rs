@@ -245,21 +245,16 @@ pub(crate) fn split_once_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
     Some((&s[..i], &s[i + 1..]))
 }
 
-/// Decodes a lowercase hex signature into `out`, returning the decoded length.
+/// Decodes a lowercase hex signature into `out`, returning the decoded part of `out`. Upper
+/// case is refused: every signer writes lower case, and a second spelling of one signature
+/// would be a second reading of it.
 pub(crate) fn decode_hex_lower<'o>(s: &str, out: &'o mut [u8]) -> Option<&'o [u8]> {
-    let b = s.as_bytes();
-    if !b.len().is_multiple_of(2) || b.len() / 2 > out.len() {
+    if s.bytes().any(|c| c.is_ascii_uppercase()) {
         return None;
     }
-    let nib = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
-    for (i, pair) in b.chunks_exact(2).enumerate() {
-        out[i] = (nib(pair[0])? << 4) | nib(pair[1])?;
-    }
-    Some(&out[..b.len() / 2])
+    let out = out.get_mut(..s.len() / 2)?;
+    hex::decode_to_slice(s, out).ok()?;
+    Some(out)
 }
 
 #[cfg(test)]

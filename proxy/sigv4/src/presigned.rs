@@ -94,29 +94,11 @@ pub(crate) fn parse_expires(v: &str) -> Result<u64, AuthError> {
     }
 }
 
-/// Percent-decodes a parameter value. `+` stays `+`: signers percent-encode the auth
-/// parameters, and a session token is base64 where `+` is data.
+/// Percent-decodes a parameter value (a malformed escape stays as written; borrowed when
+/// nothing is escaped). `+` stays `+`: signers percent-encode the auth parameters, and a
+/// session token is base64 where `+` is data.
 fn decode<'a>(v: &'a str, name: &str) -> Result<Cow<'a, str>, AuthError> {
-    if !v.contains('%') {
-        return Ok(Cow::Borrowed(v));
-    }
-    let raw = v.as_bytes();
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        let b = raw[i];
-        let hex = |c: u8| (c as char).to_digit(16);
-        if b == b'%' && i + 2 < raw.len() {
-            if let (Some(h), Some(l)) = (hex(raw[i + 1]), hex(raw[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b);
-        i += 1;
-    }
-    String::from_utf8(out).map(Cow::Owned).map_err(|_| {
+    percent_encoding::percent_decode_str(v).decode_utf8().map_err(|_| {
         AuthError::malformed(format!(
             "Query-string authentication parameter '{name}' is not valid UTF-8 once percent-decoded."
         ))

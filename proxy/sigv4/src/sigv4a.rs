@@ -31,11 +31,12 @@ pub(crate) fn region_set_covers(set: &str, region: &str) -> bool {
 fn wildcard_match(p: &[u8], s: &[u8]) -> bool {
     let (mut pi, mut si) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
-    while si < s.len() {
-        if pi < p.len() && p[pi] == b'*' {
+    while let Some(&c) = s.get(si) {
+        let at = p.get(pi).copied();
+        if at == Some(b'*') {
             star = Some((pi, si));
             pi += 1;
-        } else if pi < p.len() && p[pi] == s[si] {
+        } else if at == Some(c) {
             pi += 1;
             si += 1;
         } else if let Some((sp, ss)) = star {
@@ -46,7 +47,7 @@ fn wildcard_match(p: &[u8], s: &[u8]) -> bool {
             return false;
         }
     }
-    p[pi..].iter().all(|&c| c == b'*')
+    p.get(pi..).unwrap_or_default().iter().all(|&c| c == b'*')
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
+    clippy::indexing_slicing,
     reason = "test support: a malformed fixture is a bug in the test, best reported by a panic"
 )]
 

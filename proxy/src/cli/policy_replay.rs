@@ -1,7 +1,7 @@
 //! `trellis policy replay` (CONTRACT §11): what candidate policies would change on the traffic
 //! a decision log recorded — the count of flipped decisions, grouped by principal, path and the
 //! statement that made the difference, with example requests. See
-//! [`crate::decision_log::replay`] for how one request is decided again.
+//! [`crate::replay`] for how one request is decided again.
 
 use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};
@@ -11,8 +11,8 @@ use serde::Serialize;
 use trellis_policy::{CompiledPolicy, PolicyKind};
 
 use super::{EXIT_INVALID, EXIT_OK};
-use crate::decision_log::replay::{Candidates, Replayed, Replayer};
 use crate::decision_log::RecordedRequest;
+use crate::replay::{Candidates, Replayed, Replayer};
 
 /// Examples kept per group.
 const EXAMPLES: usize = 3;

@@ -13,7 +13,7 @@ use crate::metrics::Metrics;
 use crate::proxy::Proxy;
 use crate::reload::{self, ReloadConfig, ReloadHandle};
 use crate::signals::{serve_until_shutdown, ShutdownRequests};
-use crate::snapshot::SnapshotHandle;
+use crate::snapshot::{Reporter, SnapshotHandle};
 use crate::tls::ReloadableCert;
 
 use super::{EXIT_INVALID, EXIT_OK};
@@ -140,11 +140,12 @@ where
             return EXIT_INVALID;
         }
     }
-    let handle = match SnapshotHandle::load_initial_with_shadow(
+    let handle = match SnapshotHandle::load_initial_reporting(
         config.snapshot.clone(),
         config.shadow.clone(),
         proxy.metrics().clone(),
         proxy.readiness().clone(),
+        Reporter::stderr(),
     ) {
         Ok(h) => h,
         Err(errors) => {

@@ -152,7 +152,32 @@ fn durations() {
     assert!(parse_duration("").is_err());
     assert!(parse_duration("s").is_err());
     assert!(parse_duration("-1s").is_err());
-    assert!(parse_duration("1.5s").is_err());
+    assert!(parse_duration("10").is_err());
+    assert!(parse_duration("1.5").is_err());
+    assert!(parse_duration("1 s").is_err());
+    assert!(parse_duration("1s ").is_err());
+    assert!(parse_duration(".s").is_err());
+    assert!(parse_duration("10d")
+        .unwrap_err()
+        .contains("unknown unit `d`"));
+    assert!(parse_duration("10").unwrap_err().contains("needs a unit"));
+}
+
+#[test]
+fn durations_are_written_as_go_and_kubernetes_write_them() {
+    assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+    assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+    assert_eq!(parse_duration("10.0s"), Ok(Duration::from_secs(10)));
+    assert_eq!(parse_duration(".5s"), Ok(Duration::from_millis(500)));
+    assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
+    assert_eq!(parse_duration("250µs"), Ok(Duration::from_micros(250)));
+    assert_eq!(parse_duration("0.001ms"), Ok(Duration::from_micros(1)));
+    assert_eq!(parse_duration("1h0.5m"), Ok(Duration::from_secs(3630)));
+    assert_eq!(
+        parse_duration("1.0000000000000000000001s"),
+        Ok(Duration::from_secs(1))
+    );
+    assert!(parse_duration("99999999999999999999999999999999999h").is_ok());
 }
 
 #[test]

@@ -17,8 +17,8 @@ use tower_service::Service;
 
 pub use self::body::{Metered, Observed};
 use crate::access_log::{AccessLog, AccessRecord};
+use crate::connection::ConnectionInfo;
 use crate::layers::request_id::X_AMZN_REQUESTID;
-use crate::layers::ConnectionInfo;
 use crate::metrics::Metrics;
 use crate::outcome::Outcome;
 

@@ -21,14 +21,13 @@ use tower_service::Service;
 use trellis_policy::{decide, LayerPolicy, Layers, Matched, Principal, Reason};
 
 pub use self::context::{iso8601, RequestContext};
-pub use self::shadow::ShadowRecord;
-use super::ConnectionInfo;
 use crate::auth::{AuthSettings, AuthenticatedCaller, IdentityPolicies, Mode};
 use crate::body::ProxyBody;
 use crate::caller_identity::CallerIdentity;
+use crate::connection::ConnectionInfo;
 use crate::error::{BadRequest, Denied, PolicyLayer, ProxyError};
 use crate::normalize::{query_key_in_two_cases, NormalizedPath};
-use crate::outcome::{DecisionRecord, Outcome};
+use crate::outcome::{matched_list, DecisionRecord, Outcome};
 use crate::request_head::{check_read_headers, HeaderError};
 
 /// The action every HTTP request is authorized for.
@@ -68,39 +67,9 @@ pub struct Authorize<S> {
     settings: Arc<AuthSettings>,
 }
 
-fn policy_layer(l: trellis_policy::Layer) -> PolicyLayer {
-    match l {
-        trellis_policy::Layer::Network => PolicyLayer::Network,
-        trellis_policy::Layer::Service | trellis_policy::Layer::Policy => PolicyLayer::Service,
-        trellis_policy::Layer::Identity => PolicyLayer::Identity,
-    }
-}
-
-/// `service#0(AllowCheckout),identity#2`.
-///
-/// Built for every decided request, so it is written with `push_str` and `itoa`: `write!`
-/// costs several times the decision itself here.
-pub fn matched_list(matched: &[Matched]) -> String {
-    let mut s = String::with_capacity(matched.len() * 32);
-    for (i, m) in matched.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        s.push_str(m.layer.as_str());
-        s.push('#');
-        s.push_str(itoa::Buffer::new().format(m.index));
-        if let Some(sid) = &m.sid {
-            s.push('(');
-            s.push_str(sid);
-            s.push(')');
-        }
-    }
-    s
-}
-
 /// The `AccessDeniedException` message (after `AccessDeniedException: `), CONTRACT §3.
 pub fn denied_message(user: &str, resource: &str, layer: PolicyLayer, explicit: bool) -> String {
-    let layer = layer.label();
+    let layer = layer.as_str();
     if explicit {
         format!("User: {user} is not authorized to perform: {INVOKE} on resource: {resource} with an explicit deny in a {layer}-based policy")
     } else {
@@ -177,7 +146,7 @@ pub fn authorize<B>(
         let denied = decision
             .layer
             .filter(|_| decision.reason != Reason::Allowed)
-            .map(|l| (policy_layer(l), decision.reason == Reason::ExplicitDeny));
+            .map(|l| (l, decision.reason == Reason::ExplicitDeny));
         if let Some(outcome) = ext.get::<Outcome>() {
             outcome.set_decision(DecisionRecord {
                 allowed: denied.is_none(),
@@ -213,7 +182,10 @@ pub fn authorize<B>(
 
 /// Hands the decision to the decision log (`--decision-log`): references and clones only, the
 /// writer task formats.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each argument is one fact of the decision the log records; a struct would only repeat them"
+)]
 fn log_decision<B>(
     log: &crate::decision_log::DecisionLog,
     req: &Request<B>,

@@ -11,7 +11,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::caller_identity::CallerIdentity;
-use crate::layers::ConnectionInfo;
+use crate::connection::ConnectionInfo;
 pub use crate::request_head::hop_by_hop::{is_upgrade, strip_hop_by_hop};
 pub use crate::request_head::names::{
     SPOOFABLE, X_AMZN_LATTICE_IDENTITY, X_AMZN_LATTICE_IDENTITY_TAGS, X_AMZN_LATTICE_TARGET,

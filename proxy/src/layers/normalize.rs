@@ -2,6 +2,9 @@
 //! [`crate::request_head`]) and computes the one [`NormalizedPath`] every later layer and the
 //! upstream use.
 
+// Every byte here comes from the caller: a slice out of range must be a refusal, not a panic.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing))]
+
 use std::task::{Context, Poll};
 
 use futures_util::future::{ready, Either, Ready};

@@ -67,14 +67,18 @@ fn check(value: &[u8]) -> Result<(), HeaderError> {
             if !ipv6 {
                 return Err(invalid());
             }
-            match &after[1..] {
-                [] => (&b"v6"[..], None),
-                [b':', port @ ..] => (&b"v6"[..], Some(port)),
+            // `after` starts with the `]` found above.
+            match after.get(1..) {
+                Some([]) => (&b"v6"[..], None),
+                Some([b':', port @ ..]) => (&b"v6"[..], Some(port)),
                 _ => return Err(invalid()),
             }
         }
         None => match value.iter().rposition(|&b| b == b':') {
-            Some(at) => (&value[..at], Some(&value[at + 1..])),
+            Some(at) => {
+                let (host, colon_port) = value.split_at(at);
+                (host, colon_port.get(1..))
+            }
             None => (value, None),
         },
     };

@@ -9,6 +9,7 @@ use std::time::SystemTime;
 use trellis_policy::{CompiledPolicy, PolicyKind};
 
 use super::labels::{content_label, statement_texts};
+use super::report::{Report, Reporter};
 use super::{AuthType, CallerView, IdentityKey, LevelPolicy, Snapshot, SnapshotConfig};
 use crate::admin::LoadedFile;
 use crate::caller_identity::{CallerIdentity, IdentityFields};
@@ -52,6 +53,7 @@ pub(super) fn load_policy(
     path: &Path,
     errors: &mut Vec<LoadError>,
     files: &mut Vec<LoadedFile>,
+    report: &Reporter,
 ) -> Option<(CompiledPolicy, Vec<String>)> {
     let text = read(path, errors)?;
     let checked = trellis_policy::check(&text, Some(PolicyKind::Auth));
@@ -61,7 +63,7 @@ pub(super) fn load_policy(
         if d.is_error() {
             errors.push(LoadError(line));
         } else {
-            eprintln!("{line}");
+            report.report(Report::Warning(&line));
         }
     }
     let policy = checked.compile()?;
@@ -256,7 +258,11 @@ pub(super) fn example_key_warnings(store: &PrincipalStore) -> Vec<String> {
 /// Reads, validates and compiles every configured file. Every problem of every file is
 /// reported at once; each file's result is counted in `trellis_policy_reloads_total` (`ok`
 /// only when the whole snapshot is good, as nothing of it is used otherwise).
-pub fn load(config: &SnapshotConfig, metrics: &Metrics) -> Result<Snapshot, Vec<LoadError>> {
+pub fn load(
+    config: &SnapshotConfig,
+    metrics: &Metrics,
+    report: &Reporter,
+) -> Result<Snapshot, Vec<LoadError>> {
     let mut errors = Vec::new();
     let mut files = Vec::new();
     let mut bad = Vec::new();
@@ -265,7 +271,7 @@ pub fn load(config: &SnapshotConfig, metrics: &Metrics) -> Result<Snapshot, Vec<
                       files: &mut Vec<LoadedFile>| {
         let path = path.as_ref()?;
         let before = errors.len();
-        let p = load_policy(path, errors, files);
+        let p = load_policy(path, errors, files, report);
         if errors.len() > before || p.is_none() {
             bad.push(path.clone());
         }
@@ -282,7 +288,7 @@ pub fn load(config: &SnapshotConfig, metrics: &Metrics) -> Result<Snapshot, Vec<
                 Ok((store, warnings)) => {
                     let name = path.display().to_string();
                     for w in &warnings {
-                        eprintln!("{name}:{w}");
+                        report.report(Report::Warning(&format!("{name}:{w}")));
                     }
                     let statements = store
                         .principals()

@@ -21,6 +21,7 @@ use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 use trellis_policy::{CompiledPolicy, LayerPolicy, Matched};
 
 use super::build::{load_policy, statement_label, LoadError};
+use super::report::Reporter;
 use super::{IdentityKey, LevelPolicy, Snapshot};
 use crate::admin::LoadedFile;
 use crate::error::PolicyLayer;
@@ -107,7 +108,7 @@ impl Shadow {
     pub fn shadows(&self, layer: PolicyLayer) -> bool {
         match layer {
             PolicyLayer::Network => self.network.is_some(),
-            PolicyLayer::Service => self.service.is_some(),
+            PolicyLayer::Service | PolicyLayer::Policy => self.service.is_some(),
             PolicyLayer::Identity => false,
         }
     }
@@ -126,14 +127,14 @@ impl Shadow {
             (PolicyLayer::Network, Some(m)) => {
                 self.network_counters.statements.get(m.index as usize)
             }
-            (PolicyLayer::Service, Some(m)) => {
+            (PolicyLayer::Service | PolicyLayer::Policy, Some(m)) => {
                 self.service_counters.statements.get(m.index as usize)
             }
             (PolicyLayer::Identity, Some(m)) => {
                 IdentityKey::of(principal, m).and_then(|k| self.identity_counters.get(&k))
             }
             (PolicyLayer::Network, None) => Some(&self.network_counters.none),
-            (PolicyLayer::Service, None) => Some(&self.service_counters.none),
+            (PolicyLayer::Service | PolicyLayer::Policy, None) => Some(&self.service_counters.none),
             (PolicyLayer::Identity, None) => Some(&self.identity_none),
         }?;
         Some(&pair[usize::from(!enforced_allowed)])
@@ -181,7 +182,7 @@ impl ShadowMetrics {
         let mut series = HashSet::with_capacity(wanted.len() * 2);
         let mut out = Vec::with_capacity(wanted.len());
         for &(layer, statement, shadow) in wanted {
-            let layer_labels = labels.entry(layer.label()).or_default();
+            let layer_labels = labels.entry(layer.as_str()).or_default();
             let label =
                 if layer_labels.contains(statement) || layer_labels.len() < MAX_STATEMENT_LABELS {
                     layer_labels.insert(statement);
@@ -191,7 +192,7 @@ impl ShadowMetrics {
                 };
             let mut pair = Vec::with_capacity(2);
             for enforced in [Decision::Allow, Decision::Deny] {
-                let values = [enforced.label(), shadow.label(), layer.label(), label];
+                let values = [enforced.label(), shadow.label(), layer.as_str(), label];
                 pair.push(self.decisions.get_metric_with_label_values(&values)?);
                 series.insert(values.map(str::to_owned));
             }
@@ -257,11 +258,12 @@ fn load_file(
     previous: Option<&Arc<ShadowFile>>,
     metrics: &Metrics,
     errors: &mut Vec<LoadError>,
+    report: &Reporter,
 ) -> Option<Arc<ShadowFile>> {
     let path = path?;
     let before = errors.len();
     let mut files = Vec::new();
-    let loaded = load_policy(path, errors, &mut files);
+    let loaded = load_policy(path, errors, &mut files, report);
     let ok = errors.len() == before;
     let _ = metrics.policy_reload(&path.display().to_string(), ok);
     match (loaded, files.pop(), ok) {
@@ -290,6 +292,7 @@ pub(super) fn attach(
     shadow_metrics: &ShadowMetrics,
     previous: Option<&Shadow>,
     metrics: &Metrics,
+    report: &Reporter,
 ) -> Result<(), Vec<LoadError>> {
     let mut errors = Vec::new();
     let network = load_file(
@@ -297,12 +300,14 @@ pub(super) fn attach(
         previous.and_then(|p| p.network.as_ref()),
         metrics,
         &mut errors,
+        report,
     );
     let service = load_file(
         config.service_policy.as_ref(),
         previous.and_then(|p| p.service.as_ref()),
         metrics,
         &mut errors,
+        report,
     );
     let missing = (config.network_policy.is_some() && network.is_none())
         || (config.service_policy.is_some() && service.is_none());

@@ -389,3 +389,58 @@ fn keys_whose_id_contains_example_are_warned_about_with_principal_and_key_id() {
     assert!(series(&metrics, "trellis_principals_example_keys ")
         .contains(&"trellis_principals_example_keys 2".to_owned()));
 }
+
+#[test]
+fn a_reload_tells_the_callers_reporter_what_it_warned_about_rejected_and_put_in_force() {
+    let (dir, c) = setup();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = Arc::clone(&seen);
+    let reporter = Reporter::new(move |r| sink.lock().unwrap().push(r.to_string()));
+    let metrics = Arc::new(Metrics::new("t").unwrap());
+    let handle = SnapshotHandle::load_initial_reporting(
+        c.clone(),
+        ShadowConfig::default(),
+        metrics,
+        Readiness::new(),
+        reporter,
+    )
+    .unwrap();
+    let take = || std::mem::take(&mut *seen.lock().unwrap());
+    let example_keys = take();
+    assert!(
+        !example_keys.is_empty()
+            && example_keys
+                .iter()
+                .all(|l| l.starts_with("trellis: warning: principal `") && l.contains("EXAMPLE")),
+        "{example_keys:?}"
+    );
+
+    let service = c.service_policy.clone().unwrap();
+    std::fs::write(
+        &service,
+        r#"{"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]}"#,
+    )
+    .unwrap();
+    handle.reload().unwrap();
+    let reloaded = take();
+    let warning = format!("{}:1:1: warning: missing `Version`", service.display());
+    assert!(reloaded[0].starts_with(&warning), "{reloaded:?}");
+    assert_eq!(reloaded[1], "trellis: policies and principals reloaded");
+    assert_eq!(&reloaded[2..], &example_keys[..]);
+
+    std::fs::copy(example("service-policy.json"), &service).unwrap();
+    std::fs::write(dir.path().join("network.json"), "{").unwrap();
+    let errors = handle.reload().unwrap_err();
+    let rejected = take();
+    let (last, lines) = rejected.split_last().unwrap();
+    assert_eq!(
+        last,
+        "trellis: reload rejected; the previous policies and principals stay in force"
+    );
+    assert_eq!(
+        lines,
+        errors.iter().map(|e| e.0.clone()).collect::<Vec<_>>(),
+        "every error is reported before the verdict"
+    );
+    assert!(lines.iter().all(|l| l.contains(": error: ")), "{lines:?}");
+}

@@ -57,6 +57,7 @@ fn without_an_audience_an_identity_token_is_refused_never_anonymous() {
                 principals: None,
             },
             &crate::metrics::Metrics::new("test").unwrap(),
+            &crate::snapshot::Reporter::stderr(),
         )
         .unwrap(),
     );

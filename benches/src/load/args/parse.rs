@@ -1,38 +1,15 @@
 //! Parsing of the individual option values, each error naming its option and the fix.
 
 use std::path::Path;
-use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
 
 use super::super::error::LoadError;
 use super::{SigningKey, Target};
 
-/// `10s`, `500ms`, `1m`, `1.5s`, `250us`, `1h`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration; write e.g. `10s`, `500ms` or `1m`"))?;
-    let scale = match unit.trim() {
-        "us" | "µs" => 1e-6,
-        "ms" => 1e-3,
-        "s" | "" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        other => {
-            return Err(format!(
-                "unknown unit `{other}` in `{s}`; use `us`, `ms`, `s`, `m` or `h`"
-            ))
-        }
-    };
-    Duration::try_from_secs_f64(value * scale)
-        .map_err(|_| format!("`{s}` is out of range; write e.g. `10s`"))
-}
+/// The proxy's own duration syntax (`10s`, `500ms`, `1.5s`, `250us`, `1m30s`), so both
+/// command lines read a duration alike.
+pub use trellis::config::parse_duration;
 
 pub(super) fn parse_url(url: &str, paths: &[String]) -> Result<Target, LoadError> {
     let err = |reason: &str| LoadError::Url {
@@ -181,6 +158,8 @@ pub(super) fn read_keys_file(path: &Path) -> Result<Vec<SigningKey>, LoadError> 
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -190,10 +169,11 @@ mod tests {
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
-        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("10.0s"), Ok(Duration::from_secs(10)));
+        assert!(parse_duration("2").unwrap_err().contains("needs a unit"));
         assert!(parse_duration("10 parsecs")
             .unwrap_err()
-            .contains("unknown unit"));
+            .contains("not a duration"));
         assert!(parse_duration("s").unwrap_err().contains("not a duration"));
     }
 

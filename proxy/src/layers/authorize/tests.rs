@@ -193,7 +193,8 @@ fn debug_deny_snapshot() -> (tempfile::TempDir, Arc<crate::snapshot::Snapshot>) 
         principals: None,
     };
     let metrics = crate::metrics::Metrics::new("t").unwrap();
-    let snapshot = crate::snapshot::load(&config, &metrics).unwrap();
+    let snapshot =
+        crate::snapshot::load(&config, &metrics, &crate::snapshot::Reporter::stderr()).unwrap();
     (dir, Arc::new(snapshot))
 }
 
@@ -294,7 +295,9 @@ fn a_query_key_a_loaded_policy_reads_in_two_letter_cases_is_refused() {
         principals: None,
     };
     let metrics = crate::metrics::Metrics::new("t").unwrap();
-    let snapshot = Arc::new(crate::snapshot::load(&config, &metrics).unwrap());
+    let snapshot = Arc::new(
+        crate::snapshot::load(&config, &metrics, &crate::snapshot::Reporter::stderr()).unwrap(),
+    );
     let decide = |query: &str| {
         let mut req = Request::get("/x").body(()).unwrap();
         req.extensions_mut()

@@ -37,11 +37,11 @@ fn a_line_of_another_format_version_is_refused() {
     let err = RecordedRequest::parse(r#"{"v": 2, "anything": "new"}"#);
     assert!(matches!(
         err,
-        Err(super::super::record::RecordError::Version(2))
+        Err(crate::decision_log::record::RecordError::Version(2))
     ));
     let err = RecordedRequest::parse(r#"{"v": 1}"#);
     assert!(matches!(
         err,
-        Err(super::super::record::RecordError::Json(_))
+        Err(crate::decision_log::record::RecordError::Json(_))
     ));
 }

@@ -18,11 +18,11 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use trellis_policy::{decide, CompiledPolicy, Effect, Layer, LayerPolicy, Layers, Matched};
 use trellis_policy::{Principal, Reason, Request};
 
-use super::record::{LayerResult, RecordedPrincipal, RecordedRequest};
 use crate::auth::{AuthSettings, IdentityPolicies, Mode};
 use crate::caller_identity::CallerIdentity;
+use crate::connection::ConnectionInfo;
+use crate::decision_log::record::{LayerResult, RecordedPrincipal, RecordedRequest};
 use crate::layers::authorize::{RequestContext, INVOKE};
-use crate::layers::ConnectionInfo;
 use crate::normalize::NormalizedPath;
 use crate::principals::{IamIdentity, PrincipalRecord, PrincipalStore, PrincipalType, Tag};
 use crate::request_head::Xff;
@@ -288,7 +288,7 @@ impl<'c> Replayer<'c> {
         let path = NormalizedPath::from_recorded(&r.path, r.query.as_deref());
         let candidates = self.candidates;
         let known = match (&candidates.principals, &r.principal) {
-            (Some(store), Some(p)) => crate::cli::find_caller(store, &p.arn),
+            (Some(store), Some(p)) => crate::principals::find_caller(store, &p.arn),
             _ => None,
         };
         let rebuilt = match (&known, &r.principal) {
@@ -351,7 +351,7 @@ impl<'c> Replayer<'c> {
         let mut results = [(Layer::Network, LayerResult::Off); 3];
         for (i, layer) in LAYERS.into_iter().enumerate() {
             let result = if replayed[i] {
-                super::layer_result(true, layer, &self.matches)
+                crate::decision_log::layer_result(true, layer, &self.matches)
             } else {
                 recorded[i]
             };
