@@ -6,7 +6,12 @@
 //! `target/compare/venv`; nginx from the PATH or /usr/sbin. Where one is absent the test says
 //! so and skips, except under `CI=true`, where it fails: CI installs both.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a panic is a failed test
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,10 @@
 //! `trellis policy check` and `trellis policy eval` through the real binary (CONTRACT §1, §5).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic: a panic is a failed test
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers may panic: a panic is a failed test"
+)]
 
 use std::path::PathBuf;
 

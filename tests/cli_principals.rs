@@ -1,6 +1,10 @@
 //! `trellis principals check` through the real binary (CONTRACT §1, §4).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic: a panic is a failed test
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers may panic: a panic is a failed test"
+)]
 
 use trellis_e2e::{stderr, stdout, trellis};
 

@@ -1,7 +1,11 @@
 //! The example policies shipped in `deploy/examples/` are valid and pass their own tests, as a
 //! user would run them in CI.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers may panic: a panic is a failed test
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers may panic: a panic is a failed test"
+)]
 
 use trellis_e2e::{stderr, stdout, trellis};
 

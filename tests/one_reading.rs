@@ -23,7 +23,12 @@
 //!   header the upstream gets against `aws:PrincipalArn`/`aws:PrincipalType`), and the query
 //!   as sets of values per key, including every key the raw target might carry in any decoding.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a panic is a failed test
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 mod corpus;
 mod hyper_upstream;

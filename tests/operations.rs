@@ -2,7 +2,12 @@
 //! restarts (SIGTERM with a shutdown delay), SIGHUP (reload, access-log rotation), certificate
 //! renewal, and the metrics alerts are written on.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a panic is a failed test
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -1,7 +1,12 @@
 //! `trellis run`, `trellis healthcheck` and `trellis demo` as users run them: the real binary
 //! on loopback, a real upstream, requests signed by aws-sigv4.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a panic is a failed test
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use std::net::SocketAddr;
 use std::path::Path;

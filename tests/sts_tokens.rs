@@ -3,7 +3,12 @@
 //! signature; and every security regression, named after what it stops, with how many
 //! STS calls it cost.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a panic is a failed test
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use std::net::SocketAddr;
 

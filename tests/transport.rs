@@ -1,7 +1,12 @@
 //! `trellis run`'s connection flags as users run them: the real binary on loopback in front of
 //! HTTP/1.1-only, h2c-only and TLS services.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a panic is a failed test
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};

@@ -1,7 +1,12 @@
 //! `trellis-load` against a real hyper upstream on loopback: counts, pacing, latency measured
 //! from the schedule (coordinated omission), signing verified by Trellis's verifier, statuses,
 //! errors and the result files.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use crate::load_support;
 

@@ -1,6 +1,11 @@
 //! The result files of `trellis-load` (JSON schema, markdown table, SVG plot) and the signed
 //! pool it keeps fresh.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use crate::load_support;
 

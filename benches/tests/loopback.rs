@@ -2,7 +2,12 @@
 //! body and streamed request bodies of a loopback upstream (HTTP/1.1 callers, keep-alive);
 //! the authorizer answers `204`; an unreachable upstream is a `502`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a panic is a failed test
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

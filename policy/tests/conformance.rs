@@ -35,7 +35,11 @@
 //! `tests/naive`; every failure of either is collected and all are reported at once.
 
 // A test binary: an unreadable or malformed corpus aborts the run, which is what panics are for here.
-#![allow(clippy::panic, clippy::expect_used)]
+#![allow(
+    clippy::panic,
+    clippy::expect_used,
+    reason = "a panic is a failed test"
+)]
 
 use crate::harness;
 use crate::naive;

@@ -2,7 +2,11 @@
 //! and parsing never panics.
 
 // Helpers outside `#[test]` functions fail the test by panicking, as tests do.
-#![allow(clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use proptest::prelude::*;
 use trellis_policy::{

@@ -1,7 +1,12 @@
 //! Signed body digests through the whole stack: requests signed by aws-sigv4 over the real
 //! payload hash (as requests-aws4auth and botocore sign by default), a real upstream that records
 //! what it received, and tampered bodies under a correctly signed head.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use crate::sidecar_support;
 use crate::support;

@@ -1,6 +1,11 @@
 //! Fault cases: upstream down or slow, stalled clients, idle connections, shutdown with a
 //! request in flight.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use crate::support;
 

@@ -1,6 +1,11 @@
 //! What the upstream receives: the normalized path, the header rules, the request id; and the
 //! proxy's own answers for malformed requests.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use crate::support;
 

@@ -1,7 +1,12 @@
 //! One reading of the host and the headers, through the whole stack with the real auth layers:
 //! what a policy decides on is what the upstream receives, and a head two servers would read
 //! differently is answered 400.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use crate::sidecar_support;
 use crate::support;

@@ -1,5 +1,10 @@
 //! The assembled data plane: bind, serve, shut down in order with the log flushed.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use crate::support;
 

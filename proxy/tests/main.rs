@@ -1,7 +1,12 @@
 //! The proxy's integration tests in one binary: the in-process stack on loopback against real
 //! upstreams. `signals` stays a binary of its own (it sends real signals to its process), and so does
 //! `shadow_alloc` (it installs a counting global allocator).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use trellis_sigv4::test_util as sigv4_support;
 

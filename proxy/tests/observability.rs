@@ -1,7 +1,12 @@
 //! Metrics and access-log lines after real requests, and the auth slot's plumbing: what an
 //! `Authenticate`/`Authorize` layer inserts and returns, and how it reaches the caller, the
 //! upstream, the metrics and the log.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use crate::support;
 

@@ -1,6 +1,11 @@
 //! Protocols through the proxy: HTTP/2 (h2c and TLS with ALPN), upgrades, gRPC trailers and
 //! large streamed bodies.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use crate::support;
 

@@ -1,7 +1,12 @@
 //! One request, one reading: the path, the method and the query as the real stack reads them,
 //! against a real upstream that records what it received and a service policy that denies on
 //! the decoded forms.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use crate::sidecar_support;
 use crate::support;

@@ -1,6 +1,11 @@
 //! Shadow policies through the real stack: every request is also decided against the shadow
 //! set, counted and logged, and the answer is always the enforced one.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use crate::{sidecar_support, support};
 

@@ -1,6 +1,11 @@
 //! The real `Authenticate` and `Authorize` layers in the whole stack, against a real upstream,
 //! with requests signed by aws-sigv4 and the example policies of `deploy/examples`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use crate::sidecar_support;
 use crate::support;

@@ -1,6 +1,11 @@
 //! Real process signals: SIGHUP forwards to a reload trigger, SIGTERM starts the shutdown.
 //! Its own test binary, so the signals reach only this process's handlers.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -2,7 +2,12 @@
 //! configured, not mirrored; only WebSocket upgrades are tunnelled, and tunnels are
 //! connections (limit, drain); a connection with no request in flight is idle whatever bytes
 //! flow.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use crate::support;
 

@@ -24,7 +24,7 @@ pub fn workspace_root() -> &'static Path {
 ///
 /// # Panics
 /// If the build fails: the tests cannot run without the binary.
-#[allow(clippy::panic)]
+#[allow(clippy::panic, reason = "a panic is a failed test")]
 pub fn trellis_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -50,7 +50,7 @@ pub fn trellis_bin() -> &'static Path {
 ///
 /// # Panics
 /// If the process cannot be started.
-#[allow(clippy::panic)]
+#[allow(clippy::panic, reason = "a panic is a failed test")]
 pub fn trellis(args: &[&str], stdin: &str) -> Output {
     trellis_env(args, &[], stdin)
 }
@@ -59,7 +59,7 @@ pub fn trellis(args: &[&str], stdin: &str) -> Output {
 ///
 /// # Panics
 /// If the process cannot be started.
-#[allow(clippy::panic)]
+#[allow(clippy::panic, reason = "a panic is a failed test")]
 pub fn trellis_env(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
     use std::io::Write;
     let mut child = Command::new(trellis_bin())

@@ -1,7 +1,12 @@
 //! Loopback plumbing for tests of the running binary: a free port, a blocking HTTP/1.1 client
 //! and a `trellis` child process that is stopped when dropped; the upstream, the signer, the
 //! metrics lookup and `eventually` are `trellis_test_support`'s.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -9,7 +9,12 @@
 //! Each client runs with a clean environment: only the given credentials, a region and a home
 //! of its own, so neither the developer's `~/.aws` nor instance metadata is ever read. Neither
 //! client makes a network call to presign.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use std::path::PathBuf;
 use std::process::Command;

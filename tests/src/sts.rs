@@ -7,7 +7,12 @@
 //! made for another audience fails; it refuses tokens older than 15 minutes, and answers
 //! the JSON `GetCallerIdentityResponse` STS answers to `Accept: application/json`. It can be
 //! told to misbehave (XML, redirect, stall, 5xx, throttling) for the regression tests.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};

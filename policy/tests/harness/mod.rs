@@ -1,7 +1,10 @@
 //! Runs CONTRACT §5 request objects through the real engine and through the naive evaluator,
 //! and reports both in the same vocabulary (`decision`, `reason`, `layer`, matched statements).
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test binary uses only part of these shared helpers"
+)]
 
 use crate::naive::{self, CtxVal, NaiveLayer, NaiveRequest};
 use serde_json::{json, Value};

@@ -7,7 +7,10 @@
 //!
 //! Only policies that pass validation are given to it; it does not validate.
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test binary uses only part of these shared helpers"
+)]
 
 mod condition;
 mod glob;

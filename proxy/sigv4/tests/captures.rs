@@ -6,7 +6,12 @@
 //! double-encoded query, pure-python botocore's raw query or a wrong scope fail, each with
 //! the error type asserted.
 // Test helpers outside `#[test]` fns may unwrap: a failure is a test failure.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use std::path::Path;
 use std::time::Duration;

@@ -3,7 +3,12 @@
 //! headers, session tokens, header or presigned form, SigV4 or SigV4A — verifies; and any
 //! single change to a signed part afterwards makes it fail.
 // Test helpers outside `#[test]` fns may unwrap: a failure is a test failure.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use std::time::Duration;
 

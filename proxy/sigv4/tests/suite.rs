@@ -15,7 +15,12 @@
 //!   query: the token is part of the canonical query, so the signature does not match).
 
 // Test helpers outside `#[test]` fns may unwrap: a failure is a test failure.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a panic is a failed test"
+)]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

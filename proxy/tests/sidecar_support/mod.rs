@@ -1,6 +1,12 @@
 //! The real auth layers over the example policies in a temporary directory, and a signer for
 //! requests to the proxy (aws-sigv4, Lattice's unsigned-payload recipe).
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "each test binary uses only part of these shared helpers; a panic is a failed test"
+)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -6,7 +6,8 @@
     unused_imports,
     clippy::unwrap_used,
     clippy::expect_used,
-    clippy::panic
+    clippy::panic,
+    reason = "each test binary uses only part of these shared helpers; a panic is a failed test"
 )]
 
 use std::convert::Infallible;
