@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 use trellis_e2e::net::*;
 use trellis_e2e::sts::{token, StsDouble, CHECKOUT_ROLE};
 use trellis_e2e::{stderr, stdout, trellis};
+use trellis_test_support::signing::{sign_request, Mode as SigningMode, Signing};
 
 const SERVICE_ARN: &str =
     "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0";
@@ -52,95 +53,39 @@ struct Recorded {
     _sts: StsDouble,
 }
 
-/// Requests signed in the query (a presigned URL), as aws-sigv4 presigns them.
+/// `target` presigned (SigV4 in the query) by `key`: the path and query to send.
 fn presigned(addr: SocketAddr, target: &str, key: (&str, &str)) -> String {
-    use aws_credential_types::Credentials;
-    use aws_sigv4::http_request::{
-        sign, PayloadChecksumKind, SignableBody, SignableRequest, SignatureLocation,
-        SigningSettings,
-    };
-    use aws_smithy_runtime_api::client::identity::Identity;
-
-    let identity: Identity = Credentials::new(key.0, key.1, None, None, "test").into();
-    let mut settings = SigningSettings::default();
-    settings.signature_location = SignatureLocation::QueryParams;
-    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-    settings.expires_in = Some(Duration::from_secs(300));
-    let params: aws_sigv4::http_request::SigningParams<'_> =
-        aws_sigv4::sign::v4::SigningParams::builder()
-            .identity(&identity)
-            .region("us-west-2")
-            .name("vpc-lattice-svcs")
-            .time(SystemTime::now())
-            .settings(settings)
-            .build()
-            .unwrap()
-            .into();
     let host = addr.to_string();
-    let url = format!("http://{host}{target}");
-    let signable = SignableRequest::new(
+    let signing = Signing {
+        mode: SigningMode::Presigned,
+        ..Signing::header(key)
+    };
+    let req = sign_request(
         "GET",
-        url.clone(),
-        [
-            ("host", host.as_str()),
-            ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
-        ]
-        .into_iter(),
-        SignableBody::UnsignedPayload,
-    )
-    .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut req = http::Request::builder()
-        .uri(url)
-        .header("host", &host)
-        .body(())
-        .unwrap();
-    instructions.apply_to_request_http1x(&mut req);
+        &format!("http://{host}{target}"),
+        &[("host", host.as_str())],
+        &signing,
+    );
     req.uri().path_and_query().unwrap().to_string()
 }
 
-/// The headers of a SigV4A (`AWS4-ECDSA-P256-SHA256`) GET for the region set `us-west-2`,
-/// signed by aws-sigv4.
+/// The headers of a SigV4A (`AWS4-ECDSA-P256-SHA256`) GET for the region set `us-west-2`.
 fn sign_v4a(addr: SocketAddr, target: &str, key: (&str, &str)) -> Vec<(String, String)> {
-    use aws_credential_types::Credentials;
-    use aws_sigv4::http_request::{
-        sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings,
-    };
-    use aws_smithy_runtime_api::client::identity::Identity;
-
-    let identity: Identity = Credentials::new(key.0, key.1, None, None, "test").into();
-    let mut settings = SigningSettings::default();
-    settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-    let params: aws_sigv4::http_request::SigningParams<'_> =
-        aws_sigv4::sign::v4a::SigningParams::builder()
-            .identity(&identity)
-            .region_set("us-west-2")
-            .name("vpc-lattice-svcs")
-            .time(SystemTime::now())
-            .settings(settings)
-            .build()
-            .unwrap()
-            .into();
     let host = addr.to_string();
-    let url = format!("http://{host}{target}");
-    let signable = SignableRequest::new(
+    let signing = Signing {
+        region_set: Some("us-west-2"),
+        ..Signing::header(key)
+    };
+    sign_request(
         "GET",
-        url.clone(),
-        [("host", host.as_str())].into_iter(),
-        SignableBody::UnsignedPayload,
+        &format!("http://{host}{target}"),
+        &[("host", host.as_str())],
+        &signing,
     )
-    .unwrap();
-    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-    let mut req = http::Request::builder()
-        .uri(url)
-        .header("host", &host)
-        .body(())
-        .unwrap();
-    instructions.apply_to_request_http1x(&mut req);
-    req.headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
-        .collect()
+    .headers()
+    .iter()
+    .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned()))
+    .collect()
 }
 
 /// The requests [`record`] sends, and the lines they leave.

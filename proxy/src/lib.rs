@@ -12,8 +12,14 @@
 //!    [`layers::audit`] → [`layers::request_id`] → [`layers::respond`] →
 //!    [`layers::normalize`] (one reading of the head: [`request_head`], [`normalize`]) →
 //!    [`layers::authenticate`] (`trellis_sigv4::verify` against the snapshot's
-//!    [`principals`]) → [`layers::authorize`] (`trellis_policy::decide`) →
-//!    [`layers::identity_headers`] → [`layers::forward`] (the pooled [`upstream`] client).
+//!    [`principals`], or an STS identity token through [`sts`]) → [`layers::authorize`]
+//!    (`trellis_policy::decide`, and the shadow policies) → [`layers::identity_headers`] →
+//!    [`layers::forward`] (the pooled [`upstream`] client).
+//!
+//! `trellis authz` ([`authz`]) is a second front door on the same layers: Envoy's ext_authz
+//! (gRPC or HTTP) or nginx's `auth_request` hands it a request, the layers up to
+//! `identity_headers` run unchanged, and the innermost service records what would have been
+//! forwarded instead of forwarding it; the answer is the difference.
 //!
 //! Layers are thin; each rule lives in a plain function next to it. Facts travel between
 //! layers as typed request extensions ([`connection::ConnectionInfo`], [`outcome::Outcome`],
