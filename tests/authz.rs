@@ -89,6 +89,12 @@ fn spawn(bin: &Path, args: &[&str]) -> Proc {
 /// `trellis authz` with the example policies and principals; returns it, its gRPC and HTTP
 /// addresses.
 fn start_authz(dir: &Path, extra: &[&str]) -> (Running, SocketAddr, SocketAddr) {
+    copy_examples(dir);
+    let a = run_authz(dir, extra);
+    (a.proc, a.grpc, a.http)
+}
+
+fn copy_examples(dir: &Path) {
     for f in [
         "service-policy.json",
         "network-policy.json",
@@ -96,6 +102,18 @@ fn start_authz(dir: &Path, extra: &[&str]) -> (Running, SocketAddr, SocketAddr) 
     ] {
         copy_example(f, &dir.join(f));
     }
+}
+
+/// A running `trellis authz` and its addresses.
+struct Authz {
+    proc: Running,
+    grpc: SocketAddr,
+    http: SocketAddr,
+    admin: SocketAddr,
+}
+
+/// `trellis authz` with the policies and principals already in `dir`.
+fn run_authz(dir: &Path, extra: &[&str]) -> Authz {
     let (grpc, http, admin) = (free_addr(), free_addr(), free_addr());
     let file = |n: &str| dir.join(n).display().to_string();
     let (g, h, a) = (grpc.to_string(), http.to_string(), admin.to_string());
@@ -126,7 +144,12 @@ fn start_authz(dir: &Path, extra: &[&str]) -> (Running, SocketAddr, SocketAddr) 
     args.extend_from_slice(extra);
     let mut proc = Running::start(&args);
     proc.wait_ready(admin);
-    (proc, grpc, http)
+    Authz {
+        proc,
+        grpc,
+        http,
+        admin,
+    }
 }
 
 /// A shipped configuration with its ports replaced.
@@ -388,5 +411,277 @@ fn nginx_auth_request_decides_as_the_sidecar() {
         authz.stdout().contains("\"authorizer\":\"nginx\""),
         "{}",
         authz.stdout()
+    );
+}
+
+/// Asks `trellis authz`'s HTTP front door as nginx's `auth_request` does: the original method
+/// and target in `X-Original-Method` / `X-Original-URI`, the original headers as sent.
+fn ask_as_nginx(http: SocketAddr, target: &str, headers: &[(String, String)]) -> Answer {
+    let mut all = headers.to_vec();
+    all.push(("x-original-method".into(), "GET".into()));
+    all.push(("x-original-uri".into(), target.into()));
+    request(http, "GET", "/.trellis-authz", &all).unwrap()
+}
+
+/// The access-log lines of `authz` for `path`, once `count` of them are written.
+fn log_lines(authz: &Running, path: &str, count: usize) -> Vec<serde_json::Value> {
+    eventually(Duration::from_secs(5), || {
+        let lines: Vec<serde_json::Value> = authz
+            .stdout()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|l| l["requestPath"] == path)
+            .collect();
+        (lines.len() >= count).then_some(lines)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no {count} access-log line(s) for {path}: {}",
+            authz.stdout()
+        )
+    })
+}
+
+#[test]
+fn audit_mode_lets_denied_requests_through_and_logs_the_denial() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_examples(dir.path());
+    let a = run_authz(dir.path(), &["--mode", "audit"]);
+
+    // Explicitly denied in enforce mode: forwarded, with the caller's identity headers.
+    let headers = sign(a.http, "GET", "/admin/keys", CHECKOUT, SystemTime::now());
+    let denied = ask_as_nginx(a.http, "/admin/keys", &headers);
+    assert_eq!(denied.status, 200, "{denied:?}");
+    let identity = denied.header("x-amzn-lattice-identity").unwrap_or("-");
+    assert_eq!(
+        format!("x-amzn-lattice-identity: {}", identity.to_ascii_lowercase()),
+        CHECKOUT_IDENTITY,
+        "{denied:?}"
+    );
+    // Anonymous and denied by the network policy: forwarded too, with no identity.
+    let anonymous = ask_as_nginx(a.http, "/orders/7", &[]);
+    assert_eq!(anonymous.status, 200, "{anonymous:?}");
+    assert_eq!(
+        anonymous.header("x-amzn-lattice-identity").unwrap_or(""),
+        "",
+        "{anonymous:?}"
+    );
+
+    // Decided, logged and counted as denials all the same.
+    let line = &log_lines(&a.proc, "/admin/keys", 1)[0];
+    assert_eq!(line["mode"], "audit", "{line}");
+    assert_eq!(line["authorizer"], "nginx", "{line}");
+    assert_eq!(line["authDeniedReason"], "Service", "{line}");
+    let line = &log_lines(&a.proc, "/orders/7", 1)[0];
+    assert_eq!(line["authDeniedReason"], "Network", "{line}");
+    assert_eq!(
+        metric(
+            a.admin,
+            "trellis_authz_decisions_total{decision=\"deny\",layer=\"service\",statement=\"DenyAdminOutsidePlatform\"}"
+        ),
+        1
+    );
+
+    // Authentication is not a decision: a tampered signature is still refused.
+    let mut tampered = sign(a.http, "GET", "/orders/7", CHECKOUT, SystemTime::now());
+    for (k, v) in &mut tampered {
+        if k == "authorization" {
+            let last = v.pop().unwrap();
+            v.push(if last == '0' { '1' } else { '0' });
+        }
+    }
+    let refused = ask_as_nginx(a.http, "/orders/7", &tampered);
+    assert_eq!(refused.status, 403, "{refused:?}");
+    assert_eq!(
+        refused.header("x-amzn-errortype"),
+        Some("InvalidSignatureException")
+    );
+}
+
+/// The example service policy with one more statement: orders denied.
+const SHADOW_SERVICE_POLICY: &str = r#"{"Version": "2012-10-17", "Statement": [
+  {"Sid": "AllowPublicReads", "Effect": "Allow", "Principal": "*", "Action": "vpc-lattice-svcs:Invoke",
+   "Resource": "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0/public/*"},
+  {"Sid": "AllowCheckoutToOrders", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/checkout"},
+   "Action": "vpc-lattice-svcs:Invoke", "Resource": "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0/orders/*"},
+  {"Sid": "DenyOrdersInRollout", "Effect": "Deny", "Principal": "*", "Action": "vpc-lattice-svcs:Invoke",
+   "Resource": "arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0/orders/*"}]}"#;
+
+#[test]
+fn a_shadow_policy_is_decided_beside_the_enforced_one_and_never_changes_the_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_examples(dir.path());
+    let shadow = dir.path().join("shadow-service-policy.json");
+    std::fs::write(&shadow, SHADOW_SERVICE_POLICY).unwrap();
+    let a = run_authz(
+        dir.path(),
+        &["--shadow-service-policy", shadow.to_str().unwrap()],
+    );
+
+    let headers = sign(a.http, "GET", "/orders/7", CHECKOUT, SystemTime::now());
+    let ok = ask_as_nginx(a.http, "/orders/7", &headers);
+    assert_eq!(
+        ok.status, 200,
+        "the shadow policy changed the answer: {ok:?}"
+    );
+    let public = ask_as_nginx(a.http, "/public/menu", &[]);
+    assert_eq!(public.status, 200, "{public:?}");
+
+    let shadow_series = |enforced: &str, shadow: &str, statement: &str| {
+        metric(
+            a.admin,
+            &format!("trellis_shadow_decisions_total{{enforced=\"{enforced}\",layer=\"service\",shadow=\"{shadow}\",statement=\"{statement}\"}}"),
+        )
+    };
+    let line = &log_lines(&a.proc, "/orders/7", 1)[0];
+    assert_eq!(line["responseCode"], 200, "{line}");
+    assert_eq!(line["shadowDecision"], "deny", "{line}");
+    assert!(
+        line["shadowMatchedStatements"]
+            .as_str()
+            .unwrap()
+            .contains("service#2(DenyOrdersInRollout)"),
+        "{line}"
+    );
+    assert_eq!(shadow_series("allow", "deny", "DenyOrdersInRollout"), 1);
+    let line = &log_lines(&a.proc, "/public/menu", 1)[0];
+    assert_eq!(line["shadowDecision"], "allow", "{line}");
+    assert_eq!(shadow_series("allow", "allow", "AllowPublicReads"), 1);
+}
+
+/// The checkout role as the STS double answers for it: no keys, its tags and identity policy.
+const STS_PRINCIPALS: &str = r#"{
+  "roles": [{"arn": "arn:aws:iam::111122223333:role/checkout", "tags": {"team": "payments"},
+             "policies": [{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "vpc-lattice-svcs:Invoke", "Resource": "*"}]}]}],
+  "accounts": [{"id": "111122223333", "org_id": "o-a1b2c3d4e5"}]
+}"#;
+const STS_AUDIENCE: &str = "svc-0123456789abcdef0";
+
+#[test]
+fn an_sts_identity_token_through_envoy_grpc_reaches_the_service_as_its_session() {
+    use trellis_e2e::sts::{token, StsDouble, CHECKOUT_ROLE};
+    if envoy().is_none() {
+        return;
+    }
+    let sts = StsDouble::start(&[CHECKOUT_ROLE]);
+    let dir = tempfile::tempdir().unwrap();
+    copy_examples(dir.path());
+    std::fs::write(dir.path().join("principals.json"), STS_PRINCIPALS).unwrap();
+    let endpoint = format!("http://{}", sts.addr);
+    let a = run_authz(
+        dir.path(),
+        &["--sts-audience", STS_AUDIENCE, "--sts-endpoint", &endpoint],
+    );
+    let (_envoy, proxy) = start_envoy(dir.path(), "envoy-grpc.yaml", a.grpc, spawn_echo());
+
+    let bearer = format!("Bearer {}", token(&CHECKOUT_ROLE, STS_AUDIENCE));
+    let with_token = |target: &str| {
+        request(
+            proxy,
+            "GET",
+            target,
+            &[
+                ("authorization".to_owned(), bearer.clone()),
+                (SPOOF.0.to_owned(), SPOOF.1.to_owned()),
+            ],
+        )
+        .unwrap()
+    };
+    let ok = with_token("/orders/7");
+    assert_eq!(ok.status, 200, "{ok:?}\n{}", a.proc.stderr());
+    let seen = ok.body.to_ascii_lowercase();
+    assert!(seen.contains("x-amzn-lattice-identity: principal=arn:aws:sts::111122223333:assumed-role/checkout/checkout-pod-1; principalorgid=o-a1b2c3d4e5; sessionname=checkout-pod-1; type=aws_iam"), "{seen}");
+    assert!(seen.contains("principal-team=payments"), "{seen}");
+    assert!(
+        !seen.contains("999999999999"),
+        "the spoofed identity reached the service: {seen}"
+    );
+    assert!(
+        !seen.contains("\nauthorization:"),
+        "the token reached the service: {seen}"
+    );
+
+    // Denied by the service policy, with the session named; the verified token is cached.
+    let denied = with_token("/admin/keys");
+    assert_eq!(denied.status, 403, "{denied:?}");
+    assert_eq!(
+        denied.body,
+        "AccessDeniedException: User: arn:aws:sts::111122223333:assumed-role/checkout/checkout-pod-1 is not authorized to perform: vpc-lattice-svcs:Invoke on resource: arn:aws:vpc-lattice:us-west-2:111122223333:service/svc-0123456789abcdef0/admin/keys with an explicit deny in a service-based policy"
+    );
+    assert_eq!(sts.calls(), 1);
+    let line = &log_lines(&a.proc, "/orders/7", 1)[0];
+    assert_eq!(line["authnResult"], "token", "{line}");
+    assert_eq!(line["authorizer"], "envoy-grpc", "{line}");
+
+    // A token made for another audience is refused by STS, never anonymous.
+    let other = format!("Bearer {}", token(&CHECKOUT_ROLE, "svc-aaaaaaaaaaaaaaaaa"));
+    let refused = request(
+        proxy,
+        "GET",
+        "/orders/7",
+        &[("authorization".to_owned(), other)],
+    )
+    .unwrap();
+    assert_eq!(refused.status, 403, "{refused:?}");
+    assert_eq!(
+        refused.header("x-amzn-errortype"),
+        Some("UnrecognizedClientException"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        refused.body,
+        "UnrecognizedClientException: The security token included in the request is invalid."
+    );
+    assert_eq!(sts.calls(), 2);
+}
+
+/// Checks in flight at once in `a_burst_of_checks_through_envoy_grpc_is_decided_never_refused`:
+/// well past the 200 streams an HTTP/2 server allows per connection by default.
+const BURST: usize = 500;
+
+#[test]
+fn a_burst_of_checks_through_envoy_grpc_is_decided_never_refused() {
+    use std::io::{Read, Write};
+    if envoy().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (authz, grpc, _) = start_authz(dir.path(), &[]);
+    let (_envoy, proxy) = start_envoy(dir.path(), "envoy-grpc.yaml", grpc, spawn_echo());
+    // Every request is sent before any answer is read, each on a connection of its own, while
+    // trellis authz is paused (as a busy or throttled authorizer is): Envoy has them all in
+    // flight at once, as checks multiplexed on its gRPC connection and on new ones it opens
+    // past the first's stream limit, before their SETTINGS can arrive. Anonymous and denied,
+    // so Envoy needs no upstream connection for them.
+    authz.signal("STOP");
+    let mut conns: Vec<std::net::TcpStream> = (0..BURST)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(proxy).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            s.write_all(b"GET /orders/7 HTTP/1.1\r\nhost: orders\r\nconnection: close\r\n\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    // Well inside Envoy's 1 s check timeout.
+    std::thread::sleep(Duration::from_millis(200));
+    authz.signal("CONT");
+    let mut not_decided = Vec::new();
+    for s in &mut conns {
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        let text = String::from_utf8_lossy(&raw).to_ascii_lowercase();
+        // Trellis's denial names its error type; Envoy's own 403 (a refused check) does not.
+        if !(text.starts_with("http/1.1 403")
+            && text.contains("\r\nx-amzn-errortype: accessdeniedexception\r\n"))
+        {
+            not_decided.push(text.lines().next().unwrap_or("").to_owned());
+        }
+    }
+    assert!(
+        not_decided.is_empty(),
+        "{} of {BURST} checks were not decided by trellis authz: {:?}",
+        not_decided.len(),
+        &not_decided[..not_decided.len().min(3)]
     );
 }

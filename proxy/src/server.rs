@@ -46,6 +46,10 @@ pub struct ServerConfig {
     pub max_headers: usize,
     /// How long in-flight requests may run on shutdown before their connections are cut.
     pub drain_timeout: Duration,
+    /// Most concurrent HTTP/2 streams on one connection (hyper's default: 200). A proxy that
+    /// multiplexes every caller's check onto a few connections (Envoy's ext_authz) needs
+    /// more: a stream past the limit is refused, and Envoy does not retry the check.
+    pub max_concurrent_streams: u32,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +62,7 @@ impl Default for ServerConfig {
             max_header_bytes: 128 * 1024,
             max_headers: 200,
             drain_timeout: Duration::from_secs(20),
+            max_concurrent_streams: 200,
         }
     }
 }
@@ -82,7 +87,8 @@ fn builder(config: &ServerConfig) -> auto::Builder<TokioExecutor> {
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX))
         .keep_alive_interval(Some(config.idle_timeout / 2))
-        .keep_alive_timeout(config.header_read_timeout);
+        .keep_alive_timeout(config.header_read_timeout)
+        .max_concurrent_streams(config.max_concurrent_streams);
     b
 }
 

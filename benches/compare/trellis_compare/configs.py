@@ -4,7 +4,9 @@ command line and files, and what the generator sends through it.
 Every SUT is pinned to core 0 and listens on a fresh loopback port; the generator, the
 upstream and this harness run on core 1. nginx + auth_request counts its authorizer as part
 of the SUT (it runs on core 0 too): Trellis decides in-process, so the fair comparison is
-with everything nginx needs to decide.
+with everything nginx needs to decide. The same holds for Envoy or nginx asking `trellis authz`
+and for Envoy in front of the sidecar: every process of the system is on core 0 and counted,
+and each is also counted alone (`System.parts`).
 """
 
 import time
@@ -17,7 +19,7 @@ from . import files, procs
 @dataclass
 class Config:
     name: str
-    kind: str  # direct | passthrough | nginx | envoy | trellis
+    kind: str  # direct | passthrough | nginx | envoy | trellis | envoy-authz | nginx-authz | envoy-series
     what: str
     path: str = "/bench/item"
     sign: str = "none"  # none | warm | cold | sts | sts-cold
@@ -29,6 +31,7 @@ class Config:
     shadow: bool = False  # also decide against a shadow service policy of the same size
     needs: str = ""  # a peer that must be installed: nginx | envoy
     baseline: bool = False  # run `Tools.baseline` (another build of trellis) instead
+    front: str = ""  # envoy-authz: `grpc` or `http`, the ext_authz service Envoy asks
 
 
 CONFIGS = [
@@ -76,6 +79,22 @@ CONFIGS = [
     Config("trellis-reload", "trellis",
            "Trellis, SigV4, 1,000 statements: reload latency and a 1 Hz reload storm",
            sign="warm", statements=1000, reload=True),
+    Config("envoy-trellis-grpc", "envoy-authz",
+           "Envoy (`deploy/authz/envoy-grpc.yaml`) + gRPC ext_authz to `trellis authz`, "
+           "`trellis-sigv4`'s requests, policy and principals, both on the SUT core",
+           sign="warm", needs="envoy", front="grpc"),
+    Config("envoy-trellis-http", "envoy-authz",
+           "Envoy (`deploy/authz/envoy-http.yaml`) + HTTP ext_authz to `trellis authz "
+           "--path-prefix /check`, `trellis-sigv4`'s requests, policy and principals",
+           sign="warm", needs="envoy", front="http"),
+    Config("nginx-trellis", "nginx-authz",
+           "nginx (`deploy/authz/nginx.conf`) + `auth_request` to `trellis authz`, "
+           "`trellis-sigv4`'s requests, policy and principals, both on the SUT core",
+           sign="warm", needs="nginx"),
+    Config("envoy-trellis-series", "envoy-series",
+           "Envoy (`envoy`'s plain router) → `trellis run` as in `trellis-sigv4` → upstream: "
+           "the sidecar hop in series behind Envoy, both on the SUT core",
+           sign="warm", needs="envoy"),
 ]
 
 BY_NAME = {c.name: c for c in CONFIGS}
@@ -124,9 +143,17 @@ class System:
     policy_path: str = ""
     argv: list = field(default_factory=list)
 
+    # Each process of the system by what it is (`envoy`, `trellis authz`, ...), for the CPU
+    # of each alone; empty for a system of one process.
+    parts: dict = field(default_factory=dict)
+
     @property
     def pids(self):
         return [p.pid for p in self.procs]
+
+    def add(self, part, proc):
+        self.procs.append(proc)
+        self.parts[part] = [proc.pid]
 
     def stop(self):
         for p in reversed(self.procs):
@@ -134,6 +161,24 @@ class System:
 
 
 def trellis_argv(tools, cfg, d, port):
+    """`trellis run` on `port` in front of the upstream: argv and the service policy's path."""
+    binary = tools.baseline if cfg.baseline else tools.trellis
+    head = [binary, "run", "--listen", f"127.0.0.1:{port}",
+            "--upstream", f"http://127.0.0.1:{tools.upstream_port}"]
+    return decision_argv(head, tools, cfg, d)
+
+
+def authz_argv(tools, cfg, d, grpc_port, http_port):
+    """`trellis authz` with `trellis run`'s decision flags (`trellis_argv`): the same policy,
+    principals, metrics and log, so the two decide the same requests the same way."""
+    head = [tools.trellis, "authz", "--grpc-listen", f"127.0.0.1:{grpc_port}",
+            "--http-listen", f"127.0.0.1:{http_port}"]
+    if cfg.front == "http":
+        head += ["--path-prefix", files.ENVOY_HTTP_PATH_PREFIX]
+    return decision_argv(head, tools, cfg, d)
+
+
+def decision_argv(head, tools, cfg, d):
     policy_dir = d / "policy"
     policy_dir.mkdir(parents=True, exist_ok=True)
     policy = policy_dir / "service-policy.json"
@@ -141,12 +186,9 @@ def trellis_argv(tools, cfg, d, port):
     principals = tools.work / {"cold": "principals-cold.json", "sts": "principals-sts.json",
                                "sts-cold": "principals-sts.json"}.get(cfg.sign, "principals.json")
     log = str(d / "access.log") if cfg.access_log else "off"
-    binary = tools.baseline if cfg.baseline else tools.trellis
-    argv = [binary, "run", "--listen", f"127.0.0.1:{port}",
-            "--upstream", f"http://127.0.0.1:{tools.upstream_port}",
-            "--admin", f"127.0.0.1:{procs.free_port()}",
-            "--service-arn", files.SERVICE_ARN, "--service-policy", str(policy),
-            "--principals", str(principals), "--access-log", log, "--drain-timeout", "1s"]
+    argv = head + ["--admin", f"127.0.0.1:{procs.free_port()}",
+                   "--service-arn", files.SERVICE_ARN, "--service-policy", str(policy),
+                   "--principals", str(principals), "--access-log", log, "--drain-timeout", "1s"]
     if cfg.shadow:
         shadow = policy_dir / "shadow-service-policy.json"
         files.write_json(shadow, files.auth_policy(cfg.statements))
@@ -187,16 +229,60 @@ def start(cfg, tools, round_no):
     elif cfg.kind == "envoy":
         conf = d / "envoy.yaml"
         conf.write_text(files.envoy_yaml(port, procs.free_port(), tools.upstream_port))
-        sys.argv = [tools.envoy, "-c", str(conf), "--concurrency", "1", "--disable-hot-restart",
-                    "-l", "warning"]
+        sys.argv = envoy_argv(tools, conf)
     elif cfg.kind == "trellis":
         sys.argv, sys.policy_path = trellis_argv(tools, cfg, d, port)
+    elif cfg.kind in ("envoy-authz", "nginx-authz", "envoy-series"):
+        return start_pair(cfg, tools, d, sys)
     sys.started = time.perf_counter()
     sys.procs.append(procs.Proc(sys.argv, core, log))
     return sys
 
 
+def start_pair(cfg, tools, d, sys):
+    """A proxy users run with Trellis beside it, both on the SUT core: Envoy or nginx asking
+    `trellis authz` (the shipped `deploy/authz` configurations, ports replaced), or Envoy in
+    front of `trellis run`. `started` is taken before Trellis's exec: the time to the first
+    200 is the whole system's."""
+    core = procs.SUT_CORE
+    sys.started = time.perf_counter()
+    if cfg.kind == "envoy-series":
+        hop = procs.free_port()
+        argv, sys.policy_path = trellis_argv(tools, cfg, d, hop)
+        trellis = procs.Proc(argv, core, str(d / "trellis.log"))
+        sys.add("trellis run", trellis)
+        procs.wait_listening(hop, trellis)
+        conf = d / "envoy.yaml"
+        conf.write_text(files.envoy_yaml(sys.port, procs.free_port(), hop))
+        sys.argv = envoy_argv(tools, conf)
+        sys.add("envoy", procs.Proc(sys.argv, core, str(d / "sut.log")))
+        return sys
+    grpc, http = procs.free_port(), procs.free_port()
+    argv, sys.policy_path = authz_argv(tools, cfg, d, grpc, http)
+    authz = procs.Proc(argv, core, str(d / "trellis.log"))
+    sys.add("trellis authz", authz)
+    procs.wait_listening(grpc if cfg.front == "grpc" else http, authz)
+    if cfg.kind == "envoy-authz":
+        conf = d / "envoy.yaml"
+        conf.write_text(files.envoy_authz_yaml(cfg.front, sys.port, procs.free_port(),
+                                               tools.upstream_port, grpc if cfg.front == "grpc" else http))
+        sys.argv = envoy_argv(tools, conf)
+        sys.add("envoy", procs.Proc(sys.argv, core, str(d / "sut.log")))
+    else:
+        conf = d / "nginx.conf"
+        conf.write_text(files.nginx_authz_conf(str(d), sys.port, tools.upstream_port, http))
+        sys.argv = [tools.nginx, "-p", str(d), "-c", str(conf), "-e", str(d / "nginx-error.log")]
+        sys.add("nginx", procs.Proc(sys.argv, core, str(d / "sut.log")))
+    return sys
+
+
+def envoy_argv(tools, conf):
+    """Envoy as the `envoy` configuration runs it: one worker thread."""
+    return [tools.envoy, "-c", str(conf), "--concurrency", "1", "--disable-hot-restart",
+            "-l", "warning"]
+
+
 def probe_path(cfg):
     """A path every SUT answers `200` without a signature (the readiness and memory probes)."""
-    return "/public/probe" if cfg.kind == "trellis" else "/bench/probe"
+    return "/bench/probe" if cfg.kind in ("passthrough", "nginx", "envoy", "direct") else "/public/probe"
 

@@ -1,5 +1,7 @@
 """The files every configuration needs: auth policies of any size, principals files with one
-or many keys, and the nginx and Envoy configurations, rendered from `benches/compare/templates`.
+or many keys, and the nginx and Envoy configurations, rendered from `benches/compare/templates`
+— or, for the systems that ask `trellis authz`, the configurations users deploy
+(`deploy/authz`) with only their ports replaced.
 """
 
 import json
@@ -8,6 +10,9 @@ import string
 from pathlib import Path
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+DEPLOY_AUTHZ = Path(__file__).resolve().parents[3] / "deploy" / "authz"
+# The `path_prefix` of deploy/authz/envoy-http.yaml, given to `trellis authz --path-prefix`.
+ENVOY_HTTP_PATH_PREFIX = "/check"
 
 REGION = "us-west-2"
 ACCOUNT = "111122223333"
@@ -115,3 +120,48 @@ def nginx_conf(directory, listen, upstream, authorizer=None, access_log=False):
 def envoy_yaml(listen_port, admin_port, upstream_port):
     return _render("envoy.yaml", listen_port=listen_port, admin_port=admin_port,
                    upstream_port=upstream_port)
+
+
+def deploy_config(name, replacements):
+    """`deploy/authz/NAME` with each `(from, to)` replaced; a `from` the file no longer holds is
+    an error, so the benches never silently measure a configuration other than the shipped one."""
+    text = (DEPLOY_AUTHZ / name).read_text()
+    for old, new in replacements:
+        if old not in text:
+            raise RuntimeError(f"deploy/authz/{name} has no `{old}`: update the bench's port mapping")
+        text = text.replace(old, new)
+    return text
+
+
+def envoy_authz_yaml(front, listen_port, admin_port, upstream_port, authz_port):
+    """deploy/authz/envoy-grpc.yaml or envoy-http.yaml on loopback ports."""
+    name = f"envoy-{front}.yaml"
+    shipped_authz = 9000 if front == "grpc" else 8000
+    replacements = [
+        ("address: 0.0.0.0, port_value: 10000", f"address: 127.0.0.1, port_value: {listen_port}"),
+        ("port_value: 9902", f"port_value: {admin_port}"),
+        ("port_value: 8081", f"port_value: {upstream_port}"),
+        (f"port_value: {shipped_authz}", f"port_value: {authz_port}"),
+    ]
+    if front == "http":
+        replacements.append(("uri: http://127.0.0.1:8000", f"uri: http://127.0.0.1:{authz_port}"))
+    text = deploy_config(name, replacements)
+    if front == "http" and f"path_prefix: {ENVOY_HTTP_PATH_PREFIX}\n" not in text:
+        raise RuntimeError(f"deploy/authz/{name} no longer uses `path_prefix: "
+                           f"{ENVOY_HTTP_PATH_PREFIX}`: update ENVOY_HTTP_PATH_PREFIX")
+    return text
+
+
+def nginx_authz_conf(directory, listen_port, upstream_port, authz_port):
+    """The main configuration of `nginx-trellis`: the bench's `nginx` settings (1 worker,
+    access log off) around deploy/authz/nginx.conf's server block, included as shipped but for
+    its ports."""
+    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (Path(directory) / sub).mkdir(parents=True, exist_ok=True)
+    server = Path(directory) / "trellis-server.conf"
+    server.write_text(deploy_config("nginx.conf", [
+        ("listen 10000;", f"listen 127.0.0.1:{listen_port};"),
+        ("server 127.0.0.1:8081;", f"server 127.0.0.1:{upstream_port};"),
+        ("server 127.0.0.1:8000;", f"server 127.0.0.1:{authz_port};"),
+    ]))
+    return _render("nginx-authz.conf", dir=directory, server=str(server))

@@ -9,9 +9,10 @@ from . import files, procs
 
 
 def run(tools, sut_pids, url, *, label, out_dir, duration, warmup, rate=None, connections=16,
-        sign="none", keys_file=None, expect=200, plot=None):
+        sign="none", keys_file=None, expect=200, plot=None, parts=None):
     """One trellis-load run; returns its JSON plus `cpu_s` (the SUT's CPU seconds over the
-    whole run, warm-up included) and `cpu_us_per_req`.
+    whole run, warm-up included) and `cpu_us_per_req`, and with `parts` (`{name: pids}`, the
+    SUT's processes by what they are) `parts_cpu_us_per_req`, the same figure of each alone.
 
     trellis-load counts only the measured period's requests, so the SUT's CPU is divided by
     the requests of the whole run: the measured rate times warm-up plus duration (exact for
@@ -41,9 +42,12 @@ def run(tools, sut_pids, url, *, label, out_dir, duration, warmup, rate=None, co
     if plot is not None:
         argv += ["--plot", str(plot)]
     sts0 = sts_stats(tools) if sign in ("sts", "sts-cold") else None
+    parts = parts or {}
     cpu0 = procs.cpu_seconds(sut_pids) if sut_pids else None
+    parts0 = {name: procs.cpu_seconds(pids) for name, pids in parts.items()}
     done = subprocess.run(argv, capture_output=True, text=True)
     cpu1 = procs.cpu_seconds(sut_pids) if sut_pids else None
+    parts1 = {name: procs.cpu_seconds(pids) for name, pids in parts.items()}
     sts1 = sts_stats(tools) if sts0 is not None else None
     if done.returncode != 0:
         raise RuntimeError(f"trellis-load failed ({done.returncode}): {done.stderr.strip()}")
@@ -58,6 +62,10 @@ def run(tools, sut_pids, url, *, label, out_dir, duration, warmup, rate=None, co
         res["cpu_s"] = cpu1 - cpu0
         total = res["rps"] * (duration + warmup)
         res["cpu_us_per_req"] = res["cpu_s"] / total * 1e6 if total else None
+        if parts:
+            res["parts_cpu_us_per_req"] = {
+                name: (parts1[name] - parts0[name]) / total * 1e6 if total else None
+                for name in parts}
     return res
 
 

@@ -24,6 +24,10 @@ def summarize(rounds):
         s = {}
         s["cpu_2k_rounds"] = [r.get("open", {}).get("2000", {}).get("cpu_us_per_req") for r in rs]
         s["cpu_2k"] = med(s["cpu_2k_rounds"])
+        part_rounds = [r.get("open", {}).get("2000", {}).get("parts_cpu_us_per_req") or {} for r in rs]
+        names = list(dict.fromkeys(n for pr in part_rounds for n in pr))
+        s["parts_2k_rounds"] = {n: [pr.get(n) for pr in part_rounds] for n in names}
+        s["parts_2k"] = {n: med(v) for n, v in s["parts_2k_rounds"].items()}
         s["cpu_closed"] = med([r.get("closed", {}).get("cpu_us_per_req") for r in rs])
         s["rps_closed"] = med([r.get("closed", {}).get("rps") for r in rs])
         for key in ("startup_ms", "idle_rss_kib", "conn1k_rss_kib", "peak_rss_kib"):
@@ -224,6 +228,7 @@ def markdown(summary, meta, order):
                      f"{f((change - 1) * 100 if change is not None else None, '{:+.1f} %')} | "
                      f"{', '.join(f'{x:.3f}' for x in ratios) or '–'} | {verdict} |")
     L.extend(sts_section(summary))
+    L.extend(authz_section(summary))
     r = summary.get("trellis-reload")
     if r:
         L.append("")
@@ -285,4 +290,88 @@ def sts_section(summary):
                  f"| {f(ratio(cold.get('miss_cpu'), sigv4), '{:.2f}')} "
                  f"| {f(cold.get('miss_added_p50'), '{:.0f}')} | {f(cold.get('miss_added_p99'), '{:.0f}')} "
                  f"| {cold.get('miss_rate') or '–'} | {cold['sts_calls']} | {cold['sts_rejected']} | {cold['failed']} |")
+    return L
+
+
+# Envoy or nginx asking `trellis authz`, and Envoy in front of the sidecar (the alternative).
+AUTHZ_SYSTEMS = ("envoy-trellis-grpc", "envoy-trellis-http", "nginx-trellis")
+SERIES = "envoy-trellis-series"
+AUTHZ_CHECK_TARGET_US = 25.0
+
+
+def per_round(summary, a, b):
+    """`a`'s CPU/request over `b`'s, round by round (both ran in every round, interleaved)."""
+    ra = summary.get(a, {}).get("cpu_2k_rounds", [])
+    rb = summary.get(b, {}).get("cpu_2k_rounds", [])
+    return [x / y for x, y in zip(ra, rb) if x is not None and y]
+
+
+def cheaper_verdict(ratios):
+    """"met" when `a` was cheaper in every round, "missed" when it was costlier in every round,
+    "tie" when the rounds disagree: a difference inside the run-to-run noise is no result."""
+    if not ratios:
+        return None
+    if max(ratios) < 1.0:
+        return "met"
+    if min(ratios) >= 1.0:
+        return "missed"
+    return "tie"
+
+
+def authz_targets(summary):
+    """(what, figure, verdict) of the targets of `trellis authz`; verdict None when unmeasured."""
+    rows = []
+    own = summary.get("envoy-trellis-grpc", {}).get("parts_2k", {}).get("trellis authz")
+    rounds = summary.get("envoy-trellis-grpc", {}).get("parts_2k_rounds", {}).get("trellis authz", [])
+    rounds = [v for v in rounds if v is not None]
+    if own is None:
+        rows.append((f"`trellis authz`'s own CPU per gRPC check ≤ {AUTHZ_CHECK_TARGET_US:.0f} µs at 2k rps",
+                     "not measured", None))
+    else:
+        verdict = ("met" if max(rounds) <= AUTHZ_CHECK_TARGET_US else
+                   "missed" if min(rounds) > AUTHZ_CHECK_TARGET_US else "tie")
+        rows.append((f"`trellis authz`'s own CPU per gRPC check ≤ {AUTHZ_CHECK_TARGET_US:.0f} µs at 2k rps",
+                     f"{own:.1f} µs (rounds: {', '.join(f'{v:.1f}' for v in rounds)})", verdict))
+    for name in ("envoy-trellis-grpc", "envoy-trellis-http"):
+        ratios = per_round(summary, name, SERIES)
+        value = ratio(summary.get(name, {}).get("cpu_2k"), summary.get(SERIES, {}).get("cpu_2k"))
+        what = f"`{name}` CPU/request < `{SERIES}` (Envoy + the sidecar hop in series)"
+        if value is None or not ratios:
+            rows.append((what, "not measured", None))
+        else:
+            rows.append((what, f"{value:.2f} × (rounds: {', '.join(f'{x:.2f}' for x in ratios)})",
+                         cheaper_verdict(ratios)))
+    return rows
+
+
+def authz_section(summary):
+    """CPU per request of each system that pairs a proxy with Trellis, whole and by process."""
+    names = [n for n in AUTHZ_SYSTEMS + (SERIES,) if n in summary]
+    if not names:
+        return []
+    envoy = summary.get("envoy", {}).get("cpu_2k")
+    sidecar = summary.get(HEADLINE, {}).get("cpu_2k")
+    series = summary.get(SERIES, {}).get("cpu_2k")
+    L = ["", "### Proxies asking `trellis authz`, and Envoy in front of the sidecar", "",
+         "CPU µs per request at 2k rps, open loop: the whole system (every process on the SUT "
+         "core) and each process alone (`/proc/<pid>/stat` of each, same run). For reference: "
+         f"`envoy` alone {f(envoy)}, `{HEADLINE}` (the sidecar alone) {f(sidecar)}.", "",
+         "| configuration | whole system | by process | × envoy | × trellis-sigv4 | × envoy-trellis-series "
+         "| added p50 µs | added p99 µs | failed |",
+         "|---|--:|---|--:|--:|--:|--:|--:|--:|"]
+    for n in names:
+        s = summary[n]
+        parts = ", ".join(f"{k} {f(v)}" for k, v in s.get("parts_2k", {}).items()) or "–"
+        a = s["added"]
+        L.append(f"| {n} | {f(s['cpu_2k'])} | {parts} | {f(ratio(s['cpu_2k'], envoy), '{:.2f}')} "
+                 f"| {f(ratio(s['cpu_2k'], sidecar), '{:.2f}')} | {f(ratio(s['cpu_2k'], series), '{:.2f}')} "
+                 f"| {f(a.get('2000_p50'), '{:.0f}')} | {f(a.get('2000_p99'), '{:.0f}')} | {s['failed']} |")
+    L += ["", "#### Targets of `trellis authz`", "",
+          "Per-round figures are shown: the configurations ran interleaved in every round; a "
+          "comparison whose rounds disagree is a tie.", "",
+          "| target | measured | |", "|---|--:|---|"]
+    for what, value, verdict in authz_targets(summary):
+        mark = {"met": "met", "missed": "**missed**", "tie": "tie (inside run-to-run noise)",
+                None: "not measured"}[verdict]
+        L.append(f"| {what} | {value} | {mark} |")
     return L

@@ -28,7 +28,8 @@ def measure(cfg, tools, round_no, opts, plots_dir):
         def run(label, rate=None, plot=None):
             return load.run(tools, sys.pids, url, label=f"{cfg.name}-r{round_no}-{label}",
                             out_dir=d, duration=opts.duration, warmup=opts.warmup, rate=rate,
-                            sign=cfg.sign, keys_file=keys_file, expect=cfg.expect, plot=plot)
+                            sign=cfg.sign, keys_file=keys_file, expect=cfg.expect, plot=plot,
+                            parts=sys.parts)
 
         if cfg.reload:
             out.update(reload_round(cfg, sys, run, opts))
@@ -68,7 +69,7 @@ def measure(cfg, tools, round_no, opts, plots_dir):
 def slim(res, curve=False):
     """The figures kept per run; `curve` keeps the percentile curve too (for the 2k plot)."""
     keep = ("rps", "requests", "failed", "late", "cpu_s", "cpu_us_per_req", "status", "errors",
-            "generator_cpu_us_per_request", "sts_calls", "sts_rejected")
+            "generator_cpu_us_per_request", "sts_calls", "sts_rejected", "parts_cpu_us_per_req")
     keep += ("percentiles",) if curve else ()
     r = {k: res.get(k) for k in keep}
     r.update({k: res["latency_us"][k] for k in ("p50", "p99", "p999", "max")})

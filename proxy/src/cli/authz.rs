@@ -135,7 +135,12 @@ async fn serve(
             return EXIT_INVALID;
         }
     };
-    let grpc_server = config.proxy_config(None).server;
+    let mut grpc_server = config.proxy_config(None).server;
+    // Envoy carries every caller's check over one or two connections: allow as many checks
+    // at once on one as the sidecar allows caller connections (`--max-connections`), so a
+    // burst is decided, never refused (Envoy answers a refused check with 403).
+    grpc_server.max_concurrent_streams =
+        u32::try_from(grpc_server.max_connections).unwrap_or(u32::MAX);
     let grpc_addr = listener.local_addr().unwrap_or(grpc);
     let code = super::run::serve_front(
         config,
