@@ -145,6 +145,7 @@ async fn serve(
     let code = super::run::serve_front(
         config,
         shutdown,
+        super::run::Front::Authz,
         |proxy| {
             let http = proxy
                 .local_addr()

@@ -83,6 +83,7 @@ pub(crate) async fn serve(
     serve_front(
         config,
         shutdown,
+        Front::Sidecar,
         on_ready,
         err,
         |proxy, auth, files, stop| async move { proxy.run(&auth, files, stop).await },
@@ -95,26 +96,44 @@ pub(crate) async fn serve(
 /// future that resolves when serving must stop.
 pub(crate) type StopSignal = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
-/// [`serve`] with `front` in place of the sidecar's listener.
+/// Which command serves: it names the command in every message, and only the sidecar has an
+/// upstream to announce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Front {
+    Sidecar,
+    Authz,
+}
+
+impl Front {
+    fn command(self) -> &'static str {
+        match self {
+            Front::Sidecar => "trellis run",
+            Front::Authz => "trellis authz",
+        }
+    }
+}
+
+/// [`serve`] with `serve` (`trellis authz`'s front doors) in place of the sidecar's listener.
 pub(crate) async fn serve_front<F, Fut>(
     config: &Config,
     mut shutdown: ShutdownRequests,
+    front: Front,
     on_ready: impl FnOnce(&Proxy),
     err: &mut dyn Write,
-    front: F,
+    serve: F,
 ) -> i32
 where
     F: FnOnce(Proxy, Auth, crate::admin::FilesSource, StopSignal) -> Fut,
     Fut: std::future::Future<Output = std::io::Result<crate::server::ShutdownReport>>,
 {
     for w in config.warnings() {
-        let _ = writeln!(err, "trellis run: {w}");
+        let _ = writeln!(err, "{}: {w}", front.command());
     }
     let cert = match &config.tls {
         Some((cert, key)) => match ReloadableCert::load(cert, key) {
             Ok(c) => Some(c),
             Err(e) => {
-                let _ = writeln!(err, "trellis run: {e}");
+                let _ = writeln!(err, "{}: {e}", front.command());
                 return EXIT_INVALID;
             }
         },
@@ -123,20 +142,20 @@ where
     let tls = match cert.as_ref().map(ReloadableCert::server_config).transpose() {
         Ok(t) => t,
         Err(e) => {
-            let _ = writeln!(err, "trellis run: {e}");
+            let _ = writeln!(err, "{}: {e}", front.command());
             return EXIT_INVALID;
         }
     };
     let proxy = match Proxy::bind(config.proxy_config(tls)).await {
         Ok(p) => p,
         Err(e) => {
-            let _ = writeln!(err, "trellis run: {e}");
+            let _ = writeln!(err, "{}: {e}", front.command());
             return EXIT_INVALID;
         }
     };
     if let Some(cert) = &cert {
         if let Err(e) = proxy.metrics().enable_tls(cert.not_after()) {
-            let _ = writeln!(err, "trellis run: {e}");
+            let _ = writeln!(err, "{}: {e}", front.command());
             return EXIT_INVALID;
         }
     }
@@ -154,7 +173,8 @@ where
             }
             let _ = writeln!(
                 err,
-                "trellis run: cannot start: fix the policy and principals files above"
+                "{}: cannot start: fix the policy and principals files above",
+                front.command()
             );
             return EXIT_INVALID;
         }
@@ -176,7 +196,7 @@ where
         }) {
             Ok(w) => Some(w),
             Err(e) => {
-                let _ = writeln!(err, "trellis run: {e}");
+                let _ = writeln!(err, "{}: {e}", front.command());
                 return EXIT_INVALID;
             }
         }
@@ -190,7 +210,7 @@ where
             }) {
                 Ok(w) => Some(w),
                 Err(e) => {
-                    let _ = writeln!(err, "trellis run: {e}");
+                    let _ = writeln!(err, "{}: {e}", front.command());
                     return EXIT_INVALID;
                 }
             }
@@ -210,7 +230,7 @@ where
         reopen_decisions.iter().for_each(AccessLogReopen::reopen);
     };
     if let Err(e) = crate::signals::forward_sighup(on_hup) {
-        let _ = writeln!(err, "trellis run: {e}; SIGHUP will not reload");
+        let _ = writeln!(err, "{}: {e}; SIGHUP will not reload", front.command());
     }
     let listen = proxy
         .local_addr()
@@ -218,12 +238,14 @@ where
     let admin = proxy
         .admin_addr()
         .map_or_else(|| "off".to_owned(), |a| a.to_string());
-    let _ = writeln!(
-        err,
-        "trellis: serving {listen} -> {} (admin {admin}, mode {})",
-        config.upstream,
-        config.mode.as_str()
-    );
+    if front == Front::Sidecar {
+        let _ = writeln!(
+            err,
+            "trellis: serving {listen} -> {} (admin {admin}, mode {})",
+            config.upstream,
+            config.mode.as_str()
+        );
+    }
     on_ready(&proxy);
     let mut settings = config.auth_settings();
     if let Some(sts) = &config.sts {
@@ -236,7 +258,7 @@ where
         match verifier {
             Ok(v) => settings.sts = Some(Arc::new(v)),
             Err(e) => {
-                let _ = writeln!(err, "trellis run: `--sts-audience`: {e}");
+                let _ = writeln!(err, "{}: `--sts-audience`: {e}", front.command());
                 return EXIT_INVALID;
             }
         }
@@ -250,7 +272,7 @@ where
         })
         .await;
     });
-    let result = front(proxy, auth, handle.files_source(), stop).await;
+    let result = serve(proxy, auth, handle.files_source(), stop).await;
     drop((policy_watcher, tls_watcher));
     match result {
         Ok(report) => {
