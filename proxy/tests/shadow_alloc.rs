@@ -7,6 +7,7 @@
     reason = "test helpers outside `#[test]` fns: a failure is a test failure"
 )]
 
+mod request_alloc;
 mod sidecar_support;
 use trellis_sigv4::test_util as sigv4_support;
 mod support;
@@ -26,7 +27,7 @@ use trellis::outcome::Outcome;
 use trellis::snapshot::{ShadowConfig, SnapshotHandle};
 
 /// dhat counts every heap block of the process; each of these test binaries runs one test
-/// and starts no thread while it measures.
+/// and starts no thread while it measures (the request test runs a current-thread runtime).
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
 
@@ -90,7 +91,33 @@ fn allocations_deciding(shadow: ShadowConfig) -> (u64, bool) {
     (n, shadowed)
 }
 
+/// One test for the binary: dhat counts the whole process, and a second test running beside
+/// (or the harness reporting it) would add its blocks to the counts.
 #[test]
+fn allocations() {
+    the_shadow_decision_adds_no_allocation_to_a_request();
+    a_request_allocates_at_most_its_budget();
+}
+
+fn a_request_allocates_at_most_its_budget() {
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let (allowed, denied, anonymous) = request_alloc::measure();
+    println!(
+        "heap blocks per request: signed allowed {allowed}, signed denied {denied}, anonymous {anonymous}"
+    );
+    // Ceilings at what the stack achieves, so a change that adds a block fails here.
+    for (kind, got, ceiling) in [
+        ("signed allowed", allowed, 42.0),
+        ("signed denied", denied, 35.0),
+        ("anonymous", anonymous, 37.0),
+    ] {
+        assert!(
+            got <= ceiling,
+            "{kind}: {got} heap blocks per request, ceiling {ceiling}"
+        );
+    }
+}
+
 fn the_shadow_decision_adds_no_allocation_to_a_request() {
     let _profiler = dhat::Profiler::builder().testing().build();
     let (without, no_record) = allocations_deciding(ShadowConfig::default());
