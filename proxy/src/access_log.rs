@@ -12,7 +12,6 @@ use std::time::SystemTime;
 
 use http::{HeaderValue, Method};
 use prometheus::IntCounter;
-use serde::Serialize;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -129,51 +128,6 @@ fn push_start_time(out: &mut Vec<u8>, t: SystemTime) {
     });
 }
 
-/// `addr` as text into `out` (cleared first), or `-`.
-fn addr_text(out: &mut Vec<u8>, addr: Option<std::net::SocketAddr>) -> &str {
-    out.clear();
-    match addr {
-        Some(a) => crate::addr_text::push_socket_addr(out, a),
-        None => out.extend_from_slice(DASH.as_bytes()),
-    }
-    std::str::from_utf8(out).unwrap_or(DASH)
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Line<'a> {
-    start_time: &'a str,
-    request_id: &'a str,
-    request_method: &'a str,
-    request_path: &'a str,
-    protocol: &'a str,
-    host_header: &'a str,
-    user_agent: &'a str,
-    source_ip_port: &'a str,
-    target_ip_port: &'a str,
-    response_code: u16,
-    duration: u64,
-    request_to_target_duration: u64,
-    response_from_target_duration: u64,
-    bytes_received: u64,
-    bytes_sent: u64,
-    service_arn: &'a str,
-    service_network_arn: &'a str,
-    caller_principal: &'a str,
-    #[serde(rename = "callerPrincipalOrgID")]
-    caller_principal_org_id: &'a str,
-    caller_principal_tags: &'a str,
-    resolved_user: &'a str,
-    auth_denied_reason: &'a str,
-    failure_reason: &'a str,
-    authn_result: &'a str,
-    matched_statements: &'a str,
-    mode: &'a str,
-    authorizer: &'a str,
-    shadow_decision: &'a str,
-    shadow_matched_statements: &'a str,
-}
-
 /// A record the log writer turns into one line, off the request path: the access log's
 /// [`AccessRecord`] and the decision log's entry share the queue, the drop counting, the
 /// batching and the reopening below.
@@ -189,14 +143,10 @@ impl LogLine for AccessRecord {
 }
 
 impl AccessRecord {
-    /// Appends the JSON line (with its `\n`) to `buf`.
+    /// Appends the JSON line (with its `\n`) to `buf`. Written field by field: every value is
+    /// a string or an integer, and the strings almost never hold a character JSON escapes,
+    /// which [`json::push_str`] checks for in one pass before copying.
     pub fn write_json(&self, buf: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-        let mut start = Vec::with_capacity(20);
-        push_start_time(&mut start, self.start_time);
-        let start = std::str::from_utf8(&start).unwrap_or(DASH);
-        let (mut source_buf, mut target_buf) = (Vec::with_capacity(47), Vec::with_capacity(47));
-        let source = addr_text(&mut source_buf, self.source);
-        let target = addr_text(&mut target_buf, self.target);
         let signed = matches!(self.authn, Some(AuthnResult::Signed | AuthnResult::Token));
         let caller = self.caller.as_ref().filter(|_| signed);
         let resolved_user = match self.authn {
@@ -204,50 +154,90 @@ impl AccessRecord {
             Some(AuthnResult::Anonymous) => "Anonymous",
             _ => DASH,
         };
-        let shadow_matched = self.shadow.as_ref().map(|s| s.matched_text());
-        let line = Line {
-            start_time: start,
-            request_id: header_str(self.request_id.as_ref()),
-            request_method: self.method.as_str(),
-            request_path: if self.path.is_empty() {
-                DASH
-            } else {
-                &self.path
-            },
-            protocol: self.protocol,
-            host_header: header_str(self.host.as_ref()),
-            user_agent: header_str(self.user_agent.as_ref()),
-            source_ip_port: source,
-            target_ip_port: target,
-            response_code: self.response_code,
-            duration: self.duration_ms,
-            request_to_target_duration: self.request_to_target_ms,
-            response_from_target_duration: self.response_from_target_ms,
-            bytes_received: self.bytes_received,
-            bytes_sent: self.bytes_sent,
-            service_arn: &self.service_arn,
-            service_network_arn: self.service_network_arn.as_deref().unwrap_or(DASH),
-            caller_principal: caller.map_or(DASH, |c| &c.principal),
-            caller_principal_org_id: caller.and_then(|c| c.org_id.as_deref()).unwrap_or(DASH),
-            caller_principal_tags: caller.and_then(|c| c.tags_json.as_deref()).unwrap_or(DASH),
-            resolved_user,
-            auth_denied_reason: self.denied_layer.map_or(DASH, denied_reason),
-            failure_reason: self.failure_reason.unwrap_or(DASH),
-            authn_result: self.authn.map_or(DASH, AuthnResult::label),
-            matched_statements: match self.matched_statements.as_deref() {
-                None | Some("") => DASH,
-                Some(listed) => listed,
-            },
-            mode: self.mode,
-            authorizer: self.authorizer,
-            shadow_decision: self.shadow.as_ref().map_or(DASH, |s| s.decision_label()),
-            shadow_matched_statements: match shadow_matched.as_deref() {
-                None | Some("") => DASH,
-                Some(listed) => listed,
-            },
+        buf.extend_from_slice(b"{\"startTime\":\"");
+        push_start_time(buf, self.start_time);
+        buf.push(b'"');
+        json::field_str(buf, "requestId", header_str(self.request_id.as_ref()));
+        json::field_str(buf, "requestMethod", self.method.as_str());
+        let path = if self.path.is_empty() {
+            DASH
+        } else {
+            &self.path
         };
-        serde_json::to_writer(&mut *buf, &line)?;
-        buf.push(b'\n');
+        json::field_str(buf, "requestPath", path);
+        json::field_str(buf, "protocol", self.protocol);
+        json::field_str(buf, "hostHeader", header_str(self.host.as_ref()));
+        json::field_str(buf, "userAgent", header_str(self.user_agent.as_ref()));
+        json::field_addr(buf, "sourceIpPort", self.source);
+        json::field_addr(buf, "targetIpPort", self.target);
+        json::field_u64(buf, "responseCode", self.response_code.into());
+        json::field_u64(buf, "duration", self.duration_ms);
+        json::field_u64(buf, "requestToTargetDuration", self.request_to_target_ms);
+        json::field_u64(
+            buf,
+            "responseFromTargetDuration",
+            self.response_from_target_ms,
+        );
+        json::field_u64(buf, "bytesReceived", self.bytes_received);
+        json::field_u64(buf, "bytesSent", self.bytes_sent);
+        json::field_str(buf, "serviceArn", &self.service_arn);
+        json::field_str(
+            buf,
+            "serviceNetworkArn",
+            self.service_network_arn.as_deref().unwrap_or(DASH),
+        );
+        json::field_str(
+            buf,
+            "callerPrincipal",
+            caller.map_or(DASH, |c| &c.principal),
+        );
+        json::field_str(
+            buf,
+            "callerPrincipalOrgID",
+            caller.and_then(|c| c.org_id.as_deref()).unwrap_or(DASH),
+        );
+        json::field_str(
+            buf,
+            "callerPrincipalTags",
+            caller.and_then(|c| c.tags_json.as_deref()).unwrap_or(DASH),
+        );
+        json::field_str(buf, "resolvedUser", resolved_user);
+        json::field_str(
+            buf,
+            "authDeniedReason",
+            self.denied_layer.map_or(DASH, denied_reason),
+        );
+        json::field_str(buf, "failureReason", self.failure_reason.unwrap_or(DASH));
+        json::field_str(
+            buf,
+            "authnResult",
+            self.authn.map_or(DASH, AuthnResult::label),
+        );
+        json::field_str(
+            buf,
+            "matchedStatements",
+            match self.matched_statements.as_deref() {
+                None | Some("") => DASH,
+                Some(listed) => listed,
+            },
+        );
+        json::field_str(buf, "mode", self.mode);
+        json::field_str(buf, "authorizer", self.authorizer);
+        json::field_str(
+            buf,
+            "shadowDecision",
+            self.shadow.as_ref().map_or(DASH, |s| s.decision_label()),
+        );
+        let shadow_matched = self.shadow.as_ref().map(|s| s.matched_text());
+        json::field_str(
+            buf,
+            "shadowMatchedStatements",
+            match shadow_matched.as_deref() {
+                None | Some("") => DASH,
+                Some(listed) => listed,
+            },
+        );
+        buf.extend_from_slice(b"}\n");
         Ok(())
     }
 }
@@ -533,6 +523,8 @@ fn denied_reason(layer: PolicyLayer) -> &'static str {
         PolicyLayer::Identity => "Identity",
     }
 }
+
+mod json;
 
 #[cfg(test)]
 mod tests;

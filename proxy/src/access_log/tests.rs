@@ -227,3 +227,15 @@ async fn a_reopen_that_cannot_open_the_file_keeps_writing_to_the_old_one() {
         2
     );
 }
+
+#[test]
+fn strings_with_quotes_backslashes_and_control_characters_read_back_as_sent() {
+    let mut r = record();
+    r.path = "/a\"b\\c\u{1}\n\td/é".to_owned();
+    r.caller.as_mut().unwrap().tags_json = Some("{\"team\":\"a\\\\b\"}".into());
+    let v = parse(&r);
+    assert_eq!(v["requestPath"], "/a\"b\\c\u{1}\n\td/é");
+    assert_eq!(v["callerPrincipalTags"], "{\"team\":\"a\\\\b\"}");
+    assert_eq!(v["responseCode"], 403);
+    assert_eq!(v["startTime"], "2024-08-04T11:28:40Z");
+}
