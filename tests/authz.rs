@@ -572,7 +572,7 @@ fn an_sts_identity_token_through_envoy_grpc_reaches_the_service_as_its_session()
         dir.path(),
         &["--sts-audience", STS_AUDIENCE, "--sts-endpoint", &endpoint],
     );
-    let (_envoy, proxy) = start_envoy(dir.path(), "envoy-grpc.yaml", a.grpc, spawn_echo());
+    let (_envoy, proxy) = start_envoy(dir.path(), "envoy-grpc.yaml", a.grpc, Upstream::echo().addr);
 
     let bearer = format!("Bearer {}", token(&CHECKOUT_ROLE, STS_AUDIENCE));
     let with_token = |target: &str| {
@@ -647,7 +647,7 @@ fn a_burst_of_checks_through_envoy_grpc_is_decided_never_refused() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (authz, grpc, _) = start_authz(dir.path(), &[]);
-    let (_envoy, proxy) = start_envoy(dir.path(), "envoy-grpc.yaml", grpc, spawn_echo());
+    let (_envoy, proxy) = start_envoy(dir.path(), "envoy-grpc.yaml", grpc, Upstream::echo().addr);
     // Every request is sent before any answer is read, each on a connection of its own, while
     // trellis authz is paused (as a busy or throttled authorizer is): Envoy has them all in
     // flight at once, as checks multiplexed on its gRPC connection and on new ones it opens
