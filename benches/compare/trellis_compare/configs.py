@@ -103,13 +103,18 @@ STS_SIGNS = ("sts", "sts-cold")
 BASELINE_SUFFIX = "@baseline"
 
 
+# Configurations with a Trellis process in them: `trellis run` alone, `trellis authz` behind
+# Envoy or nginx, `trellis run` behind Envoy.
+BASELINE_KINDS = ("trellis", "envoy-authz", "nginx-authz", "envoy-series")
+
+
 def with_baselines(chosen):
     """`chosen` plus, after each Trellis configuration, the same configuration run with the
     baseline binary: before/after figures of a change come from one run, interleaved."""
     out = []
     for c in chosen:
         out.append(c)
-        if c.kind == "trellis":
+        if c.kind in BASELINE_KINDS:
             out.append(replace(c, name=c.name + BASELINE_SUFFIX, baseline=True,
                                what=c.what + " — baseline binary"))
     return out
@@ -171,7 +176,8 @@ def trellis_argv(tools, cfg, d, port):
 def authz_argv(tools, cfg, d, grpc_port, http_port):
     """`trellis authz` with `trellis run`'s decision flags (`trellis_argv`): the same policy,
     principals, metrics and log, so the two decide the same requests the same way."""
-    head = [tools.trellis, "authz", "--grpc-listen", f"127.0.0.1:{grpc_port}",
+    binary = tools.baseline if cfg.baseline else tools.trellis
+    head = [binary, "authz", "--grpc-listen", f"127.0.0.1:{grpc_port}",
             "--http-listen", f"127.0.0.1:{http_port}"]
     if cfg.front == "http":
         head += ["--path-prefix", files.ENVOY_HTTP_PATH_PREFIX]

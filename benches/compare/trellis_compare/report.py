@@ -150,14 +150,26 @@ def before_after(summary):
             continue
         ratios = [a / b for a, b in zip(s.get("cpu_2k_rounds", []), base.get("cpu_2k_rounds", []))
                   if a is not None and b]
-        if not ratios:
-            verdict = "not measured"
-        elif min(ratios) <= 1.0 <= max(ratios):
-            verdict = "tie (within run-to-run noise)"
-        else:
-            verdict = "cheaper" if max(ratios) < 1.0 else "costlier"
+        verdict = ratio_verdict(ratios)
         out.append((name, s.get("cpu_2k"), base.get("cpu_2k"), ratios, verdict))
+        # A system of several processes: the Trellis process alone too, where the change is.
+        for part in ("trellis authz", "trellis run"):
+            mine = s.get("parts_2k_rounds", {}).get(part, [])
+            theirs = base.get("parts_2k_rounds", {}).get(part, [])
+            if mine and theirs:
+                ratios = [a / b for a, b in zip(mine, theirs) if a is not None and b]
+                out.append((f"{name} ({part} alone)", s["parts_2k"].get(part),
+                            base["parts_2k"].get(part), ratios, ratio_verdict(ratios)))
     return out
+
+
+def ratio_verdict(ratios):
+    """"cheaper"/"costlier" when every round agrees, a tie when the rounds straddle 1.00."""
+    if not ratios:
+        return "not measured"
+    if min(ratios) <= 1.0 <= max(ratios):
+        return "tie (within run-to-run noise)"
+    return "cheaper" if max(ratios) < 1.0 else "costlier"
 
 
 def mib(kib):
@@ -346,7 +358,8 @@ def authz_targets(summary):
 
 def authz_section(summary):
     """CPU per request of each system that pairs a proxy with Trellis, whole and by process."""
-    names = [n for n in AUTHZ_SYSTEMS + (SERIES,) if n in summary]
+    names = [n for base in AUTHZ_SYSTEMS + (SERIES,)
+             for n in (base, base + "@baseline") if n in summary]
     if not names:
         return []
     envoy = summary.get("envoy", {}).get("cpu_2k")

@@ -141,6 +141,8 @@ async fn serve(
     // burst is decided, never refused (Envoy answers a refused check with 403).
     grpc_server.max_concurrent_streams =
         u32::try_from(grpc_server.max_connections).unwrap_or(u32::MAX);
+    // A check's answer is a few hundred bytes: one write per answer, not two.
+    grpc_server.gather_small_writes = true;
     let grpc_addr = listener.local_addr().unwrap_or(grpc);
     let code = super::run::serve_front(
         config,
