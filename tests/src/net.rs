@@ -12,6 +12,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -22,12 +23,35 @@ pub use trellis_test_support::upstream::Upstream;
 
 use crate::{trellis_bin, workspace_root};
 
-/// A loopback address nobody listens on right now.
+/// A loopback address nobody listens on right now, for a child process to bind: never handed
+/// out twice by this test binary, and below the kernel's ephemeral range. A port taken from
+/// `:0` and released goes back to that range, where the next `bind(:0)` or outgoing connection
+/// of a test running in parallel can take it: the child then fails to bind, or — for an admin
+/// port — a test reads another process's `/readyz` and talks to a proxy that already exited.
 pub fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768);
+    let span = ephemeral_low.saturating_sub(1_024).min(12_000);
+    if span < 1_000 {
+        // No room below the ephemeral range: fall back to the kernel's choice.
+        return TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+    }
+    let low = ephemeral_low - span;
+    let start = std::process::id().wrapping_mul(2_654_435_761) % span;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(low + (start + n) % span).unwrap();
+        if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
+            return l.local_addr().unwrap();
+        }
+    }
+    panic!("no free loopback port in {low}..{ephemeral_low}");
 }
 
 /// A response: status, lower-cased header lines, body.
