@@ -220,28 +220,7 @@ fn principal(
             );
         }
     }
-    let org_id = fields.string("org_id", diags).map(|(id, span)| {
-        if let Err(message) = check_org_id(id) {
-            diags.error(span, message);
-        }
-        id.to_owned()
-    });
-    let org_paths = fields
-        .array("org_paths", diags)
-        .iter()
-        .filter_map(|item| match &item.kind {
-            Kind::String(path) => {
-                if let Err(message) = check_org_path(path, org_id.as_deref()) {
-                    diags.error(item.span, message);
-                }
-                Some(path.clone())
-            }
-            _ => {
-                diags.error(item.span, "each of `org_paths` must be a string");
-                None
-            }
-        })
-        .collect();
+    let (org_id, org_paths) = organization(&fields, diags);
     let tags = tags(&fields, diags);
     let key_items = fields.array("keys", diags);
     match fields.get("keys") {
