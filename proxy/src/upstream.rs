@@ -1,5 +1,5 @@
-//! The pooled upstream client, built once at start-up and shared by every connection (never a
-//! connect per request).
+//! The upstream client: connections of our own on `hyper::client::conn`, pooled per thread
+//! (see [`pool`] for why), built once per worker; never a connect per request.
 //!
 //! Protocol choice ([`UpstreamProtocol`], `--upstream-protocol`): the upstream's protocol is a
 //! property of the service, not of the caller, so it is configured rather than mirrored. A
@@ -11,19 +11,25 @@
 //! the service is declared to speak nothing else and an upgrade request is served as a plain
 //! request.
 
+mod body;
+mod connect;
+mod pool;
+mod send;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::uri::{Authority, Scheme};
-use http::{Uri, Version};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use http::{HeaderValue, Uri, Version};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
+pub use body::{Lease, OutBody};
+pub(crate) use send::Sent;
+
+use connect::{Alpn, Connector};
+use pool::PoolShared;
 /// Which HTTP version requests use towards the upstream, whatever the caller spoke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum UpstreamProtocol {
@@ -118,34 +124,54 @@ pub enum UpstreamSetupError {
     Tls(#[from] rustls::Error),
 }
 
-/// The connector of the pools.
-pub type Connector = HttpsConnector<HttpConnector>;
+/// Idle HTTP/1.1 connections kept per thread (a worker): beyond this many concurrent
+/// requests, connections are closed when their response ends rather than kept.
+const MAX_IDLE_PER_THREAD: usize = 256;
 
-/// The pooled client(s) and the target's address parts.
-#[derive(Debug)]
+/// The upstream: where it is, how to connect, and the per-thread connection pools.
 pub struct Upstream<B> {
-    /// Plain requests.
-    pub(crate) client: Client<Connector, B>,
-    /// The version plain requests are sent as: HTTP/2 on the HTTP/2-only client, otherwise
-    /// HTTP/1.1 (which hyper sends as HTTP/2 where ALPN picked `h2`).
+    connector: Connector,
+    /// What plain requests offer when connecting.
+    alpn: Alpn,
+    pool: Arc<PoolShared>,
+    /// The version plain requests are sent as: HTTP/2 with `Http2`, otherwise HTTP/1.1 (sent
+    /// over HTTP/2 where ALPN picked `h2`).
     pub(crate) version: Version,
-    /// WebSocket upgrades: an HTTP/1.1-only client (the plain one unless ALPN may pick `h2`);
-    /// `None` with `Http2`, where there is no upgrade.
-    pub(crate) upgrades: Option<Client<Connector, B>>,
+    /// Whether WebSocket upgrades are tunnelled (on a fresh HTTP/1.1 connection each); not
+    /// with `Http2`, where the service speaks nothing else.
+    pub(crate) upgrades: bool,
     pub(crate) scheme: Scheme,
     pub(crate) authority: Authority,
+    /// `Host` for an HTTP/1.1 request that has none.
+    host: HeaderValue,
     /// The URL's path without its trailing `/` (empty for `http://host:port`).
     pub(crate) prefix: Arc<str>,
     pub(crate) response_timeout: Duration,
     pub(crate) tunnel_idle_timeout: Duration,
+    _body: std::marker::PhantomData<fn(B)>,
 }
 
-/// The protocols a connector offers in ALPN (for https; plain TCP offers nothing).
-#[derive(Clone, Copy)]
-enum Alpn {
-    Http1,
-    H2,
-    Both,
+impl<B> std::fmt::Debug for Upstream<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream")
+            .field("connector", &self.connector)
+            .field("alpn", &self.alpn)
+            .field("version", &self.version)
+            .field("upgrades", &self.upgrades)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The drain: the upstream's idle connections close (every thread's drivers are told; this
+/// thread's free list is dropped at once), connections in use close when their response ends.
+impl<B> Drop for Upstream<B> {
+    fn drop(&mut self) {
+        self.pool
+            .closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.pool.drain.notify_waiters();
+        pool::forget(self.pool.id);
+    }
 }
 
 fn client_tls(roots: &UpstreamRoots) -> Result<rustls::ClientConfig, UpstreamSetupError> {
@@ -188,13 +214,8 @@ fn client_tls(roots: &UpstreamRoots) -> Result<rustls::ClientConfig, UpstreamSet
     Ok(builder.with_root_certificates(store).with_no_client_auth())
 }
 
-impl<B> Upstream<B>
-where
-    B: http_body::Body + Send + 'static + Unpin,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    /// Builds the pool(s) for `config.protocol`; no connection is made yet.
+impl<B> Upstream<B> {
+    /// Sets up TLS and the pools for `config.protocol`; no connection is made yet.
     pub fn new(config: &UpstreamConfig) -> Result<Self, UpstreamSetupError> {
         let url = &config.url;
         let bad = || UpstreamSetupError::Url(url.to_string());
@@ -205,49 +226,39 @@ where
         let authority = url.authority().cloned().ok_or_else(bad)?;
         let prefix: Arc<str> = url.path().trim_end_matches('/').into();
         let tls = client_tls(&config.roots)?;
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(config.connect_timeout));
-        let connector = |alpn: Alpn| {
-            let b = HttpsConnectorBuilder::new()
-                .with_tls_config(tls.clone())
-                .https_or_http();
-            match alpn {
-                Alpn::Http1 => b.enable_http1().wrap_connector(http.clone()),
-                Alpn::H2 => b.enable_http2().wrap_connector(http.clone()),
-                Alpn::Both => b.enable_all_versions().wrap_connector(http.clone()),
-            }
-        };
-        let client = |alpn: Alpn, h2_only: bool| {
-            Client::builder(TokioExecutor::new())
-                .http2_only(h2_only)
-                .pool_idle_timeout(config.pool_idle_timeout)
-                .pool_timer(TokioTimer::new())
-                .timer(TokioTimer::new())
-                .build(connector(alpn))
-        };
+        let connector =
+            Connector::new(&scheme, &authority, config.connect_timeout, &tls).map_err(|_| bad())?;
         let negotiates = scheme == Scheme::HTTPS && config.protocol == UpstreamProtocol::Auto;
-        let (plain, version, upgrades) = match config.protocol {
-            UpstreamProtocol::Http2 => (client(Alpn::H2, true), Version::HTTP_2, None),
-            UpstreamProtocol::Auto if negotiates => {
-                let upgrades = client(Alpn::Http1, false);
-                (client(Alpn::Both, false), Version::HTTP_11, Some(upgrades))
-            }
+        let (alpn, version, upgrades) = match config.protocol {
+            UpstreamProtocol::Http2 => (Alpn::H2, Version::HTTP_2, false),
+            UpstreamProtocol::Auto if negotiates => (Alpn::Both, Version::HTTP_11, true),
             UpstreamProtocol::Http1 | UpstreamProtocol::Auto => {
-                let h1 = client(Alpn::Http1, false);
-                (h1.clone(), Version::HTTP_11, Some(h1))
+                (Alpn::Http1, Version::HTTP_11, true)
             }
         };
+        // As a client library would: the port only when it is not the scheme's default.
+        let default_port = if scheme == Scheme::HTTPS { 443 } else { 80 };
+        let host = match authority.port_u16() {
+            Some(port) if port != default_port => authority.as_str(),
+            _ => authority.host(),
+        };
+        let host = HeaderValue::from_str(host).map_err(|_| bad())?;
         Ok(Self {
-            client: plain,
+            connector,
+            alpn,
+            pool: Arc::new(PoolShared::new(
+                config.pool_idle_timeout,
+                MAX_IDLE_PER_THREAD,
+            )),
             version,
             upgrades,
             scheme,
             authority,
+            host,
             prefix,
             response_timeout: config.response_timeout,
             tunnel_idle_timeout: config.tunnel_idle_timeout,
+            _body: std::marker::PhantomData,
         })
     }
 
@@ -276,60 +287,4 @@ where
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    type Body = http_body_util::Empty<bytes::Bytes>;
-
-    fn upstream(url: &str, protocol: UpstreamProtocol) -> Upstream<Body> {
-        let mut config = UpstreamConfig::new(url.parse().unwrap());
-        config.protocol = protocol;
-        Upstream::new(&config).unwrap()
-    }
-
-    #[test]
-    fn requests_go_over_http1_unless_told_otherwise() {
-        assert_eq!(UpstreamProtocol::default(), UpstreamProtocol::Http1);
-        let config = UpstreamConfig::new("http://127.0.0.1:1".parse().unwrap());
-        assert_eq!(config.protocol, UpstreamProtocol::Http1);
-        let up = upstream("http://127.0.0.1:1", UpstreamProtocol::Http1);
-        assert_eq!(up.version, Version::HTTP_11);
-        assert!(up.upgrades.is_some());
-    }
-
-    #[test]
-    fn an_http2_upstream_gets_http2_and_no_upgrades() {
-        for url in ["http://127.0.0.1:1", "https://localhost:1"] {
-            let up = upstream(url, UpstreamProtocol::Http2);
-            assert_eq!(up.version, Version::HTTP_2, "{url}");
-            assert!(up.upgrades.is_none(), "{url}");
-        }
-    }
-
-    #[test]
-    fn auto_lets_alpn_decide_and_keeps_upgrades_on_http1() {
-        for url in ["http://127.0.0.1:1", "https://localhost:1"] {
-            let up = upstream(url, UpstreamProtocol::Auto);
-            // Sent as HTTP/1.1; hyper speaks HTTP/2 on a connection where ALPN chose `h2`.
-            assert_eq!(up.version, Version::HTTP_11, "{url}");
-            assert!(up.upgrades.is_some(), "{url}");
-        }
-    }
-
-    #[test]
-    fn a_ca_file_error_names_the_flag_and_the_file() {
-        let mut config = UpstreamConfig::new("https://localhost:1".parse().unwrap());
-        config.roots = UpstreamRoots::CaFile("/nonexistent/ca.pem".into());
-        let err = Upstream::<Body>::new(&config).unwrap_err().to_string();
-        assert!(err.starts_with("`--upstream-ca`: "), "{err}");
-        assert!(err.contains("`/nonexistent/ca.pem`"), "{err}");
-
-        let dir = tempfile::tempdir().unwrap();
-        let empty = dir.path().join("empty.pem");
-        std::fs::write(&empty, "not a certificate\n").unwrap();
-        config.roots = UpstreamRoots::CaFile(empty.clone());
-        let err = Upstream::<Body>::new(&config).unwrap_err().to_string();
-        assert!(err.contains(&format!("`{}`", empty.display())), "{err}");
-        assert!(err.contains("no certificate"), "{err}");
-    }
-}
+mod tests;

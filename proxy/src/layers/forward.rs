@@ -1,6 +1,9 @@
 //! The innermost service: sends the request to the upstream over a pooled connection and
 //! streams both bodies without buffering; tunnels WebSocket upgrades after a `101`.
 //!
+//! The future is boxed: hyper's send future is an unnameable `impl Future`, so a named future
+//! type would have to box it anyway (one allocation either way).
+//!
 //! Upgrades: only a WebSocket upgrade (see [`is_upgrade`]) is tunnelled, and only where there
 //! is an HTTP/1.1 client to carry it (not with `--upstream-protocol http2`) and a connection
 //! task to run the tunnel (a `TunnelSlot` from the server). Every other request, `Upgrade:
@@ -14,7 +17,6 @@ use std::task::{Context, Poll};
 
 use http::header::{CONNECTION, HOST, UPGRADE};
 use http::{HeaderValue, Request, Response, StatusCode, Version};
-use hyper_util::client::legacy::connect::HttpInfo;
 use tower_service::Service;
 
 use crate::body::ProxyBody;
@@ -24,7 +26,7 @@ use crate::layers::identity_headers::{is_upgrade, strip_hop_by_hop};
 use crate::normalize::NormalizedPath;
 use crate::outcome::Outcome;
 use crate::tunnel::{copy_until_idle, TunnelSlot};
-use crate::upstream::Upstream;
+use crate::upstream::{Sent, Upstream};
 
 /// Forwards requests to the upstream.
 #[derive(Debug)]
@@ -44,27 +46,6 @@ impl<B> Forward<B> {
     /// A service sending to `upstream`.
     pub fn new(upstream: Arc<Upstream<DigestChecked<B>>>) -> Self {
         Self { upstream }
-    }
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        source = e.source();
-    }
-    text
-}
-
-/// Maps a client failure: no connection (refused, DNS, TLS, connect timeout) is `Unreachable`,
-/// anything after the connection was made is `Protocol`.
-pub fn classify_client_error(err: &hyper_util::client::legacy::Error) -> UpstreamError {
-    if err.is_connect() {
-        UpstreamError::Unreachable(error_chain(err))
-    } else {
-        UpstreamError::Protocol(error_chain(err))
     }
 }
 
@@ -115,10 +96,7 @@ where
         } else {
             None
         };
-        let tunnel = match (&up.upgrades, slot) {
-            (Some(client), Some(slot)) => Some((client, slot)),
-            _ => None,
-        };
+        let tunnel = slot.filter(|_| up.upgrades);
         if tunnel.is_none() && req.headers().contains_key(UPGRADE) {
             // Not tunnelled: served as a plain request. `Connection` names nothing else by now
             // (hop-by-hop headers are stripped before this layer).
@@ -132,11 +110,11 @@ where
             Ok(checked) => checked,
             Err(mismatch) => return Box::pin(async move { Err(mismatch.into()) }),
         };
-        let (sent, tunnel) = match tunnel {
-            Some((client, slot)) => {
+        let upstream = Arc::clone(up);
+        let tunnel = match tunnel {
+            Some(slot) => {
                 *req.version_mut() = Version::HTTP_11;
-                let client_upgrade = hyper::upgrade::on(&mut req);
-                (client.request(req), Some((client_upgrade, slot)))
+                Some((hyper::upgrade::on(&mut req), slot))
             }
             None => {
                 if up.version == Version::HTTP_2 {
@@ -147,28 +125,34 @@ where
                     req.headers_mut().remove(HOST);
                 }
                 *req.version_mut() = up.version;
-                (up.client.request(req), None)
+                None
             }
         };
         let timeout = up.response_timeout;
         let tunnel_idle = up.tunnel_idle_timeout;
         Box::pin(async move {
-            let sent = tokio::time::timeout(timeout, sent).await;
+            let sent = if tunnel.is_some() {
+                tokio::time::timeout(timeout, upstream.send_upgrade(req)).await
+            } else {
+                tokio::time::timeout(timeout, upstream.send(req)).await
+            };
             // A body that failed its digest aborts the upstream request: the caller sent a bad
             // request, the upstream did nothing wrong. Checked whatever the upstream answered.
             if let Some(mismatch) = verdict.as_ref().and_then(Verdict::mismatch) {
                 return Err(mismatch.into());
             }
-            let mut res = match sent {
+            let Sent {
+                response: mut res,
+                remote,
+                lease,
+            } = match sent {
                 Err(_) => return Err(UpstreamError::Timeout(timeout).into()),
-                Ok(Err(e)) => return Err(classify_client_error(&e).into()),
-                Ok(Ok(res)) => res,
+                Ok(Err(e)) => return Err(e.into()),
+                Ok(Ok(sent)) => sent,
             };
             if let Some(outcome) = &outcome {
                 outcome.mark_response_head();
-                if let Some(info) = res.extensions().get::<HttpInfo>() {
-                    outcome.set_target(info.remote_addr());
-                }
+                outcome.set_target(remote);
             }
             let switching = res.status() == StatusCode::SWITCHING_PROTOCOLS;
             match (switching, tunnel) {
@@ -190,7 +174,7 @@ where
                 (false, _) => {}
             }
             strip_hop_by_hop(res.headers_mut(), switching);
-            Ok(res.map(ProxyBody::upstream))
+            Ok(res.map(|body| ProxyBody::upstream(body, lease)))
         })
     }
 }
