@@ -227,6 +227,10 @@ impl Drop for ConnectingGuard {
 #[derive(Debug)]
 pub(crate) struct ThreadPool<B> {
     /// Idle HTTP/1.1 connections, the most recently used last (taken first: the warmest).
+    #[allow(
+        clippy::vec_box,
+        reason = "the box moves between this list and a response's lease, never reallocated"
+    )]
     idle: Vec<Box<H1Conn<B>>>,
     pub(crate) h2: Option<H2Conn<B>>,
     pub(crate) h2_connecting: Option<Arc<Connecting>>,

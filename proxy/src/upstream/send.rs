@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::HOST;
-use http::uri::Parts;
 use http::{Method, Request, Response, Uri};
 use http_body::Body;
 use hyper::body::Incoming;
@@ -133,7 +132,7 @@ fn set_form(uri: &mut Uri, absolute: Option<(&http::uri::Scheme, &http::uri::Aut
             parts.authority = None;
         }
     }
-    if let Ok(built) = Uri::from_parts(Parts::from(parts)) {
+    if let Ok(built) = Uri::from_parts(parts) {
         *uri = built;
     }
 }
