@@ -44,29 +44,95 @@ enum Conn<B> {
     H2(http2::SendRequest<OutBody<B>>, SocketAddr),
 }
 
-/// A body-less request's head, kept to send it again after a keep-alive race.
+/// A body-less request's head, kept to send it again after a keep-alive race: the target
+/// and the fields written into a per-thread buffer reused from request to request. Cloning
+/// the `Uri` and the `HeaderMap` instead would cost a few allocations per request (a header
+/// map's tables, and each parsed custom name's bytes shared on first clone), for a copy that
+/// is almost never used.
 struct Head {
     method: Method,
-    uri: Uri,
-    headers: http::HeaderMap,
+    /// The target, then each field as `name_len: u16, value_len: u32, sensitive: u8, name,
+    /// value`.
+    bytes: Vec<u8>,
+}
+
+/// Buffers kept per thread: one per request in flight, up to this many.
+const SPARE_HEADS: usize = 64;
+
+thread_local! {
+    static HEAD_BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl Head {
     fn copy<B>(req: &Request<B>) -> Self {
+        let mut bytes = HEAD_BUFFERS
+            .try_with(|spare| spare.try_borrow_mut().ok()?.pop())
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        bytes.clear();
+        let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+        bytes.extend_from_slice(&(target.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(target.as_bytes());
+        for (name, value) in req.headers() {
+            let (name, sensitive) = (name.as_str().as_bytes(), value.is_sensitive());
+            let value = value.as_bytes();
+            // Limits far above what hyper accepts in a head.
+            let (Ok(name_len), Ok(value_len)) =
+                (u16::try_from(name.len()), u32::try_from(value.len()))
+            else {
+                continue;
+            };
+            bytes.extend_from_slice(&name_len.to_le_bytes());
+            bytes.extend_from_slice(&value_len.to_le_bytes());
+            bytes.push(u8::from(sensitive));
+            bytes.extend_from_slice(name);
+            bytes.extend_from_slice(value);
+        }
         Self {
             method: req.method().clone(),
-            uri: req.uri().clone(),
-            headers: req.headers().clone(),
+            bytes,
         }
     }
 
-    fn into_request<B>(self, version: http::Version) -> Request<OutBody<B>> {
+    /// The request again, with no body; `None` if the copy cannot be read back (it always
+    /// can: it was written from a valid head).
+    fn to_request<B>(&self, version: http::Version) -> Option<Request<OutBody<B>>> {
+        let mut rest = self.bytes.as_slice();
+        let mut take = |n: usize| {
+            let (taken, left) = rest.split_at_checked(n)?;
+            rest = left;
+            Some(taken)
+        };
+        let target_len = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
+        let target = Bytes::copy_from_slice(take(target_len)?);
         let mut req = Request::new(OutBody::Empty);
-        *req.method_mut() = self.method;
-        *req.uri_mut() = self.uri;
+        *req.method_mut() = self.method.clone();
+        *req.uri_mut() = Uri::from_maybe_shared(target).ok()?;
         *req.version_mut() = version;
-        *req.headers_mut() = self.headers;
-        req
+        let headers = req.headers_mut();
+        while let Some(lens) = take(7) {
+            let name_len = usize::from(u16::from_le_bytes([lens[0], lens[1]]));
+            let value_len = u32::from_le_bytes([lens[2], lens[3], lens[4], lens[5]]) as usize;
+            let name = http::HeaderName::from_bytes(take(name_len)?).ok()?;
+            let mut value = http::HeaderValue::from_bytes(take(value_len)?).ok()?;
+            value.set_sensitive(lens[6] == 1);
+            headers.append(name, value);
+        }
+        Some(req)
+    }
+}
+
+impl Drop for Head {
+    fn drop(&mut self) {
+        let bytes = std::mem::take(&mut self.bytes);
+        let _ = HEAD_BUFFERS.try_with(|spare| {
+            if let Ok(mut spare) = spare.try_borrow_mut() {
+                if spare.len() < SPARE_HEADS {
+                    spare.push(bytes);
+                }
+            }
+        });
     }
 }
 
@@ -187,13 +253,13 @@ where
                                 continue;
                             }
                             let err = e.into_error();
-                            match copy {
-                                Some(head) if is_keep_alive_race(&err) => {
-                                    req = head.into_request(version);
+                            match copy.filter(|_| is_keep_alive_race(&err)) {
+                                Some(head) => {
+                                    req = head.to_request(version).ok_or_else(|| protocol(&err))?;
                                     may_race = false;
                                     fresh = true;
                                 }
-                                _ => return Err(protocol(&err)),
+                                None => return Err(protocol(&err)),
                             }
                         }
                     }
@@ -329,3 +395,6 @@ where
         Ok(Conn::H1(conn_box))
     }
 }
+
+#[cfg(test)]
+mod tests;
