@@ -1,8 +1,9 @@
 //! The bare pass-through: the physical limit of the crates Trellis is built from.
 //!
 //! It serves HTTP/1.1 and h2c with hyper-util's auto builder and forwards every request over
-//! hyper-util's pooled legacy client, exactly as the proxy's listener and `Forward` layer do,
-//! but with nothing in between: no authentication, no policy, no metrics, no access log, no
+//! hyper-util's pooled legacy client (the proxy's listener is the same; its `Forward` layer has
+//! a pool of its own on `hyper::client::conn`, cheaper per request than this client), with
+//! nothing in between: no authentication, no policy, no metrics, no access log, no
 //! header rewriting beyond the target URI. Whatever Trellis costs above this is the price of
 //! its own work, not of hyper or tokio.
 

@@ -24,3 +24,4 @@ mod request_reading;
 mod shadow_policies;
 mod sidecar_auth;
 mod transport;
+mod upstream_pool;

@@ -118,8 +118,8 @@ where
             }
             None => {
                 if up.version == Version::HTTP_2 {
-                    // HTTP/2 names the host in `:authority`, which the pooled client sets to
-                    // the upstream's address (its pool key); a `host` beside it would give the
+                    // HTTP/2 names the host in `:authority`, which the upstream client sets to
+                    // the upstream's address; a `host` beside it would give the
                     // service two hosts to choose from (RFC 9113 §8.3.1). So the service reads
                     // one: the upstream's.
                     req.headers_mut().remove(HOST);
