@@ -685,3 +685,58 @@ fn a_burst_of_checks_through_envoy_grpc_is_decided_never_refused() {
         &not_decided[..not_decided.len().min(3)]
     );
 }
+
+#[test]
+fn checks_on_two_workers_are_each_counted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_examples(dir.path());
+    let a = run_authz(dir.path(), &["--workers", "2"]);
+    assert!(a.proc.stderr().contains("2 workers"), "{}", a.proc.stderr());
+    let accepted = |k: usize| {
+        metric(
+            a.admin,
+            &format!("trellis_worker_connections_total{{worker=\"{k}\"}}"),
+        )
+    };
+    // Three callers asking as nginx does, a new connection per check, until both workers
+    // have decided some.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let callers: Vec<_> = (0..3)
+        .map(|_| {
+            let (stop, http) = (std::sync::Arc::clone(&stop), a.http);
+            std::thread::spawn(move || {
+                let mut sent = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let headers = sign(http, "GET", "/orders/7", CHECKOUT, SystemTime::now());
+                    assert_eq!(ask_as_nginx(http, "/orders/7", &headers).status, 200);
+                    // Anonymous: denied by the network policy.
+                    assert_eq!(ask_as_nginx(http, "/orders/7", &[]).status, 403);
+                    sent += 1;
+                }
+                sent
+            })
+        })
+        .collect();
+    let began = std::time::Instant::now();
+    while began.elapsed() < Duration::from_secs(20) && !(accepted(0) >= 5 && accepted(1) >= 5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let pairs: u64 = callers.into_iter().map(|c| c.join().unwrap()).sum();
+    let (first, second) = (accepted(0), accepted(1));
+    assert!(
+        first >= 5 && second >= 5,
+        "{first} and {second} connections"
+    );
+    assert_eq!(first + second, 2 * pairs);
+    let counted = eventually(Duration::from_secs(5), || {
+        (metric(a.admin, "trellis_requests_total{outcome=\"allowed\"}") == pairs
+            && metric(a.admin, "trellis_requests_total{outcome=\"denied\"}") == pairs)
+            .then_some(())
+    });
+    assert!(
+        counted.is_some(),
+        "{pairs} of each sent; /metrics:\n{}",
+        get(a.admin, "/metrics").body
+    );
+}

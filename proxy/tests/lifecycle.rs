@@ -47,6 +47,7 @@ async fn proxy_serves_then_drains_and_flushes_the_log_file() {
         access_log_queue: 1024,
         decision_log: None,
         version: "9.9.9".to_owned(),
+        workers: 2,
     };
     let proxy = Proxy::bind(config).await.unwrap();
     let addr = proxy.local_addr().unwrap();
