@@ -686,6 +686,44 @@ fn a_burst_of_checks_through_envoy_grpc_is_decided_never_refused() {
     );
 }
 
+/// One `Authorization/Check` call with an empty `CheckRequest` over a new h2c connection;
+/// returns the HTTP status and the content type.
+fn grpc_check(addr: SocketAddr) -> (u16, Option<String>) {
+    use http_body_util::Full;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(conn);
+        // A gRPC message: not compressed, 0 bytes long.
+        let req = http::Request::post(format!(
+            "http://{addr}/envoy.service.auth.v3.Authorization/Check"
+        ))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(Full::new(bytes::Bytes::from_static(&[0, 0, 0, 0, 0])))
+        .unwrap();
+        let res = tokio::time::timeout(Duration::from_secs(10), sender.send_request(req))
+            .await
+            .unwrap()
+            .unwrap();
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (res.status().as_u16(), content_type)
+    })
+}
+
 #[test]
 fn checks_on_two_workers_are_each_counted_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -729,6 +767,14 @@ fn checks_on_two_workers_are_each_counted_once() {
         "{first} and {second} connections"
     );
     assert_eq!(first + second, 2 * pairs);
+    // The gRPC front door is served by the same workers, each connection counted once: an
+    // empty `CheckRequest` (no request attributes) is answered as a gRPC call.
+    for _ in 0..4 {
+        let (status, content_type) = grpc_check(a.grpc);
+        assert_eq!(status, 200);
+        assert_eq!(content_type.as_deref(), Some("application/grpc"));
+    }
+    assert_eq!(accepted(0) + accepted(1), 2 * pairs + 4);
     let counted = eventually(Duration::from_secs(5), || {
         (metric(a.admin, "trellis_requests_total{outcome=\"allowed\"}") == pairs
             && metric(a.admin, "trellis_requests_total{outcome=\"denied\"}") == pairs)
