@@ -203,6 +203,16 @@ fn a_drain_waits_for_requests_in_flight_on_every_worker() {
         upstream.arrivals()
     );
     proc.signal("TERM");
+    // Every worker stops accepting and the socket closes at once: new callers are refused
+    // (and retry elsewhere) while the requests in flight finish.
+    let refused = eventually(Duration::from_secs(2), || {
+        std::net::TcpStream::connect(addr).is_err().then_some(())
+    });
+    assert!(
+        refused.is_some(),
+        "the listener stayed open during the drain"
+    );
+    assert!(in_flight.iter().any(|r| !r.is_finished()));
     for request in in_flight {
         assert_eq!(request.join().unwrap().status, 200);
     }

@@ -18,7 +18,7 @@ use crate::auth::Auth;
 use crate::metrics::{Metrics, MetricsError};
 use crate::server::{Admission, ServerConfig, ShutdownReport};
 use crate::stack::{Stack, StackConfig, StackError};
-use crate::workers::{Job, StopSignal, WorkerFailed};
+use crate::workers::{Job, SharedListener, StopSignal, WorkerFailed};
 
 /// Everything the data plane needs.
 #[derive(Debug, Clone)]
@@ -92,7 +92,8 @@ pub struct Proxy {
     workers: Vec<Stack>,
     server: ServerConfig,
     /// The one listening socket every worker accepts on.
-    listener: Arc<std::net::TcpListener>,
+    listener: Arc<SharedListener>,
+    local_addr: SocketAddr,
     admission: Admission,
     admin: Option<TcpListener>,
     log_writer: AccessLogWriter,
@@ -162,14 +163,13 @@ impl Proxy {
         let workers = config.workers.max(1);
         let metrics = Arc::new(Metrics::with_workers(&config.version, workers)?);
         metrics.set_mode(config.stack.mode.as_str())?;
-        let listener =
-            bind(config.listen)
-                .await?
-                .into_std()
-                .map_err(|source| ProxyStartError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
+        let bind_error = |source| ProxyStartError::Bind {
+            addr: config.listen,
+            source,
+        };
+        let listener = bind(config.listen).await?.into_std().map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        let listener = SharedListener::new(listener, workers).map_err(bind_error)?;
         let admin = match config.admin {
             Some(addr) => Some(bind(addr).await?),
             None => None,
@@ -206,6 +206,7 @@ impl Proxy {
             admission: Admission::new(config.server.max_connections),
             server: config.server,
             listener: Arc::new(listener),
+            local_addr,
             admin,
             log_writer,
             decision_log_writer,
@@ -236,7 +237,7 @@ impl Proxy {
 
     /// The address callers connect to.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+        Ok(self.local_addr)
     }
 
     /// The admin address, when enabled.
@@ -321,20 +322,21 @@ impl Proxy {
             }))
         });
         let serve = Arc::new(serve);
+        let listener = self.listener;
         let jobs = self
             .workers
             .into_iter()
             .enumerate()
             .map(|(index, stack)| {
                 let serve = Arc::clone(&serve);
-                let listener = Arc::clone(&self.listener);
+                let listener = Arc::clone(&listener);
                 let server = self.server.clone();
                 let admission = self.admission.clone();
                 let job: Job = Box::new(move |stop: StopSignal| {
                     Box::pin(async move {
                         let worker = Worker {
                             index,
-                            listener: crate::workers::listener(&listener)?,
+                            listener: listener.take(index)?,
                             server,
                             admission: admission
                                 .counting(stack.metrics().shard(index).connections().clone()),
@@ -347,7 +349,7 @@ impl Proxy {
                 job
             })
             .collect();
-        drop(serve);
+        drop((serve, listener));
         let report = crate::workers::run(jobs, shutdown).await;
         let _ = admin_stop.send(());
         if let Some(task) = admin_task {
@@ -355,7 +357,6 @@ impl Proxy {
         }
         // The workers' stacks (and their log senders) ended with their threads.
         drop(self.stack);
-        drop(self.listener);
         let flushed = self.log_writer.shutdown().await;
         let decisions_flushed = match self.decision_log_writer {
             Some(writer) => writer.shutdown().await,

@@ -43,12 +43,41 @@ impl StopSignal {
     }
 }
 
-/// This worker's descriptor of the shared listening socket, registered with the calling
-/// thread's runtime.
-pub fn listener(shared: &std::net::TcpListener) -> std::io::Result<tokio::net::TcpListener> {
-    let own = shared.try_clone()?;
-    own.set_nonblocking(true)?;
-    tokio::net::TcpListener::from_std(own)
+/// One listening socket as one descriptor per worker (`dup`s made up front), so the socket
+/// closes, and new callers are refused, as soon as the last worker stops accepting: no
+/// descriptor outlives the accept loops.
+#[derive(Debug)]
+pub struct SharedListener {
+    descriptors: std::sync::Mutex<Vec<Option<std::net::TcpListener>>>,
+}
+
+impl SharedListener {
+    /// `listener` for `workers` workers (at least one).
+    pub fn new(listener: std::net::TcpListener, workers: usize) -> std::io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        let mut descriptors = Vec::with_capacity(workers.max(1));
+        for _ in 1..workers.max(1) {
+            descriptors.push(Some(listener.try_clone()?));
+        }
+        descriptors.push(Some(listener));
+        Ok(Self {
+            descriptors: std::sync::Mutex::new(descriptors),
+        })
+    }
+
+    /// Worker `index`'s descriptor, registered with the calling thread's runtime; once only.
+    pub fn take(&self, index: usize) -> std::io::Result<tokio::net::TcpListener> {
+        let own = self
+            .descriptors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get_mut(index)
+            .and_then(Option::take)
+            .ok_or_else(|| {
+                std::io::Error::other(format!("no listening descriptor for worker {index}"))
+            })?;
+        tokio::net::TcpListener::from_std(own)
+    }
 }
 
 /// A worker thread did not finish its drain.

@@ -19,6 +19,7 @@ use crate::config::{Config, RunArgs};
 use crate::proxy::Worker;
 use crate::server::{Admission, ShutdownReport};
 use crate::signals::ShutdownRequests;
+use crate::workers::SharedListener;
 
 use super::{EXIT_INVALID, EXIT_OK};
 
@@ -126,11 +127,14 @@ async fn serve(
     err: &mut dyn Write,
 ) -> i32 {
     // Bound before the policies load, so a taken port fails the start like `--listen` does.
-    let listener = match TcpListener::bind(grpc)
+    let (listener, grpc_addr) = match TcpListener::bind(grpc)
         .await
         .and_then(TcpListener::into_std)
-    {
-        Ok(l) => Arc::new(l),
+        .and_then(|l| {
+            let addr = l.local_addr()?;
+            Ok((SharedListener::new(l, config.workers)?, addr))
+        }) {
+        Ok((l, addr)) => (Arc::new(l), addr),
         Err(e) => {
             let _ = writeln!(
                 err,
@@ -147,7 +151,6 @@ async fn serve(
         u32::try_from(grpc_server.max_connections).unwrap_or(u32::MAX);
     // A check's answer is a few hundred bytes: one write per answer, not two.
     grpc_server.gather_small_writes = true;
-    let grpc_addr = listener.local_addr().unwrap_or(grpc);
     let code = super::run::serve_front(
         config,
         shutdown,
@@ -178,7 +181,7 @@ async fn serve(
                     Pipeline::new(stack, &auth, FrontDoor::Nginx),
                     path_prefix.clone(),
                 );
-                let listener = crate::workers::listener(&listener);
+                let listener = listener.take(worker.index);
                 let grpc_server = grpc_server.clone();
                 let grpc_admission = worker.admission(&grpc_admission);
                 let grpc_stop = worker.stop();
