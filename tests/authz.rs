@@ -685,3 +685,104 @@ fn a_burst_of_checks_through_envoy_grpc_is_decided_never_refused() {
         &not_decided[..not_decided.len().min(3)]
     );
 }
+
+/// One `Authorization/Check` call with an empty `CheckRequest` over a new h2c connection;
+/// returns the HTTP status and the content type.
+fn grpc_check(addr: SocketAddr) -> (u16, Option<String>) {
+    use http_body_util::Full;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(conn);
+        // A gRPC message: not compressed, 0 bytes long.
+        let req = http::Request::post(format!(
+            "http://{addr}/envoy.service.auth.v3.Authorization/Check"
+        ))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(Full::new(bytes::Bytes::from_static(&[0, 0, 0, 0, 0])))
+        .unwrap();
+        let res = tokio::time::timeout(Duration::from_secs(10), sender.send_request(req))
+            .await
+            .unwrap()
+            .unwrap();
+        let content_type = res
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (res.status().as_u16(), content_type)
+    })
+}
+
+#[test]
+fn checks_on_two_workers_are_each_counted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_examples(dir.path());
+    let a = run_authz(dir.path(), &["--workers", "2"]);
+    assert!(a.proc.stderr().contains("2 workers"), "{}", a.proc.stderr());
+    let accepted = |k: usize| {
+        metric(
+            a.admin,
+            &format!("trellis_worker_connections_total{{worker=\"{k}\"}}"),
+        )
+    };
+    // Three callers asking as nginx does, a new connection per check, until both workers
+    // have decided some.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let callers: Vec<_> = (0..3)
+        .map(|_| {
+            let (stop, http) = (std::sync::Arc::clone(&stop), a.http);
+            std::thread::spawn(move || {
+                let mut sent = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let headers = sign(http, "GET", "/orders/7", CHECKOUT, SystemTime::now());
+                    assert_eq!(ask_as_nginx(http, "/orders/7", &headers).status, 200);
+                    // Anonymous: denied by the network policy.
+                    assert_eq!(ask_as_nginx(http, "/orders/7", &[]).status, 403);
+                    sent += 1;
+                }
+                sent
+            })
+        })
+        .collect();
+    let began = std::time::Instant::now();
+    while began.elapsed() < Duration::from_secs(20) && !(accepted(0) >= 5 && accepted(1) >= 5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let pairs: u64 = callers.into_iter().map(|c| c.join().unwrap()).sum();
+    let (first, second) = (accepted(0), accepted(1));
+    assert!(
+        first >= 5 && second >= 5,
+        "{first} and {second} connections"
+    );
+    assert_eq!(first + second, 2 * pairs);
+    // The gRPC front door is served by the same workers, each connection counted once: an
+    // empty `CheckRequest` (no request attributes) is answered as a gRPC call.
+    for _ in 0..4 {
+        let (status, content_type) = grpc_check(a.grpc);
+        assert_eq!(status, 200);
+        assert_eq!(content_type.as_deref(), Some("application/grpc"));
+    }
+    assert_eq!(accepted(0) + accepted(1), 2 * pairs + 4);
+    let counted = eventually(Duration::from_secs(5), || {
+        (metric(a.admin, "trellis_requests_total{outcome=\"allowed\"}") == pairs
+            && metric(a.admin, "trellis_requests_total{outcome=\"denied\"}") == pairs)
+            .then_some(())
+    });
+    assert!(
+        counted.is_some(),
+        "{pairs} of each sent; /metrics:\n{}",
+        get(a.admin, "/metrics").body
+    );
+}

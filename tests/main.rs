@@ -17,3 +17,4 @@ mod operations;
 mod sidecar;
 mod sts_tokens;
 mod transport;
+mod workers;

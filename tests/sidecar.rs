@@ -399,10 +399,21 @@ fn a_kubelet_style_symlink_swap_is_picked_up_within_a_second() {
 }
 
 #[test]
-fn reloads_under_concurrent_load_fail_no_request() {
+fn reloads_under_concurrent_load_on_several_workers_fail_no_request() {
     let dir = tempfile::tempdir().unwrap();
     example_dir(dir.path());
-    let s = start(dir.path(), &["--reload-poll", "0", "--access-log", "off"]);
+    // On several worker threads: each decides against the one snapshot cell the reloads swap.
+    let s = start(
+        dir.path(),
+        &[
+            "--reload-poll",
+            "0",
+            "--access-log",
+            "off",
+            "--workers",
+            "3",
+        ],
+    );
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicUsize::new(0));
     let workers: Vec<_> = (0..4)

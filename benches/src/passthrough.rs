@@ -8,7 +8,6 @@
 //! its own work, not of hyper or tokio.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -135,11 +134,4 @@ pub async fn serve(listener: TcpListener, pass: Passthrough) {
                 .await;
         });
     }
-}
-
-/// Binds `listen`; returns the listener and its address (for port 0).
-pub async fn bind(listen: SocketAddr) -> std::io::Result<(TcpListener, SocketAddr)> {
-    let listener = TcpListener::bind(listen).await?;
-    let addr = listener.local_addr()?;
-    Ok((listener, addr))
 }

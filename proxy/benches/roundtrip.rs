@@ -104,6 +104,7 @@ async fn proxy_with(up: SocketAddr, access_log: AccessLogTarget, auth: bool) -> 
         access_log_queue: 65536,
         decision_log: None,
         version: "bench".to_owned(),
+        workers: 1,
     };
     let proxy = Proxy::bind(config).await.unwrap();
     let addr = proxy.local_addr().unwrap();

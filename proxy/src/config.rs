@@ -280,6 +280,11 @@ pub struct RunArgs {
         value_name = "N"
     )]
     pub max_connections: String,
+    /// Data-plane threads: each accepts and serves its connections start to end, with its own
+    /// upstream connections [default: the CPUs this process may use, its cgroup CPU quota
+    /// included].
+    #[arg(long, env = "TRELLIS_WORKERS", value_name = "N")]
+    pub workers: Option<String>,
     /// Accept STS identity tokens (`aws eks get-token --cluster-name ID`) whose signed
     /// `x-k8s-aws-id` is this audience; conventionally the service id `svc-…`.
     #[arg(long, env = "TRELLIS_STS_AUDIENCE", value_name = "ID")]
@@ -398,6 +403,8 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// `--max-connections`.
     pub max_connections: usize,
+    /// `--workers`.
+    pub workers: usize,
     /// `--shutdown-delay`.
     pub shutdown_delay: Duration,
     /// `--sts-audience`, `--sts-endpoint`, `--sts-cache`; `None` without an audience.
@@ -547,6 +554,26 @@ fn max_connections(s: &str) -> Result<usize, ConfigError> {
             ConfigError::new(
                 "max-connections",
                 format!("`{s}` is not a number of connections; give a whole number from 1 to {MAX_CONNECTIONS_LIMIT}"),
+            )
+        })
+}
+
+/// Most `--workers`: far past any machine's CPUs, short of a typo's thread count.
+const MAX_WORKERS: usize = 1024;
+
+/// `--workers`; by default the CPUs the process may run on (`available_parallelism` honours
+/// the affinity mask and the cgroup CPU quota), one if even that cannot be read.
+fn workers(s: Option<&str>) -> Result<usize, ConfigError> {
+    let Some(s) = s else {
+        return Ok(std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get));
+    };
+    s.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_WORKERS).contains(n))
+        .ok_or_else(|| {
+            ConfigError::new(
+                "workers",
+                format!("`{s}` is not a number of threads; give a whole number from 1 to {MAX_WORKERS}, or leave it out for one per CPU"),
             )
         })
 }
@@ -715,6 +742,7 @@ impl Config {
             upstream_roots: upstream_roots(a.upstream_ca.as_deref())?,
             idle_timeout: idle_timeout(&a.idle_timeout)?,
             max_connections: max_connections(&a.max_connections)?,
+            workers: workers(a.workers.as_deref())?,
             shutdown_delay: duration("shutdown-delay", &a.shutdown_delay)?,
             sts: sts(a.sts_audience, a.sts_endpoint, &a.sts_cache)?,
             shadow,
@@ -807,6 +835,7 @@ impl Config {
             access_log_queue: 8192,
             decision_log: self.decision_log.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            workers: self.workers,
         }
     }
 }

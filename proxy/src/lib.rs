@@ -6,7 +6,8 @@
 //! 1. `main.rs` → [`cli::main_with_args`] → `cli/run.rs`: flags become a [`config::Config`];
 //!    the policies and principals are loaded into a [`snapshot::SnapshotHandle`] (the
 //!    `ArcSwap<Snapshot>` the [`reload`] task stores into); [`proxy::Proxy::bind`] binds and
-//!    builds the [`stack::Stack`]; [`proxy::Proxy::run`] serves with an [`auth::Auth`].
+//!    builds the [`stack::Stack`]; [`proxy::Proxy::run`] serves with an [`auth::Auth`] on
+//!    `--workers` threads ([`workers`]), each with its own stack ([`stack::Stack::worker`]).
 //! 2. [`server::serve`]: accept, TLS, one hyper connection per caller, the stack as service.
 //! 3. [`stack::Stack::service`]: every layer, outermost first, in one function —
 //!    [`layers::audit`] → [`layers::request_id`] → [`layers::respond`] →
@@ -64,3 +65,4 @@ pub mod sts;
 pub mod tls;
 mod tunnel;
 pub mod upstream;
+pub mod workers;

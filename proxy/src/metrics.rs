@@ -3,38 +3,25 @@
 //! Every label combination known at start-up is resolved once into a handle: a per-request
 //! `with_label_values` takes a lock and hashes. Per-statement handles are resolved when a policy
 //! snapshot is compiled, through [`Metrics::statement_counters`].
+//!
+//! The per-request counters and histograms live in one [`RequestMetrics`] shard per worker
+//! thread (see `shards`), so no worker writes a cache line another worker writes; the
+//! exposition sums the shards at scrape time.
+
+mod shards;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
-use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
-};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use crate::error::PolicyLayer;
 
+pub use self::shards::RequestMetrics;
+use self::shards::ShardedRequests;
+
 /// Most distinct `statement` label values per layer; the rest are counted as `other`.
 pub const MAX_STATEMENT_LABELS: usize = 256;
-
-const REQUEST_BUCKETS: &[f64] = &[
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-    5.0, 10.0,
-];
-const AUTH_BUCKETS: &[f64] = &[
-    0.000_001,
-    0.000_002_5,
-    0.000_005,
-    0.000_01,
-    0.000_025,
-    0.000_05,
-    0.000_1,
-    0.000_25,
-    0.000_5,
-    0.001,
-    0.002_5,
-    0.005,
-];
 
 /// `trellis_requests_total{outcome}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -198,10 +185,7 @@ pub enum MetricsError {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    requests: [IntCounter; 5],
-    durations: [Histogram; 5],
-    authn: [IntCounter; 13],
-    auth_duration: Histogram,
+    shards: Vec<RequestMetrics>,
     authz: IntCounterVec,
     statement_series: Mutex<StatementSeries>,
     reloads: IntCounterVec,
@@ -219,44 +203,23 @@ pub struct Metrics {
     tls_last_reload_success: IntGauge,
 }
 
-fn resolve<const N: usize, T: Clone, K: Copy>(
-    keys: [K; N],
-    f: impl Fn(K) -> Result<T, prometheus::Error>,
-) -> Result<[T; N], prometheus::Error> {
-    let mut out = Vec::with_capacity(N);
-    for k in keys {
-        out.push(f(k)?);
-    }
-    out.try_into()
-        .map_err(|_| prometheus::Error::Msg("label count mismatch".to_owned()))
-}
-
 impl Metrics {
-    /// Registers every metric; `version` fills `trellis_build_info{version}`.
+    /// Registers every metric with one request-metrics shard; `version` fills
+    /// `trellis_build_info{version}`.
     pub fn new(version: &str) -> Result<Self, MetricsError> {
+        Self::with_workers(version, 1)
+    }
+
+    /// Registers every metric with one request-metrics shard per worker thread (at least one).
+    pub fn with_workers(version: &str, workers: usize) -> Result<Self, MetricsError> {
         let registry = Registry::new();
-        let requests_vec = IntCounterVec::new(
-            Opts::new("trellis_requests_total", "Requests by outcome."),
-            &["outcome"],
-        )?;
-        let durations_vec = HistogramVec::new(
-            HistogramOpts::new(
-                "trellis_request_duration_seconds",
-                "Time from request head to the end of the response body, by outcome.",
-            )
-            .buckets(REQUEST_BUCKETS.to_vec()),
-            &["outcome"],
-        )?;
-        let authn_vec = IntCounterVec::new(
-            Opts::new("trellis_authn_total", "Authentication results."),
-            &["result"],
-        )?;
-        let auth_duration = Histogram::with_opts(
-            HistogramOpts::new(
-                "trellis_auth_duration_seconds",
-                "Time spent in authentication and authorization per request.",
-            )
-            .buckets(AUTH_BUCKETS.to_vec()),
+        let sharded = ShardedRequests::new(workers.max(1))?;
+        let worker_connections = IntCounterVec::new(
+            Opts::new(
+                "trellis_worker_connections_total",
+                "Caller connections accepted, by worker thread.",
+            ),
+            &["worker"],
         )?;
         let authz = IntCounterVec::new(
             Opts::new(
@@ -324,10 +287,9 @@ impl Metrics {
             "trellis_access_log_dropped_total",
             "Access-log lines dropped because the writer fell behind.",
         )?;
-        registry.register(Box::new(requests_vec.clone()))?;
-        registry.register(Box::new(durations_vec.clone()))?;
-        registry.register(Box::new(authn_vec.clone()))?;
-        registry.register(Box::new(auth_duration.clone()))?;
+        let shards = sharded.shards(&worker_connections)?;
+        registry.register(Box::new(sharded))?;
+        registry.register(Box::new(worker_connections))?;
         registry.register(Box::new(authz.clone()))?;
         registry.register(Box::new(reloads.clone()))?;
         registry.register(Box::new(statements.clone()))?;
@@ -350,17 +312,8 @@ impl Metrics {
         ))?;
         build_info.get_metric_with_label_values(&[version])?.set(1);
         Ok(Self {
-            requests: resolve(RequestOutcome::ALL, |o| {
-                requests_vec.get_metric_with_label_values(&[o.label()])
-            })?,
-            durations: resolve(RequestOutcome::ALL, |o| {
-                durations_vec.get_metric_with_label_values(&[o.label()])
-            })?,
-            authn: resolve(AuthnResult::ALL, |r| {
-                authn_vec.get_metric_with_label_values(&[r.label()])
-            })?,
             registry,
-            auth_duration,
+            shards,
             authz,
             statement_series: Mutex::default(),
             reloads,
@@ -388,24 +341,16 @@ impl Metrics {
         Ok(TextEncoder::new().encode_to_string(&self.registry.gather())?)
     }
 
-    /// `trellis_requests_total{outcome}`.
-    pub fn requests(&self, outcome: RequestOutcome) -> &IntCounter {
-        &self.requests[outcome as usize]
+    /// The request metrics of worker `index` (of [`Metrics::with_workers`]); an index past
+    /// the last worker gets the last shard.
+    pub fn shard(&self, index: usize) -> &RequestMetrics {
+        let last = self.shards.len() - 1;
+        &self.shards[index.min(last)]
     }
 
-    /// `trellis_request_duration_seconds{outcome}`.
-    pub fn request_duration(&self, outcome: RequestOutcome) -> &Histogram {
-        &self.durations[outcome as usize]
-    }
-
-    /// `trellis_authn_total{result}`.
-    pub fn authn(&self, result: AuthnResult) -> &IntCounter {
-        &self.authn[result as usize]
-    }
-
-    /// `trellis_auth_duration_seconds`.
-    pub fn auth_duration(&self) -> &Histogram {
-        &self.auth_duration
+    /// How many request-metrics shards (workers) there are.
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
     }
 
     /// `trellis_access_log_dropped_total`.

@@ -1,10 +1,13 @@
-//! The data plane assembled: listener, admin endpoints, access-log writer and the stack, with
-//! an ordered shutdown (stop accepting, drain, stop admin, flush the log).
+//! The data plane assembled: listener, worker threads (see [`crate::workers`]), admin
+//! endpoints, access-log writer and the stack, with an ordered shutdown (stop accepting, drain,
+//! stop admin, flush the log).
 //!
 //! `trellis run` builds a [`ProxyConfig`] from its flags, binds, hands in its [`Auth`] and
 //! the `/policy` file source, and awaits [`Proxy::run`].
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -13,8 +16,9 @@ use crate::access_log::{AccessLogOpenError, AccessLogReopen, AccessLogTarget, Ac
 use crate::admin::{AdminState, FilesSource, Readiness};
 use crate::auth::Auth;
 use crate::metrics::{Metrics, MetricsError};
-use crate::server::{ServerConfig, ShutdownReport};
+use crate::server::{Admission, ServerConfig, ShutdownReport};
 use crate::stack::{Stack, StackConfig, StackError};
+use crate::workers::{Job, SharedListener, StopSignal, WorkerFailed};
 
 /// Everything the data plane needs.
 #[derive(Debug, Clone)]
@@ -35,6 +39,8 @@ pub struct ProxyConfig {
     pub version: String,
     /// `--decision-log`: the file every decision is appended to.
     pub decision_log: Option<std::path::PathBuf>,
+    /// `--workers`: data-plane threads (at least one).
+    pub workers: usize,
 }
 
 /// The data plane cannot start.
@@ -64,14 +70,31 @@ pub enum ProxyStartError {
     DecisionLog(#[from] crate::access_log::DecisionLogOpenError),
 }
 
+/// Serving ended badly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A worker thread panicked, failed or stopped serving early (the others were drained).
+    #[error("a worker thread failed: {0}")]
+    Worker(#[from] WorkerFailed),
+    /// The access or decision log could not be written out.
+    #[error("flushing the access log failed: {0}")]
+    Flush(#[from] std::io::Error),
+}
+
 /// A bound, not yet serving data plane.
 #[derive(Debug)]
 pub struct Proxy {
     metrics: Arc<Metrics>,
     ready: Readiness,
     stack: Stack,
+    /// One stack per worker thread, built before serving so a pool that cannot be set up
+    /// fails the start.
+    workers: Vec<Stack>,
     server: ServerConfig,
-    listener: TcpListener,
+    /// The one listening socket every worker accepts on.
+    listener: Arc<SharedListener>,
+    local_addr: SocketAddr,
+    admission: Admission,
     admin: Option<TcpListener>,
     log_writer: AccessLogWriter,
     decision_log_writer: Option<AccessLogWriter>,
@@ -83,12 +106,70 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, ProxyStartError> {
         .map_err(|source| ProxyStartError::Bind { addr, source })
 }
 
+/// What one worker thread serves with: its own stack (upstream pool, metric shard), its own
+/// descriptor of the listening socket, and the stop signal.
+#[derive(Debug)]
+pub struct Worker {
+    /// `K` of `trellis-worker-K`, from 0.
+    pub index: usize,
+    /// This worker's stack ([`Stack::worker`]).
+    pub stack: Stack,
+    listener: TcpListener,
+    server: ServerConfig,
+    admission: Admission,
+    stop: StopSignal,
+}
+
+impl Worker {
+    /// Resolves when the worker must stop accepting and drain (for a listener of its own).
+    pub fn stop(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.stop.wait()
+    }
+
+    /// `admission` counting this worker's accepted connections, for a listener of its own.
+    pub fn admission(&self, admission: &Admission) -> Admission {
+        admission.counting(self.connections())
+    }
+
+    fn connections(&self) -> prometheus::IntCounter {
+        self.stack.metrics().shard(self.index).connections().clone()
+    }
+
+    /// Serves `service` on the proxy's listener until the stop, then drains.
+    pub async fn serve<S, B>(self, service: S) -> ShutdownReport
+    where
+        S: tower_service::Service<
+                http::Request<hyper::body::Incoming>,
+                Response = http::Response<B>,
+                Error = std::convert::Infallible,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let stop = self.stop.wait();
+        crate::server::serve_admitted(self.listener, self.server, &self.admission, service, stop)
+            .await
+    }
+}
+
 impl Proxy {
     /// Binds the listeners, opens the access log and builds the stack.
     pub async fn bind(config: ProxyConfig) -> Result<Self, ProxyStartError> {
-        let metrics = Arc::new(Metrics::new(&config.version)?);
+        let workers = config.workers.max(1);
+        let metrics = Arc::new(Metrics::with_workers(&config.version, workers)?);
         metrics.set_mode(config.stack.mode.as_str())?;
-        let listener = bind(config.listen).await?;
+        let bind_error = |source| ProxyStartError::Bind {
+            addr: config.listen,
+            source,
+        };
+        let listener = bind(config.listen).await?.into_std().map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        let listener = SharedListener::new(listener, workers).map_err(bind_error)?;
         let admin = match config.admin {
             Some(addr) => Some(bind(addr).await?),
             None => None,
@@ -114,12 +195,18 @@ impl Proxy {
             }
             None => None,
         };
+        let workers = (0..workers)
+            .map(|k| stack.worker(k))
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             metrics,
             ready: Readiness::new(),
             stack,
+            workers,
+            admission: Admission::new(config.server.max_connections),
             server: config.server,
-            listener,
+            listener: Arc::new(listener),
+            local_addr,
             admin,
             log_writer,
             decision_log_writer,
@@ -150,7 +237,7 @@ impl Proxy {
 
     /// The address callers connect to.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+        Ok(self.local_addr)
     }
 
     /// The admin address, when enabled.
@@ -163,41 +250,20 @@ impl Proxy {
         &self.stack
     }
 
-    /// Serves `service` in place of the stack on the listener, with the admin endpoints and
-    /// the access log of [`Proxy::run`] (`trellis authz`'s HTTP front door).
-    pub async fn run_service<S, B>(
-        self,
-        service: S,
-        files: FilesSource,
-        shutdown: impl std::future::Future<Output = ()>,
-    ) -> std::io::Result<ShutdownReport>
-    where
-        S: tower_service::Service<
-                http::Request<hyper::body::Incoming>,
-                Response = http::Response<B>,
-                Error = std::convert::Infallible,
-            > + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-        B: http_body::Body + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
-        self.serve(service, files, shutdown).await
-    }
-
     /// Serves until `shutdown` resolves, then drains in-flight requests (up to the drain
     /// timeout), stops the admin endpoints and flushes the access log.
     pub async fn run(
         self,
         auth: &Auth,
         files: FilesSource,
-        shutdown: impl std::future::Future<Output = ()>,
-    ) -> std::io::Result<ShutdownReport> {
-        let service = self.stack.service(auth);
-        self.serve(service, files, shutdown).await
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<ShutdownReport, ServeError> {
+        let auth = auth.clone();
+        self.run_workers(files, shutdown, move |worker: Worker| {
+            let service = worker.stack.service(&auth);
+            async move { Ok(worker.serve(service).await) }
+        })
+        .await
     }
 
     /// [`Proxy::run`] with `auth` in place of `Authenticate → Authorize` (see
@@ -207,10 +273,10 @@ impl Proxy {
         self,
         auth: &A,
         files: FilesSource,
-        shutdown: impl std::future::Future<Output = ()>,
-    ) -> std::io::Result<ShutdownReport>
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<ShutdownReport, ServeError>
     where
-        A: tower_layer::Layer<crate::stack::AuthInner>,
+        A: tower_layer::Layer<crate::stack::AuthInner> + Clone + Send + Sync + 'static,
         crate::stack::ProxyServiceWith<A>: tower_service::Service<
                 http::Request<hyper::body::Incoming>,
                 Response = http::Response<crate::layers::audit::Observed<crate::body::ProxyBody>>,
@@ -223,29 +289,26 @@ impl Proxy {
             http::Request<hyper::body::Incoming>,
         >>::Future: Send + 'static,
     {
-        let service = self.stack.service_with_auth(auth);
-        self.serve(service, files, shutdown).await
+        let auth = auth.clone();
+        self.run_workers(files, shutdown, move |worker: Worker| {
+            let service = worker.stack.service_with_auth(&auth);
+            async move { Ok(worker.serve(service).await) }
+        })
+        .await
     }
 
-    async fn serve<S, B>(
+    /// Runs `serve` on every worker thread (see [`crate::workers`]) with the admin endpoints
+    /// and the access log on this one, until `shutdown` resolves; the workers' drains are
+    /// summed. `trellis authz` serves its front doors this way.
+    pub async fn run_workers<F, Fut>(
         self,
-        service: S,
         files: FilesSource,
-        shutdown: impl std::future::Future<Output = ()>,
-    ) -> std::io::Result<ShutdownReport>
+        shutdown: impl Future<Output = ()>,
+        serve: F,
+    ) -> Result<ShutdownReport, ServeError>
     where
-        S: tower_service::Service<
-                http::Request<hyper::body::Incoming>,
-                Response = http::Response<B>,
-                Error = std::convert::Infallible,
-            > + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-        B: http_body::Body + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        F: Fn(Worker) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = std::io::Result<ShutdownReport>> + 'static,
     {
         let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
         let admin_task = self.admin.map(|listener| {
@@ -258,17 +321,50 @@ impl Proxy {
                 let _ = admin_stopped.await;
             }))
         });
-        let report = crate::server::serve(self.listener, self.server, service, shutdown).await;
+        let serve = Arc::new(serve);
+        let listener = self.listener;
+        let jobs = self
+            .workers
+            .into_iter()
+            .enumerate()
+            .map(|(index, stack)| {
+                let serve = Arc::clone(&serve);
+                let listener = Arc::clone(&listener);
+                let server = self.server.clone();
+                let admission = self.admission.clone();
+                let job: Job = Box::new(move |stop: StopSignal| {
+                    Box::pin(async move {
+                        let worker = Worker {
+                            index,
+                            listener: listener.take(index)?,
+                            server,
+                            admission: admission
+                                .counting(stack.metrics().shard(index).connections().clone()),
+                            stack,
+                            stop,
+                        };
+                        (*serve)(worker).await
+                    }) as Pin<Box<dyn Future<Output = _>>>
+                });
+                job
+            })
+            .collect();
+        drop((serve, listener));
+        let report = crate::workers::run(jobs, shutdown).await;
         let _ = admin_stop.send(());
         if let Some(task) = admin_task {
             let _ = task.await;
         }
-        // The stack's clones (and their log senders) are gone with the connections.
+        // The workers' stacks (and their log senders) ended with their threads.
         drop(self.stack);
-        self.log_writer.shutdown().await?;
-        if let Some(writer) = self.decision_log_writer {
-            writer.shutdown().await?;
-        }
+        let flushed = self.log_writer.shutdown().await;
+        let decisions_flushed = match self.decision_log_writer {
+            Some(writer) => writer.shutdown().await,
+            None => Ok(()),
+        };
+        let report = report?;
+        flushed?;
+        decisions_flushed?;
         Ok(report)
     }
 }

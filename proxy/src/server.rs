@@ -122,8 +122,60 @@ where
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    let admission = Admission::new(config.max_connections);
+    serve_admitted(listener, config, &admission, service, shutdown).await
+}
+
+/// What the workers accepting on one address share, and what each counts: the
+/// `max_connections` permits are one pool for the address, whichever worker accepts (taking
+/// one is a single atomic operation per connection, never per request).
+#[derive(Debug, Clone)]
+pub struct Admission {
+    permits: Arc<Semaphore>,
+    accepted: Option<prometheus::IntCounter>,
+}
+
+impl Admission {
+    /// `max_connections` permits (at least one), counting nothing.
+    pub fn new(max_connections: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(max_connections.max(1))),
+            accepted: None,
+        }
+    }
+
+    /// The same permits, counting each accepted connection in `accepted` (the worker's
+    /// `trellis_worker_connections_total` series).
+    pub fn counting(&self, accepted: prometheus::IntCounter) -> Self {
+        Self {
+            permits: Arc::clone(&self.permits),
+            accepted: Some(accepted),
+        }
+    }
+}
+
+/// [`serve`] with the connection limit of `admission`, shared with other listeners on the same
+/// address (one per worker thread).
+pub async fn serve_admitted<S, B>(
+    listener: TcpListener,
+    config: ServerConfig,
+    admission: &Admission,
+    service: S,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> ShutdownReport
+where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let builder = Arc::new(builder(&config));
-    let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let permits = &admission.permits;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut conns = JoinSet::new();
     let mut drained = 0usize;
@@ -133,7 +185,7 @@ where
         while conns.try_join_next().is_some() {}
         let permit = tokio::select! {
             () = &mut shutdown => break,
-            p = Arc::clone(&permits).acquire_owned() => match p {
+            p = Arc::clone(permits).acquire_owned() => match p {
                 Ok(p) => p,
                 Err(_) => break,
             },
@@ -150,6 +202,9 @@ where
                 }
             },
         };
+        if let Some(accepted) = &admission.accepted {
+            accepted.inc();
+        }
         let _ = stream.set_nodelay(true);
         let local = stream.local_addr().unwrap_or(remote);
         let info = ConnectionInfo {

@@ -102,11 +102,13 @@ pub enum StackError {
     Upstream(#[from] UpstreamSetupError),
 }
 
-/// The shared parts of every connection's stack, built once.
+/// The shared parts of every connection's stack, built once per worker (see
+/// [`Stack::worker`]).
 #[derive(Debug, Clone)]
 pub struct Stack {
     audit: Arc<AuditContext>,
     upstream: Arc<Upstream<DigestChecked<RequestBody>>>,
+    upstream_config: UpstreamConfig,
     target: HeaderValue,
     limits: HeaderLimits,
     path_rules: PathRules,
@@ -124,6 +126,7 @@ impl Stack {
             .ok_or_else(|| StackError::Arn(config.service_arn.clone()))?;
         Ok(Self {
             audit: Arc::new(AuditContext {
+                requests: metrics.shard(0).clone(),
                 metrics,
                 log,
                 service_arn: config.service_arn.as_str().into(),
@@ -133,6 +136,7 @@ impl Stack {
                 authorizer: "-",
             }),
             upstream: Arc::new(Upstream::new(&config.upstream)?),
+            upstream_config: config.upstream.clone(),
             target,
             limits: config.header_limits,
             path_rules: config.path_rules,
@@ -145,6 +149,27 @@ impl Stack {
         if let Some(audit) = Arc::get_mut(&mut self.audit) {
             audit.decision_log = Some(log);
         }
+    }
+
+    /// This stack for worker `index`: its own upstream pool, so no pooled connection is ever
+    /// shared by two workers' threads, and its own shard of the request metrics
+    /// ([`Metrics::shard`]). Everything else (log queues, limits, rules) is shared.
+    pub fn worker(&self, index: usize) -> Result<Self, StackError> {
+        let shared = &self.audit;
+        Ok(Self {
+            audit: Arc::new(AuditContext {
+                metrics: Arc::clone(&shared.metrics),
+                requests: shared.metrics.shard(index).clone(),
+                log: shared.log.clone(),
+                service_arn: Arc::clone(&shared.service_arn),
+                service_network_arn: shared.service_network_arn.clone(),
+                mode: shared.mode,
+                decision_log: shared.decision_log.clone(),
+                authorizer: shared.authorizer,
+            }),
+            upstream: Arc::new(Upstream::new(&self.upstream_config)?),
+            ..self.clone()
+        })
     }
 
     /// The metrics every request is counted in.

@@ -47,6 +47,7 @@ async fn proxy_serves_then_drains_and_flushes_the_log_file() {
         access_log_queue: 1024,
         decision_log: None,
         version: "9.9.9".to_owned(),
+        workers: 2,
     };
     let proxy = Proxy::bind(config).await.unwrap();
     let addr = proxy.local_addr().unwrap();
@@ -104,4 +105,85 @@ async fn proxy_serves_then_drains_and_flushes_the_log_file() {
         .iter()
         .all(|l| l["mode"] == "audit" && l["serviceNetworkArn"] == "-"));
     assert!(tokio::net::TcpStream::connect(admin).await.is_err());
+}
+
+mod worker_threads {
+    use std::time::Duration;
+
+    use trellis::server::ShutdownReport;
+    use trellis::workers::{run, Job, StopSignal};
+
+    /// A worker that serves until the stop and reports `drained`, on its named thread.
+    fn draining(drained: usize) -> Job {
+        Box::new(move |stop: StopSignal| {
+            Box::pin(async move {
+                stop.wait().await;
+                let name = std::thread::current().name().map(str::to_owned);
+                assert!(name.is_some_and(|n| n.starts_with("trellis-worker-")));
+                Ok(ShutdownReport { drained, cut: 1 })
+            })
+        })
+    }
+
+    async fn finished(
+        run: impl std::future::Future<Output = Result<ShutdownReport, trellis::workers::WorkerFailed>>,
+    ) -> Result<ShutdownReport, String> {
+        tokio::time::timeout(Duration::from_secs(10), run)
+            .await
+            .expect("the workers did not finish")
+            .map_err(|e| e.to_string())
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_stop_reaches_every_worker_and_their_drains_are_summed() {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(async move {
+            finished(run(
+                vec![draining(2), draining(3), draining(4)],
+                async move {
+                    let _ = stopped.await;
+                },
+            ))
+            .await
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!running.is_finished());
+        stop.send(()).unwrap();
+        assert_eq!(
+            running.await.unwrap(),
+            Ok(ShutdownReport { drained: 9, cut: 3 })
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_worker_that_panics_stops_the_others_and_fails_the_run() {
+        let panicking: Job = Box::new(|_stop: StopSignal| {
+            Box::pin(async move { panic!("a bug in the request path") })
+        });
+        let err = finished(run(
+            vec![draining(1), panicking, draining(1)],
+            std::future::pending(),
+        ))
+        .await
+        .unwrap_err();
+        assert_eq!(err, "trellis-worker-1 panicked");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_worker_that_fails_or_stops_before_the_shutdown_fails_the_run() {
+        let failing: Job = Box::new(|_stop: StopSignal| {
+            Box::pin(async move { Err(std::io::Error::other("no more descriptors")) })
+        });
+        let quitting: Job = Box::new(|_stop: StopSignal| {
+            Box::pin(async move { Ok(ShutdownReport { drained: 0, cut: 0 }) })
+        });
+        let err = finished(run(vec![failing], std::future::pending()))
+            .await
+            .unwrap_err();
+        assert_eq!(err, "trellis-worker-0 failed: no more descriptors");
+        let err = finished(run(vec![draining(0), quitting], std::future::pending()))
+            .await
+            .unwrap_err();
+        assert_eq!(err, "trellis-worker-1 stopped serving");
+    }
 }

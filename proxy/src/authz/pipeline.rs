@@ -132,6 +132,7 @@ impl Pipeline {
         let shared = stack.audit_context();
         let audit = Arc::new(AuditContext {
             metrics: Arc::clone(&shared.metrics),
+            requests: shared.requests.clone(),
             log: shared.log.clone(),
             service_arn: Arc::clone(&shared.service_arn),
             service_network_arn: shared.service_network_arn.clone(),

@@ -7,6 +7,8 @@
 use std::io::Write;
 use std::net::SocketAddr;
 
+use std::sync::Arc;
+
 use tokio::net::TcpListener;
 
 use crate::authz::grpc::{AuthorizationServer, GrpcFront};
@@ -14,7 +16,10 @@ use crate::authz::http_front::HttpFront;
 use crate::authz::pipeline::Pipeline;
 use crate::authz::view::FrontDoor;
 use crate::config::{Config, RunArgs};
+use crate::proxy::Worker;
+use crate::server::{Admission, ShutdownReport};
 use crate::signals::ShutdownRequests;
+use crate::workers::SharedListener;
 
 use super::{EXIT_INVALID, EXIT_OK};
 
@@ -95,10 +100,7 @@ pub(crate) fn run(args: AuthzArgs, err: &mut dyn Write) -> i32 {
             return EXIT_INVALID;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::run::control_runtime() {
         Ok(rt) => rt,
         Err(e) => {
             let _ = writeln!(err, "trellis authz: cannot start the async runtime: {e}");
@@ -125,8 +127,14 @@ async fn serve(
     err: &mut dyn Write,
 ) -> i32 {
     // Bound before the policies load, so a taken port fails the start like `--listen` does.
-    let listener = match TcpListener::bind(grpc).await {
-        Ok(l) => l,
+    let (listener, grpc_addr) = match TcpListener::bind(grpc)
+        .await
+        .and_then(TcpListener::into_std)
+        .and_then(|l| {
+            let addr = l.local_addr()?;
+            Ok((SharedListener::new(l, config.workers)?, addr))
+        }) {
+        Ok((l, addr)) => (Arc::new(l), addr),
         Err(e) => {
             let _ = writeln!(
                 err,
@@ -143,7 +151,6 @@ async fn serve(
         u32::try_from(grpc_server.max_connections).unwrap_or(u32::MAX);
     // A check's answer is a few hundred bytes: one write per answer, not two.
     grpc_server.gather_small_writes = true;
-    let grpc_addr = listener.local_addr().unwrap_or(grpc);
     let code = super::run::serve_front(
         config,
         shutdown,
@@ -156,36 +163,45 @@ async fn serve(
                 .admin_addr()
                 .map_or_else(|| "off".to_owned(), |a| a.to_string());
             eprintln!(
-                "trellis: authz serving gRPC {grpc_addr} and HTTP {http} (admin {admin}, mode {})",
-                config.mode.as_str()
+                "trellis: authz serving gRPC {grpc_addr} and HTTP {http} (admin {admin}, mode {}, {} workers)",
+                config.mode.as_str(),
+                config.workers
             );
         },
         err,
-        move |proxy, auth, files, stop| async move {
-            let stack = proxy.stack();
-            let grpc = GrpcFront::new(Pipeline::new(stack, &auth, FrontDoor::EnvoyGrpc));
-            let http = HttpFront::new(
-                Pipeline::new(stack, &auth, FrontDoor::EnvoyHttp),
-                Pipeline::new(stack, &auth, FrontDoor::Nginx),
-                path_prefix,
-            );
-            let (stop_grpc, grpc_stopped) = tokio::sync::oneshot::channel::<()>();
-            // The sidecar's server (h2c by prior knowledge, connection limits, drain) with
-            // the generated gRPC service in place of the stack.
-            let grpc_task = tokio::spawn(crate::server::serve(
-                listener,
-                grpc_server,
-                AuthorizationServer::new(grpc),
+        move |proxy, auth, files, stop| {
+            // Every worker serves both front doors; the gRPC listener's connection limit is
+            // one for all of them, like the HTTP listener's.
+            let grpc_admission = Admission::new(grpc_server.max_connections);
+            proxy.run_workers(files, stop, move |worker: Worker| {
+                let stack = &worker.stack;
+                let grpc = GrpcFront::new(Pipeline::new(stack, &auth, FrontDoor::EnvoyGrpc));
+                let http = HttpFront::new(
+                    Pipeline::new(stack, &auth, FrontDoor::EnvoyHttp),
+                    Pipeline::new(stack, &auth, FrontDoor::Nginx),
+                    path_prefix.clone(),
+                );
+                let listener = listener.take(worker.index);
+                let grpc_server = grpc_server.clone();
+                let grpc_admission = worker.admission(&grpc_admission);
+                let grpc_stop = worker.stop();
                 async move {
-                    let _ = grpc_stopped.await;
-                },
-            ));
-            let stopping = async move {
-                stop.await;
-                let _ = stop_grpc.send(());
-                let _ = grpc_task.await;
-            };
-            proxy.run_service(http, files, stopping).await
+                    // The sidecar's server (h2c by prior knowledge, connection limits, drain)
+                    // with the generated gRPC service in place of the stack.
+                    let grpc = crate::server::serve_admitted(
+                        listener?,
+                        grpc_server,
+                        &grpc_admission,
+                        AuthorizationServer::new(grpc),
+                        grpc_stop,
+                    );
+                    let (grpc, http) = tokio::join!(grpc, worker.serve(http));
+                    Ok(ShutdownReport {
+                        drained: grpc.drained + http.drained,
+                        cut: grpc.cut + http.cut,
+                    })
+                }
+            })
         },
     )
     .await;

@@ -26,10 +26,7 @@ use super::{EXIT_INVALID, EXIT_OK};
 const RELOAD_DEBOUNCE: Duration = Duration::from_millis(25);
 
 pub(crate) fn run(config: &Config, err: &mut dyn Write) -> i32 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match control_runtime() {
         Ok(rt) => rt,
         Err(e) => {
             let _ = writeln!(err, "trellis run: cannot start the async runtime: {e}");
@@ -46,6 +43,15 @@ pub(crate) fn run(config: &Config, err: &mut dyn Write) -> i32 {
         };
         serve(config, shutdown, |_| {}, err).await
     })
+}
+
+/// The runtime of the control plane: signals, the admin endpoints, the log writers. One thread
+/// is plenty; the data plane runs on the worker threads (`--workers`), each on a runtime of
+/// its own, and reloads run on threads of their own.
+pub(crate) fn control_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }
 
 /// Reloads the listener's certificate and key, counting the result; a pair that does not load
@@ -124,7 +130,9 @@ pub(crate) async fn serve_front<F, Fut>(
 ) -> i32
 where
     F: FnOnce(Proxy, Auth, crate::admin::FilesSource, StopSignal) -> Fut,
-    Fut: std::future::Future<Output = std::io::Result<crate::server::ShutdownReport>>,
+    Fut: std::future::Future<
+        Output = Result<crate::server::ShutdownReport, crate::proxy::ServeError>,
+    >,
 {
     for w in config.warnings() {
         let _ = writeln!(err, "{}: {w}", front.command());
@@ -241,9 +249,10 @@ where
     if front == Front::Sidecar {
         let _ = writeln!(
             err,
-            "trellis: serving {listen} -> {} (admin {admin}, mode {})",
+            "trellis: serving {listen} -> {} (admin {admin}, mode {}, {} workers)",
             config.upstream,
-            config.mode.as_str()
+            config.mode.as_str(),
+            config.workers
         );
     }
     on_ready(&proxy);
@@ -284,7 +293,7 @@ where
             EXIT_OK
         }
         Err(e) => {
-            let _ = writeln!(err, "trellis: flushing the access log failed: {e}");
+            let _ = writeln!(err, "trellis: {e}");
             EXIT_INVALID
         }
     }

@@ -19,7 +19,7 @@ pub use self::body::{Metered, Observed};
 use crate::access_log::{AccessLog, AccessRecord};
 use crate::connection::ConnectionInfo;
 use crate::layers::request_id::X_AMZN_REQUESTID;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RequestMetrics};
 use crate::outcome::Outcome;
 
 /// What every record of this listener shares.
@@ -27,6 +27,8 @@ use crate::outcome::Outcome;
 pub struct AuditContext {
     /// Metric handles.
     pub metrics: Arc<Metrics>,
+    /// The request counters and histograms of the worker serving this listener.
+    pub requests: RequestMetrics,
     /// The access-log queue.
     pub log: AccessLog,
     /// `serviceArn`.
@@ -148,7 +150,7 @@ impl Pending {
             });
         }
         let label = o.request_outcome();
-        let m = &self.ctx.metrics;
+        let m = &self.ctx.requests;
         m.requests(label).inc();
         m.request_duration(label)
             .observe(end.duration_since(self.start).as_secs_f64());

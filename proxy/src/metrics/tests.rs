@@ -205,3 +205,68 @@ fn process_metrics_are_exported_for_dashboards() {
         );
     }
 }
+
+/// The exposition without the series that differ by design between the two registries: the
+/// process's own figures and the per-worker connection counts.
+fn request_exposition(m: &Metrics) -> String {
+    m.encode()
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("process_") && !l.contains("trellis_worker_connections"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+fn count_some(shard: &RequestMetrics, allowed: u64) {
+    for _ in 0..allowed {
+        shard.requests(RequestOutcome::Allowed).inc();
+        shard
+            .request_duration(RequestOutcome::Allowed)
+            .observe(0.000_5);
+        shard.authn(AuthnResult::Signed).inc();
+        shard.auth_duration().observe(0.000_25);
+    }
+    shard.requests(RequestOutcome::Denied).inc();
+    shard.request_duration(RequestOutcome::Denied).observe(2.0);
+}
+
+#[test]
+fn shards_read_as_one_set_of_counters() {
+    let one = Metrics::new("t").unwrap();
+    count_some(one.shard(0), 3);
+    count_some(one.shard(0), 5);
+    let two = Metrics::with_workers("t", 2).unwrap();
+    assert_eq!(two.shard_count(), 2);
+    count_some(two.shard(0), 3);
+    count_some(two.shard(1), 5);
+    let merged = request_exposition(&two);
+    assert_eq!(merged, request_exposition(&one));
+    assert!(merged.contains("trellis_requests_total{outcome=\"allowed\"} 8\n"));
+    assert!(merged.contains("trellis_requests_total{outcome=\"denied\"} 2\n"));
+    assert!(merged.contains("trellis_authn_total{result=\"signed\"} 8\n"));
+    assert!(merged.contains(
+        "trellis_request_duration_seconds_bucket{outcome=\"allowed\",le=\"0.0005\"} 8\n"
+    ));
+    assert!(
+        merged.contains("trellis_request_duration_seconds_bucket{outcome=\"denied\",le=\"1\"} 0\n")
+    );
+    assert!(merged.contains("trellis_request_duration_seconds_count{outcome=\"denied\"} 2\n"));
+    assert!(merged.contains("trellis_request_duration_seconds_sum{outcome=\"denied\"} 4\n"));
+    assert!(merged.contains("trellis_auth_duration_seconds_count 8\n"));
+}
+
+#[test]
+fn each_worker_counts_its_own_connections() {
+    let m = Metrics::with_workers("t", 3).unwrap();
+    m.shard(1).connections().inc();
+    m.shard(1).connections().inc();
+    m.shard(2).connections().inc();
+    assert_eq!(
+        series(&m, "trellis_worker_connections_total{"),
+        [
+            "trellis_worker_connections_total{worker=\"0\"} 0",
+            "trellis_worker_connections_total{worker=\"1\"} 2",
+            "trellis_worker_connections_total{worker=\"2\"} 1",
+        ]
+    );
+}
