@@ -40,8 +40,9 @@ pub struct AccessRecord {
     pub request_id: Option<HeaderValue>,
     /// The method.
     pub method: Method,
-    /// The normalized path, or the raw one when normalization failed.
-    pub path: String,
+    /// The normalized path, or the raw one when normalization failed; shared with the
+    /// request's `Outcome`.
+    pub path: Arc<str>,
     /// `HTTP/1.1` or `HTTP/2`.
     pub protocol: &'static str,
     /// `Host` or `:authority`.

@@ -25,7 +25,7 @@ pub struct Outcome(Arc<Facts>);
 
 #[derive(Debug, Default)]
 struct Facts {
-    path: OnceLock<String>,
+    path: OnceLock<Arc<str>>,
     authn: OnceLock<AuthnRecord>,
     decision: OnceLock<DecisionRecord>,
     shadow: OnceLock<ShadowRecord>,
@@ -103,14 +103,14 @@ impl Outcome {
         Self::default()
     }
 
-    /// Records the normalized path (`requestPath`).
+    /// Records the normalized path (`requestPath`), shared with the access-log record.
     pub fn set_path(&self, path: &str) {
-        let _ = self.0.path.set(path.to_owned());
+        let _ = self.0.path.set(Arc::from(path));
     }
 
     /// The normalized path, if normalization succeeded.
-    pub fn path(&self) -> Option<&str> {
-        self.0.path.get().map(String::as_str)
+    pub fn path(&self) -> Option<&Arc<str>> {
+        self.0.path.get()
     }
 
     /// Records the authentication result (first write wins).

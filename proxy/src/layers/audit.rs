@@ -181,7 +181,7 @@ impl Pending {
             method: facts.method,
             path: o
                 .path()
-                .map_or_else(|| facts.raw_path.path().to_owned(), str::to_owned),
+                .map_or_else(|| Arc::from(facts.raw_path.path()), Arc::clone),
             protocol: facts.protocol,
             host: facts.host,
             user_agent: facts.user_agent,

@@ -217,7 +217,7 @@ fn log_decision<B>(
         method: req.method().clone(),
         path: context.path.clone(),
         headers: req.headers().clone(),
-        conn: context.conn.copied(),
+        conn: context.conn.cloned(),
         service_arn: Arc::clone(&settings.service_arn),
         service_network_arn: settings.service_network_arn.clone(),
         source_vpc: settings.source_vpc.clone(),

@@ -78,7 +78,7 @@ pub struct IdentityHeaders<S> {
 /// trust), or the caller's list with the peer appended under [`Xff::Append`].
 pub fn rewrite<B>(req: &mut Request<B>, target: &HeaderValue, xff: Xff) {
     let present = Present::scan(req.headers());
-    let conn = req.extensions().get::<ConnectionInfo>().copied();
+    let conn = req.extensions().get::<ConnectionInfo>().cloned();
     let caller = req.extensions_mut().remove::<CallerIdentity>();
     let headers = req.headers_mut();
     for (i, name) in SPOOFABLE.iter().enumerate() {
@@ -93,13 +93,10 @@ pub fn rewrite<B>(req: &mut Request<B>, target: &HeaderValue, xff: Xff) {
     }
     if let Some(conn) = conn {
         // The one function the policy's view of the header uses too.
-        if let Some(v) = forwarded::forwarded_for(headers, conn.remote.ip(), xff) {
+        if let Some(v) = forwarded::forwarded_for(headers, &conn, xff) {
             headers.insert(X_FORWARDED_FOR.clone(), v);
         }
-        headers.insert(
-            X_FORWARDED_PORT.clone(),
-            HeaderValue::from(conn.local.port()),
-        );
+        headers.insert(X_FORWARDED_PORT.clone(), conn.local_port_text().clone());
         let proto = if conn.tls { "https" } else { "http" };
         headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
     }

@@ -10,11 +10,11 @@ fn target() -> HeaderValue {
 }
 
 fn conn(tls: bool) -> ConnectionInfo {
-    ConnectionInfo {
-        remote: "10.1.2.3:5555".parse().unwrap(),
-        local: "127.0.0.1:8080".parse().unwrap(),
+    ConnectionInfo::new(
+        "10.1.2.3:5555".parse().unwrap(),
+        "127.0.0.1:8080".parse().unwrap(),
         tls,
-    }
+    )
 }
 
 #[test]
