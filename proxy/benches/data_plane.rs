@@ -133,7 +133,16 @@ fn audit(c: &mut Criterion) {
         caller: None,
         denied_layer: None,
         failure_reason: None,
-        matched_statements: Some("service#0(AllowAll)".into()),
+        matched_statements: Some(
+            [trellis_policy::Matched {
+                layer: trellis_policy::Layer::Service,
+                index: 0,
+                sid: Some("AllowAll".into()),
+                effect: trellis_policy::Effect::Allow,
+            }]
+            .into_iter()
+            .collect(),
+        ),
         mode: "enforce",
         authorizer: "-",
         shadow: None,

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::error::PolicyLayer;
 use crate::metrics::AuthnResult;
-use crate::outcome::CallerLog;
+use crate::outcome::{matched_list, CallerLog, MatchedStatements};
 
 /// Where the log goes (`--access-log stdout|off|FILE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,9 +79,9 @@ pub struct AccessRecord {
     pub denied_layer: Option<PolicyLayer>,
     /// `failureReason`.
     pub failure_reason: Option<&'static str>,
-    /// `matchedStatements` (`None` when no policy ran; empty when none matched). Shared with
-    /// the request's decision record, so logging it copies nothing on the request path.
-    pub matched_statements: Option<Arc<str>>,
+    /// `matchedStatements` (`None` when no policy ran; empty when none matched). Kept inline
+    /// and spelled out by the writer, so logging it allocates nothing on the request path.
+    pub matched_statements: Option<MatchedStatements>,
     /// `enforce` or `audit`.
     pub mode: &'static str,
     /// `authorizer`: `-` for the sidecar, else the `trellis authz` front door
@@ -214,10 +214,11 @@ impl AccessRecord {
             "authnResult",
             self.authn.map_or(DASH, AuthnResult::label),
         );
+        let matched = self.matched_statements.as_deref().map(matched_list);
         json::field_str(
             buf,
             "matchedStatements",
-            match self.matched_statements.as_deref() {
+            match matched.as_deref() {
                 None | Some("") => DASH,
                 Some(listed) => listed,
             },

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use smallvec::SmallVec;
 use trellis_policy::Matched;
 
 use crate::error::{PolicyLayer, ProxyError};
@@ -18,6 +19,18 @@ use crate::metrics::{AuthnResult, RequestOutcome};
 mod shadow;
 
 pub use self::shadow::ShadowRecord;
+
+/// Matched statements kept without allocating: a decision seldom matches more.
+pub const INLINE_MATCHES: usize = 8;
+
+/// The statements a decision matched, in order. The statement ids are the compiled policy's
+/// `Arc<str>`s, so recording them copies no text; the list is written out off the request
+/// path, by the access-log writer.
+pub type MatchedStatements = SmallVec<[Matched; INLINE_MATCHES]>;
+
+/// The `trellis_authz_decisions_total` handles a decision increments (one per matched
+/// statement of the deciding effect, or the `none` series).
+pub type DecisionCounters = SmallVec<[prometheus::IntCounter; 4]>;
 
 /// The shared per-request record; clone it out of the request extensions to fill it.
 #[derive(Debug, Clone, Default)]
@@ -64,10 +77,10 @@ pub struct DecisionRecord {
     pub allowed: bool,
     /// The denying layer (`authDeniedReason`), `None` when allowed.
     pub denied_layer: Option<PolicyLayer>,
-    /// `matchedStatements`: e.g. `service#0(AllowCheckout),identity#2`; empty when none.
-    pub matched: Arc<str>,
+    /// `matchedStatements` (see [`matched_list`]); empty when none.
+    pub matched: MatchedStatements,
     /// `trellis_authz_decisions_total` handles to increment once the request is done.
-    pub counters: Vec<prometheus::IntCounter>,
+    pub counters: DecisionCounters,
 }
 
 /// How the request failed, set by `Respond` (own answers) or by `Forward`.
@@ -222,8 +235,8 @@ impl Outcome {
 
 /// `service#0(AllowCheckout),identity#2`.
 ///
-/// Built for every decided request, so it is written with `push_str` and `itoa`: `write!`
-/// costs several times the decision itself here.
+/// Built for every logged decision (by the log writer, off the request path), so it is
+/// written with `push_str` and `itoa`: `write!` costs several times the decision itself.
 pub fn matched_list(matched: &[Matched]) -> String {
     let mut s = String::with_capacity(matched.len() * 32);
     for (i, m) in matched.iter().enumerate() {

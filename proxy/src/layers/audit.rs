@@ -203,7 +203,7 @@ impl Pending {
             caller: authn.and_then(|a| a.caller.clone()),
             denied_layer: decision.and_then(|d| d.denied_layer),
             failure_reason: o.failure().map(|f| f.reason),
-            matched_statements: decision.map(|d| Arc::clone(&d.matched)),
+            matched_statements: decision.map(|d| d.matched.clone()),
             mode: self.ctx.mode,
             authorizer: self.ctx.authorizer,
             shadow: o.shadow().cloned(),

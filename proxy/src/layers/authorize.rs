@@ -27,7 +27,7 @@ use crate::caller_identity::CallerIdentity;
 use crate::connection::ConnectionInfo;
 use crate::error::{BadRequest, Denied, PolicyLayer, ProxyError};
 use crate::normalize::{query_key_in_two_cases, NormalizedPath};
-use crate::outcome::{matched_list, DecisionRecord, Outcome};
+use crate::outcome::{DecisionRecord, Outcome};
 use crate::request_head::{check_read_headers, HeaderError};
 
 /// The action every HTTP request is authorized for.
@@ -151,7 +151,7 @@ pub fn authorize<B>(
             outcome.set_decision(DecisionRecord {
                 allowed: denied.is_none(),
                 denied_layer: denied.map(|(l, _)| l),
-                matched: matched_list(matches).into(),
+                matched: matches.iter().cloned().collect(),
                 counters: snapshot.decision_counters(caller.principal, matches, denied),
             });
             // After the enforced decision is recorded: the scratch list is reused.

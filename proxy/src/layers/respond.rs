@@ -4,7 +4,6 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::header::{HeaderName, CONTENT_TYPE};
@@ -17,7 +16,7 @@ use crate::error::{Hex, ProxyError};
 use crate::layers::request_id::X_AMZN_REQUESTID;
 use crate::metrics::AuthnResult;
 pub use crate::outcome::classify;
-use crate::outcome::{AuthnRecord, DecisionRecord, Outcome};
+use crate::outcome::{AuthnRecord, DecisionCounters, DecisionRecord, MatchedStatements, Outcome};
 
 /// `x-amzn-errortype`, on `403` answers.
 pub static X_AMZN_ERRORTYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
@@ -132,8 +131,8 @@ pub fn record(outcome: &Outcome, err: &ProxyError) {
         ProxyError::Denied(d) => outcome.set_decision(DecisionRecord {
             allowed: false,
             denied_layer: Some(d.layer),
-            matched: Arc::from(""),
-            counters: Vec::new(),
+            matched: MatchedStatements::new(),
+            counters: DecisionCounters::new(),
         }),
         _ => {}
     }

@@ -1,3 +1,4 @@
+use crate::outcome::matched_list;
 use std::net::SocketAddr;
 use std::time::Duration;
 
