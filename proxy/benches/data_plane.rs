@@ -77,7 +77,7 @@ fn headers(c: &mut Criterion) {
             || {
                 let mut r = base.clone();
                 r.extensions_mut().insert(conn.clone());
-                r.extensions_mut().insert(caller.clone());
+                trellis::outcome::Outcome::of(&mut r).set_identity(caller.clone());
                 r
             },
             |mut r| {

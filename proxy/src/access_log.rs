@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::error::PolicyLayer;
 use crate::metrics::AuthnResult;
-use crate::outcome::{matched_list, CallerLog, MatchedStatements};
+use crate::outcome::{push_matched_list, CallerLog, MatchedStatements};
 
 /// Where the log goes (`--access-log stdout|off|FILE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +129,24 @@ fn push_start_time(out: &mut Vec<u8>, t: SystemTime) {
     });
 }
 
+thread_local! {
+    /// The matched-statement list of the line being written, spelled out in a buffer reused
+    /// across lines.
+    static MATCHED_TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Appends the field `name` holding the list of `matched` (see
+/// [`crate::outcome::matched_list`]), or `-` when no policy ran or none matched.
+fn field_matched(buf: &mut Vec<u8>, name: &str, matched: Option<&[trellis_policy::Matched]>) {
+    MATCHED_TEXT.with_borrow_mut(|text| {
+        text.clear();
+        if let Some(m) = matched {
+            push_matched_list(text, m);
+        }
+        json::field_str(buf, name, if text.is_empty() { DASH } else { text });
+    });
+}
+
 /// A record the log writer turns into one line, off the request path: the access log's
 /// [`AccessRecord`] and the decision log's entry share the queue, the drop counting, the
 /// batching and the reopening below.
@@ -214,15 +232,7 @@ impl AccessRecord {
             "authnResult",
             self.authn.map_or(DASH, AuthnResult::label),
         );
-        let matched = self.matched_statements.as_deref().map(matched_list);
-        json::field_str(
-            buf,
-            "matchedStatements",
-            match matched.as_deref() {
-                None | Some("") => DASH,
-                Some(listed) => listed,
-            },
-        );
+        field_matched(buf, "matchedStatements", self.matched_statements.as_deref());
         json::field_str(buf, "mode", self.mode);
         json::field_str(buf, "authorizer", self.authorizer);
         json::field_str(
@@ -230,14 +240,10 @@ impl AccessRecord {
             "shadowDecision",
             self.shadow.as_ref().map_or(DASH, |s| s.decision_label()),
         );
-        let shadow_matched = self.shadow.as_ref().map(|s| s.matched_text());
-        json::field_str(
+        field_matched(
             buf,
             "shadowMatchedStatements",
-            match shadow_matched.as_deref() {
-                None | Some("") => DASH,
-                Some(listed) => listed,
-            },
+            self.shadow.as_ref().map(|s| s.matched()),
         );
         buf.extend_from_slice(b"}\n");
         Ok(())

@@ -4,6 +4,10 @@
 //! Inner layers consume the request, so `Outcome` is a shared handle (`Arc`) placed in the
 //! request extensions by `Audit`; each fact is written once (`OnceLock`, no mutex) by the layer
 //! that knows it and read by `Audit` when the response body ends.
+//!
+//! It also carries what `Authenticate` hands on to the inner layers (the caller and its
+//! identity headers): each value inserted in the request extensions is a heap block of its own
+//! (and the fourth grows the map), while a fact set here costs none.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +17,8 @@ use std::time::{Duration, Instant};
 use smallvec::SmallVec;
 use trellis_policy::Matched;
 
+use crate::auth::AuthenticatedCaller;
+use crate::caller_identity::CallerIdentity;
 use crate::error::{PolicyLayer, ProxyError};
 use crate::metrics::{AuthnResult, RequestOutcome};
 
@@ -48,6 +54,8 @@ struct Facts {
     response_head: OnceLock<Instant>,
     auth_nanos: AtomicU64,
     bytes_received: AtomicU64,
+    caller: OnceLock<AuthenticatedCaller>,
+    identity: OnceLock<CallerIdentity>,
 }
 
 /// What `Authenticate` found out about the caller.
@@ -114,6 +122,37 @@ impl Outcome {
     /// A fresh record for one request.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The record in `req`'s extensions, placed there first if no `Audit` layer did.
+    pub fn of<B>(req: &mut http::Request<B>) -> Self {
+        if let Some(o) = req.extensions().get::<Self>() {
+            return o.clone();
+        }
+        let o = Self::new();
+        req.extensions_mut().insert(o.clone());
+        o
+    }
+
+    /// Records the authenticated caller, for `Authorize` (first write wins).
+    pub fn set_caller(&self, caller: AuthenticatedCaller) {
+        let _ = self.0.caller.set(caller);
+    }
+
+    /// The authenticated caller (anonymous included), once `Authenticate` admitted it.
+    pub fn caller(&self) -> Option<&AuthenticatedCaller> {
+        self.0.caller.get()
+    }
+
+    /// Records a signed caller's identity headers, for `IdentityHeaders` and the policy's view
+    /// of them (first write wins).
+    pub fn set_identity(&self, identity: CallerIdentity) {
+        let _ = self.0.identity.set(identity);
+    }
+
+    /// The caller's identity headers; `None` for anonymous callers.
+    pub fn identity(&self) -> Option<&CallerIdentity> {
+        self.0.identity.get()
     }
 
     /// Records the normalized path (`requestPath`), shared with the access-log record.
@@ -239,6 +278,12 @@ impl Outcome {
 /// written with `push_str` and `itoa`: `write!` costs several times the decision itself.
 pub fn matched_list(matched: &[Matched]) -> String {
     let mut s = String::with_capacity(matched.len() * 32);
+    push_matched_list(&mut s, matched);
+    s
+}
+
+/// Appends [`matched_list`]`(matched)` to `s`.
+pub fn push_matched_list(s: &mut String, matched: &[Matched]) {
     for (i, m) in matched.iter().enumerate() {
         if i > 0 {
             s.push(',');
@@ -252,5 +297,4 @@ pub fn matched_list(matched: &[Matched]) -> String {
             s.push(')');
         }
     }
-    s
 }

@@ -102,7 +102,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<B>) -> BoxFut {
+    fn call(&mut self, req: Request<B>) -> BoxFut {
         let outcome = req.extensions().get::<Outcome>().cloned().unwrap();
         let path = req
             .extensions()
@@ -158,7 +158,7 @@ where
                     tags: &[("team", "payments")],
                 })
                 .unwrap();
-                req.extensions_mut().insert(identity);
+                outcome.set_identity(identity);
                 outcome.set_authn(signed_caller());
                 outcome.set_decision(DecisionRecord {
                     allowed: true,

@@ -71,7 +71,7 @@ fn allocations_deciding(shadow: ShadowConfig) -> (u64, bool) {
             let outcome = Outcome::new();
             req.extensions_mut()
                 .insert(NormalizedPath::new("/public/index.html", None).unwrap());
-            req.extensions_mut().insert(AuthenticatedCaller {
+            outcome.set_caller(AuthenticatedCaller {
                 snapshot: Arc::clone(&snapshot),
                 principal: None,
                 token: None,

@@ -23,7 +23,6 @@ use trellis_policy::{decide, LayerPolicy, Layers, Matched, Principal, Reason};
 pub use self::context::{iso8601, RequestContext};
 use crate::auth::{AuthSettings, AuthenticatedCaller, IdentityPolicies, Mode};
 use crate::body::ProxyBody;
-use crate::caller_identity::CallerIdentity;
 use crate::connection::ConnectionInfo;
 use crate::error::{BadRequest, Denied, PolicyLayer, ProxyError};
 use crate::normalize::{query_key_in_two_cases, NormalizedPath};
@@ -85,8 +84,9 @@ pub fn authorize<B>(
     now: SystemTime,
 ) -> Result<(), ProxyError> {
     let ext = req.extensions();
+    let outcome = ext.get::<Outcome>();
     let (Some(caller), Some(path)) = (
-        ext.get::<AuthenticatedCaller>(),
+        outcome.and_then(Outcome::caller),
         ext.get::<NormalizedPath>(),
     ) else {
         return Err(ProxyError::Internal(
@@ -127,7 +127,7 @@ pub fn authorize<B>(
         principal,
         now,
     )
-    .with_caller(ext.get::<CallerIdentity>());
+    .with_caller(outcome.and_then(Outcome::identity));
     SCRATCH.with_borrow_mut(|(resource, matches)| {
         resource.clear();
         resource.push_str(&settings.service_arn);
@@ -147,7 +147,7 @@ pub fn authorize<B>(
             .layer
             .filter(|_| decision.reason != Reason::Allowed)
             .map(|l| (l, decision.reason == Reason::ExplicitDeny));
-        if let Some(outcome) = ext.get::<Outcome>() {
+        if let Some(outcome) = outcome {
             outcome.set_decision(DecisionRecord {
                 allowed: denied.is_none(),
                 denied_layer: denied.map(|(l, _)| l),

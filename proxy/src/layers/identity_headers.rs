@@ -10,8 +10,8 @@ use http::{HeaderValue, Request};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::caller_identity::CallerIdentity;
 use crate::connection::ConnectionInfo;
+use crate::outcome::Outcome;
 pub use crate::request_head::hop_by_hop::{is_upgrade, strip_hop_by_hop};
 pub use crate::request_head::names::{
     SPOOFABLE, X_AMZN_LATTICE_IDENTITY, X_AMZN_LATTICE_IDENTITY_TAGS, X_AMZN_LATTICE_TARGET,
@@ -67,8 +67,8 @@ pub struct IdentityHeaders<S> {
 }
 
 /// Applies every header rule of the layer to `req` (exposed for tests and the auth layers'
-/// own tests). The caller's precomputed identity is moved out of the extensions: nothing
-/// after this layer reads it.
+/// own tests). The caller's precomputed identity headers come from the request's
+/// [`Outcome`], cloned (reference counts).
 ///
 /// One scan of the header names decides what to remove (see [`present`]); the values added
 /// are precomputed (`target`, the caller's identity) or written without `fmt`.
@@ -79,7 +79,10 @@ pub struct IdentityHeaders<S> {
 pub fn rewrite<B>(req: &mut Request<B>, target: &HeaderValue, xff: Xff) {
     let present = Present::scan(req.headers());
     let conn = req.extensions().get::<ConnectionInfo>().cloned();
-    let caller = req.extensions_mut().remove::<CallerIdentity>();
+    let caller = req
+        .extensions()
+        .get::<Outcome>()
+        .and_then(|o| o.identity().cloned());
     let headers = req.headers_mut();
     for (i, name) in SPOOFABLE.iter().enumerate() {
         if present.has(present::spoofable(i)) {

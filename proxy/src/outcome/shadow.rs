@@ -58,6 +58,11 @@ impl ShadowRecord {
     pub fn matched_text(&self) -> String {
         super::matched_list(&self.matched)
     }
+
+    /// The statements the shadow policies matched, in order.
+    pub fn matched(&self) -> &[Matched] {
+        &self.matched
+    }
 }
 
 #[cfg(test)]

@@ -210,7 +210,7 @@ fn decided(
     let mut req = b.body(()).unwrap();
     req.extensions_mut()
         .insert(NormalizedPath::new("/x", None).unwrap());
-    req.extensions_mut().insert(AuthenticatedCaller {
+    Outcome::of(&mut req).set_caller(AuthenticatedCaller {
         snapshot: Arc::clone(snapshot),
         principal: None,
         token: None,
@@ -258,7 +258,7 @@ fn a_header_a_loaded_policy_reads_with_bytes_outside_ascii_is_refused() {
     );
     req.extensions_mut()
         .insert(NormalizedPath::new("/x", None).unwrap());
-    req.extensions_mut().insert(AuthenticatedCaller {
+    Outcome::of(&mut req).set_caller(AuthenticatedCaller {
         snapshot: Arc::clone(&snapshot),
         principal: None,
         token: None,
@@ -303,7 +303,7 @@ fn a_query_key_a_loaded_policy_reads_in_two_letter_cases_is_refused() {
         let mut req = Request::get("/x").body(()).unwrap();
         req.extensions_mut()
             .insert(NormalizedPath::new("/x", Some(query)).unwrap());
-        req.extensions_mut().insert(AuthenticatedCaller {
+        Outcome::of(&mut req).set_caller(AuthenticatedCaller {
             snapshot: Arc::clone(&snapshot),
             principal: None,
             token: None,

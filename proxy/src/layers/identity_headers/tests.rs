@@ -1,5 +1,5 @@
 use super::*;
-use crate::caller_identity::IdentityFields;
+use crate::caller_identity::{CallerIdentity, IdentityFields};
 
 fn target() -> HeaderValue {
     target_header(
@@ -64,7 +64,7 @@ fn caller_identity_headers_are_added_when_present() {
     })
     .unwrap();
     let mut req = Request::get("/").body(()).unwrap();
-    req.extensions_mut().insert(caller);
+    crate::outcome::Outcome::of(&mut req).set_identity(caller);
     rewrite(&mut req, &target(), Xff::Replace);
     assert_eq!(
         req.headers()["x-amzn-lattice-identity"],
