@@ -106,15 +106,24 @@ fn a_request_allocates_at_most_its_budget() {
     println!(
         "heap blocks per request: signed allowed {allowed}, signed denied {denied}, anonymous {anonymous}"
     );
-    // Ceilings at what the stack achieves, so a change that adds a block fails here.
-    for (kind, got, ceiling) in [
-        ("signed allowed", allowed, 39.0),
-        ("signed denied", denied, 32.0),
-        ("anonymous", anonymous, 34.0),
+    // Ceilings at what the stack achieves, so a change that adds a block fails here. Besides
+    // the whole blocks of each request, a round may hold a few shared ones: the two of the
+    // request-id slab refilled once per 64 ids, and at most two made once a second (hyper's
+    // cached `Date`, the access log's `startTime` text) when the second turns mid-round.
+    #[allow(clippy::cast_precision_loss, reason = "small counts")]
+    let shared = 4.0 / request_alloc::REQUESTS as f64;
+    for (kind, got, blocks) in [
+        ("signed allowed", allowed, 27.0),
+        ("signed denied", denied, 22.0),
+        ("anonymous", anonymous, 23.0),
     ] {
         assert!(
-            got <= ceiling,
-            "{kind}: {got} heap blocks per request, ceiling {ceiling}"
+            got <= blocks + shared,
+            "{kind}: {got} heap blocks per request, ceiling {blocks} (+ {shared} shared)"
+        );
+        assert!(
+            got >= blocks,
+            "{kind}: {got} heap blocks per request, fewer than {blocks}: lower the ceiling"
         );
     }
 }
