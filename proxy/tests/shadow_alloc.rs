@@ -114,7 +114,7 @@ fn a_request_allocates_at_most_its_budget() {
     let shared = 4.0 / request_alloc::REQUESTS as f64;
     for (kind, got, blocks) in [
         ("signed allowed", allowed, 27.0),
-        ("signed denied", denied, 22.0),
+        ("signed denied", denied, 19.0),
         ("anonymous", anonymous, 23.0),
     ] {
         assert!(

@@ -67,13 +67,40 @@ pub struct Authorize<S> {
 }
 
 /// The `AccessDeniedException` message (after `AccessDeniedException: `), CONTRACT §3.
+///
+/// Written with `push_str` into a buffer of the final size: one heap block per denial.
 pub fn denied_message(user: &str, resource: &str, layer: PolicyLayer, explicit: bool) -> String {
     let layer = layer.as_str();
-    if explicit {
-        format!("User: {user} is not authorized to perform: {INVOKE} on resource: {resource} with an explicit deny in a {layer}-based policy")
+    let head = [
+        "User: ",
+        user,
+        " is not authorized to perform: ",
+        INVOKE,
+        " on resource: ",
+        resource,
+    ];
+    let tail = if explicit {
+        [
+            " with an explicit deny in a ",
+            layer,
+            "-based policy",
+            "",
+            "",
+        ]
     } else {
-        format!("User: {user} is not authorized to perform: {INVOKE} on resource: {resource} because no {layer}-based policy allows the {INVOKE} action")
+        [
+            " because no ",
+            layer,
+            "-based policy allows the ",
+            INVOKE,
+            " action",
+        ]
+    };
+    let mut s = String::with_capacity(head.iter().chain(&tail).map(|p| p.len()).sum());
+    for p in head.iter().chain(&tail) {
+        s.push_str(p);
     }
+    s
 }
 
 /// Decides `req` (already authenticated) and records the decision in its outcome; `Err` is the
