@@ -42,7 +42,7 @@ pub struct AccessRecord {
     pub method: Method,
     /// The normalized path, or the raw one when normalization failed; shared with the
     /// request's `Outcome`.
-    pub path: Arc<str>,
+    pub path: crate::normalize::SharedPath,
     /// `HTTP/1.1` or `HTTP/2`.
     pub protocol: &'static str,
     /// `Host` or `:authority`.

@@ -21,6 +21,7 @@ use crate::auth::AuthenticatedCaller;
 use crate::caller_identity::CallerIdentity;
 use crate::error::{PolicyLayer, ProxyError};
 use crate::metrics::{AuthnResult, RequestOutcome};
+use crate::normalize::SharedPath;
 
 mod shadow;
 
@@ -44,7 +45,7 @@ pub struct Outcome(Arc<Facts>);
 
 #[derive(Debug, Default)]
 struct Facts {
-    path: OnceLock<Arc<str>>,
+    path: OnceLock<SharedPath>,
     authn: OnceLock<AuthnRecord>,
     decision: OnceLock<DecisionRecord>,
     shadow: OnceLock<ShadowRecord>,
@@ -155,13 +156,14 @@ impl Outcome {
         self.0.identity.get()
     }
 
-    /// Records the normalized path (`requestPath`), shared with the access-log record.
-    pub fn set_path(&self, path: &str) {
-        let _ = self.0.path.set(Arc::from(path));
+    /// Records the normalized path (`requestPath`), shared with the request's
+    /// `NormalizedPath` and the access-log record.
+    pub fn set_path(&self, path: SharedPath) {
+        let _ = self.0.path.set(path);
     }
 
     /// The normalized path, if normalization succeeded.
-    pub fn path(&self) -> Option<&Arc<str>> {
+    pub fn path(&self) -> Option<&SharedPath> {
         self.0.path.get()
     }
 

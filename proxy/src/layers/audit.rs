@@ -181,7 +181,7 @@ impl Pending {
             method: facts.method,
             path: o
                 .path()
-                .map_or_else(|| Arc::from(facts.raw_path.path()), Arc::clone),
+                .map_or_else(|| facts.raw_path.path().into(), Clone::clone),
             protocol: facts.protocol,
             host: facts.host,
             user_agent: facts.user_agent,
