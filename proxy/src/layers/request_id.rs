@@ -50,7 +50,7 @@ thread_local! {
     static SLAB: RefCell<BytesMut> = RefCell::new(BytesMut::new());
 }
 
-/// A new UUID v4 id: two heap blocks per [`IDS_PER_SLAB`] ids rather than one or two each.
+/// A new UUID v4 id: two heap blocks per 64 ids (a slab) rather than one or two each.
 pub fn generate() -> HeaderValue {
     let mut text = [0u8; ID_LEN];
     uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
