@@ -58,11 +58,11 @@ fn headers(c: &mut Criterion) {
         tags: &[("team", "payments")],
     })
     .unwrap();
-    let conn = ConnectionInfo {
-        remote: "10.0.0.1:40000".parse().unwrap(),
-        local: "10.0.0.2:8080".parse().unwrap(),
-        tls: false,
-    };
+    let conn = ConnectionInfo::new(
+        "10.0.0.1:40000".parse().unwrap(),
+        "10.0.0.2:8080".parse().unwrap(),
+        false,
+    );
     let base = Request::get("/orders/7")
         .header("host", "svc.local")
         .header("user-agent", "curl/8")
@@ -76,8 +76,8 @@ fn headers(c: &mut Criterion) {
         b.iter_batched(
             || {
                 let mut r = base.clone();
-                r.extensions_mut().insert(conn);
-                r.extensions_mut().insert(caller.clone());
+                r.extensions_mut().insert(conn.clone());
+                trellis::outcome::Outcome::of(&mut r).set_identity(caller.clone());
                 r
             },
             |mut r| {
@@ -114,7 +114,7 @@ fn audit(c: &mut Criterion) {
             "a9f2c7a1-6b4f-4c79-9e87-ff5a1234a001",
         )),
         method: Method::GET,
-        path: "/orders/7".to_owned(),
+        path: "/orders/7".into(),
         protocol: "HTTP/1.1",
         host: Some(HeaderValue::from_static("svc.local")),
         user_agent: Some(HeaderValue::from_static("curl/8")),
@@ -133,7 +133,16 @@ fn audit(c: &mut Criterion) {
         caller: None,
         denied_layer: None,
         failure_reason: None,
-        matched_statements: Some("service#0(AllowAll)".into()),
+        matched_statements: Some(
+            [trellis_policy::Matched {
+                layer: trellis_policy::Layer::Service,
+                index: 0,
+                sid: Some("AllowAll".into()),
+                effect: trellis_policy::Effect::Allow,
+            }]
+            .into_iter()
+            .collect(),
+        ),
         mode: "enforce",
         authorizer: "-",
         shadow: None,
@@ -199,11 +208,11 @@ fn auth(c: &mut Criterion) {
             .map_or((path, None), |(p, q)| (p, Some(q)));
         req.extensions_mut()
             .insert(NormalizedPath::new(p, q).unwrap());
-        req.extensions_mut().insert(ConnectionInfo {
-            remote: "10.0.0.7:50000".parse().unwrap(),
-            local: "10.0.0.1:8080".parse().unwrap(),
-            tls: false,
-        });
+        req.extensions_mut().insert(ConnectionInfo::new(
+            "10.0.0.7:50000".parse().unwrap(),
+            "10.0.0.1:8080".parse().unwrap(),
+            false,
+        ));
         req
     };
     let signed = {

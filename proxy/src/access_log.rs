@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::error::PolicyLayer;
 use crate::metrics::AuthnResult;
-use crate::outcome::CallerLog;
+use crate::outcome::{push_matched_list, CallerLog, MatchedStatements};
 
 /// Where the log goes (`--access-log stdout|off|FILE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,8 +40,9 @@ pub struct AccessRecord {
     pub request_id: Option<HeaderValue>,
     /// The method.
     pub method: Method,
-    /// The normalized path, or the raw one when normalization failed.
-    pub path: String,
+    /// The normalized path, or the raw one when normalization failed; shared with the
+    /// request's `Outcome`.
+    pub path: crate::normalize::SharedPath,
     /// `HTTP/1.1` or `HTTP/2`.
     pub protocol: &'static str,
     /// `Host` or `:authority`.
@@ -78,9 +79,9 @@ pub struct AccessRecord {
     pub denied_layer: Option<PolicyLayer>,
     /// `failureReason`.
     pub failure_reason: Option<&'static str>,
-    /// `matchedStatements` (`None` when no policy ran; empty when none matched). Shared with
-    /// the request's decision record, so logging it copies nothing on the request path.
-    pub matched_statements: Option<Arc<str>>,
+    /// `matchedStatements` (`None` when no policy ran; empty when none matched). Kept inline
+    /// and spelled out by the writer, so logging it allocates nothing on the request path.
+    pub matched_statements: Option<MatchedStatements>,
     /// `enforce` or `audit`.
     pub mode: &'static str,
     /// `authorizer`: `-` for the sidecar, else the `trellis authz` front door
@@ -125,6 +126,24 @@ fn push_start_time(out: &mut Vec<u8>, t: SystemTime) {
             *last = secs;
         }
         out.extend_from_slice(text.as_bytes());
+    });
+}
+
+thread_local! {
+    /// The matched-statement list of the line being written, spelled out in a buffer reused
+    /// across lines.
+    static MATCHED_TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Appends the field `name` holding the list of `matched` (see
+/// [`crate::outcome::matched_list`]), or `-` when no policy ran or none matched.
+fn field_matched(buf: &mut Vec<u8>, name: &str, matched: Option<&[trellis_policy::Matched]>) {
+    MATCHED_TEXT.with_borrow_mut(|text| {
+        text.clear();
+        if let Some(m) = matched {
+            push_matched_list(text, m);
+        }
+        json::field_str(buf, name, if text.is_empty() { DASH } else { text });
     });
 }
 
@@ -213,14 +232,7 @@ impl AccessRecord {
             "authnResult",
             self.authn.map_or(DASH, AuthnResult::label),
         );
-        json::field_str(
-            buf,
-            "matchedStatements",
-            match self.matched_statements.as_deref() {
-                None | Some("") => DASH,
-                Some(listed) => listed,
-            },
-        );
+        field_matched(buf, "matchedStatements", self.matched_statements.as_deref());
         json::field_str(buf, "mode", self.mode);
         json::field_str(buf, "authorizer", self.authorizer);
         json::field_str(
@@ -228,14 +240,10 @@ impl AccessRecord {
             "shadowDecision",
             self.shadow.as_ref().map_or(DASH, |s| s.decision_label()),
         );
-        let shadow_matched = self.shadow.as_ref().map(|s| s.matched_text());
-        json::field_str(
+        field_matched(
             buf,
             "shadowMatchedStatements",
-            match shadow_matched.as_deref() {
-                None | Some("") => DASH,
-                Some(listed) => listed,
-            },
+            self.shadow.as_ref().map(|s| s.matched()),
         );
         buf.extend_from_slice(b"}\n");
         Ok(())

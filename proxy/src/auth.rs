@@ -97,8 +97,8 @@ impl Auth {
     }
 }
 
-/// The snapshot a request is decided with, and who the caller is in it: inserted by
-/// `Authenticate`, read by `Authorize`, so a reload between the two cannot pair a principal
+/// The snapshot a request is decided with, and who the caller is in it: recorded in the
+/// request's `Outcome` by `Authenticate`, read by `Authorize`, so a reload between the two cannot pair a principal
 /// handle with another file's principals.
 #[derive(Debug, Clone)]
 pub struct AuthenticatedCaller {

@@ -13,7 +13,9 @@
 
 mod query;
 
+use std::cell::RefCell;
 use std::fmt;
+use std::sync::Arc;
 
 pub use query::{
     form_decode, forwarded_query, is_presign_param, query_key_in_two_cases, query_pairs,
@@ -65,12 +67,50 @@ pub enum PathError {
 /// The target of a request as the policy and the upstream read it, placed in the request
 /// extensions by `Normalize`.
 ///
-/// Path and query are kept in one buffer, `path` or `path?query`, which is also the upstream's
-/// request target: one allocation per request, whether or not presign parameters are removed.
+/// Path and query are kept in one shared buffer, `path` or `path?query`, which is also the
+/// upstream's request target: one allocation per request, whether or not presign parameters are
+/// removed, and the access log shares it ([`Self::shared_path`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NormalizedPath {
-    target: String,
+    target: Arc<str>,
     path_len: usize,
+}
+
+thread_local! {
+    /// Where a target is normalized, before it is copied at its final length into the shared
+    /// buffer of its `NormalizedPath` (no larger than the longest request head read).
+    static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// A request's path as the access log records it: the normalized path shared with its
+/// [`NormalizedPath`], or a copy of the raw one when normalization failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedPath {
+    text: Arc<str>,
+    len: usize,
+}
+
+impl SharedPath {
+    /// The path.
+    pub fn as_str(&self) -> &str {
+        self.text.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl From<&str> for SharedPath {
+    fn from(path: &str) -> Self {
+        Self {
+            text: Arc::from(path),
+            len: path.len(),
+        }
+    }
+}
+
+impl std::ops::Deref for SharedPath {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
 }
 
 impl NormalizedPath {
@@ -86,14 +126,18 @@ impl NormalizedPath {
         raw_query: Option<&str>,
         rules: PathRules,
     ) -> Result<Self, PathError> {
-        let mut target =
-            String::with_capacity(raw_path.len() + raw_query.map_or(0, |q| q.len() + 1));
-        normalize_path_into(raw_path, rules, &mut target)?;
-        let path_len = target.len();
-        if let Some(q) = raw_query {
-            forwarded_query(q, &mut target);
-        }
-        Ok(Self { target, path_len })
+        SCRATCH.with_borrow_mut(|target| {
+            target.clear();
+            normalize_path_into(raw_path, rules, target)?;
+            let path_len = target.len();
+            if let Some(q) = raw_query {
+                forwarded_query(q, target);
+            }
+            Ok(Self {
+                target: Arc::from(target.as_str()),
+                path_len,
+            })
+        })
     }
 
     /// A path already normalized and a query already as forwarded, as a decision log records
@@ -107,8 +151,16 @@ impl NormalizedPath {
             target.push_str(q);
         }
         Self {
-            target,
+            target: target.into(),
             path_len: path.len(),
+        }
+    }
+
+    /// The path, sharing this target's buffer.
+    pub fn shared_path(&self) -> SharedPath {
+        SharedPath {
+            text: Arc::clone(&self.target),
+            len: self.path_len,
         }
     }
 

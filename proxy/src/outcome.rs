@@ -4,20 +4,40 @@
 //! Inner layers consume the request, so `Outcome` is a shared handle (`Arc`) placed in the
 //! request extensions by `Audit`; each fact is written once (`OnceLock`, no mutex) by the layer
 //! that knows it and read by `Audit` when the response body ends.
+//!
+//! It also carries what `Authenticate` hands on to the inner layers (the caller and its
+//! identity headers): each value inserted in the request extensions is a heap block of its own
+//! (and the fourth grows the map), while a fact set here costs none.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use smallvec::SmallVec;
 use trellis_policy::Matched;
 
+use crate::auth::AuthenticatedCaller;
+use crate::caller_identity::CallerIdentity;
 use crate::error::{PolicyLayer, ProxyError};
 use crate::metrics::{AuthnResult, RequestOutcome};
+use crate::normalize::SharedPath;
 
 mod shadow;
 
 pub use self::shadow::ShadowRecord;
+
+/// Matched statements kept without allocating: a decision seldom matches more.
+pub const INLINE_MATCHES: usize = 8;
+
+/// The statements a decision matched, in order. The statement ids are the compiled policy's
+/// `Arc<str>`s, so recording them copies no text; the list is written out off the request
+/// path, by the access-log writer.
+pub type MatchedStatements = SmallVec<[Matched; INLINE_MATCHES]>;
+
+/// The `trellis_authz_decisions_total` handles a decision increments (one per matched
+/// statement of the deciding effect, or the `none` series).
+pub type DecisionCounters = SmallVec<[prometheus::IntCounter; 4]>;
 
 /// The shared per-request record; clone it out of the request extensions to fill it.
 #[derive(Debug, Clone, Default)]
@@ -25,7 +45,7 @@ pub struct Outcome(Arc<Facts>);
 
 #[derive(Debug, Default)]
 struct Facts {
-    path: OnceLock<String>,
+    path: OnceLock<SharedPath>,
     authn: OnceLock<AuthnRecord>,
     decision: OnceLock<DecisionRecord>,
     shadow: OnceLock<ShadowRecord>,
@@ -35,6 +55,8 @@ struct Facts {
     response_head: OnceLock<Instant>,
     auth_nanos: AtomicU64,
     bytes_received: AtomicU64,
+    caller: OnceLock<AuthenticatedCaller>,
+    identity: OnceLock<CallerIdentity>,
 }
 
 /// What `Authenticate` found out about the caller.
@@ -64,10 +86,10 @@ pub struct DecisionRecord {
     pub allowed: bool,
     /// The denying layer (`authDeniedReason`), `None` when allowed.
     pub denied_layer: Option<PolicyLayer>,
-    /// `matchedStatements`: e.g. `service#0(AllowCheckout),identity#2`; empty when none.
-    pub matched: Arc<str>,
+    /// `matchedStatements` (see [`matched_list`]); empty when none.
+    pub matched: MatchedStatements,
     /// `trellis_authz_decisions_total` handles to increment once the request is done.
-    pub counters: Vec<prometheus::IntCounter>,
+    pub counters: DecisionCounters,
 }
 
 /// How the request failed, set by `Respond` (own answers) or by `Forward`.
@@ -103,14 +125,46 @@ impl Outcome {
         Self::default()
     }
 
-    /// Records the normalized path (`requestPath`).
-    pub fn set_path(&self, path: &str) {
-        let _ = self.0.path.set(path.to_owned());
+    /// The record in `req`'s extensions, placed there first if no `Audit` layer did.
+    pub fn of<B>(req: &mut http::Request<B>) -> Self {
+        if let Some(o) = req.extensions().get::<Self>() {
+            return o.clone();
+        }
+        let o = Self::new();
+        req.extensions_mut().insert(o.clone());
+        o
+    }
+
+    /// Records the authenticated caller, for `Authorize` (first write wins).
+    pub fn set_caller(&self, caller: AuthenticatedCaller) {
+        let _ = self.0.caller.set(caller);
+    }
+
+    /// The authenticated caller (anonymous included), once `Authenticate` admitted it.
+    pub fn caller(&self) -> Option<&AuthenticatedCaller> {
+        self.0.caller.get()
+    }
+
+    /// Records a signed caller's identity headers, for `IdentityHeaders` and the policy's view
+    /// of them (first write wins).
+    pub fn set_identity(&self, identity: CallerIdentity) {
+        let _ = self.0.identity.set(identity);
+    }
+
+    /// The caller's identity headers; `None` for anonymous callers.
+    pub fn identity(&self) -> Option<&CallerIdentity> {
+        self.0.identity.get()
+    }
+
+    /// Records the normalized path (`requestPath`), shared with the request's
+    /// `NormalizedPath` and the access-log record.
+    pub fn set_path(&self, path: SharedPath) {
+        let _ = self.0.path.set(path);
     }
 
     /// The normalized path, if normalization succeeded.
-    pub fn path(&self) -> Option<&str> {
-        self.0.path.get().map(String::as_str)
+    pub fn path(&self) -> Option<&SharedPath> {
+        self.0.path.get()
     }
 
     /// Records the authentication result (first write wins).
@@ -222,10 +276,16 @@ impl Outcome {
 
 /// `service#0(AllowCheckout),identity#2`.
 ///
-/// Built for every decided request, so it is written with `push_str` and `itoa`: `write!`
-/// costs several times the decision itself here.
+/// Built for every logged decision (by the log writer, off the request path), so it is
+/// written with `push_str` and `itoa`: `write!` costs several times the decision itself.
 pub fn matched_list(matched: &[Matched]) -> String {
     let mut s = String::with_capacity(matched.len() * 32);
+    push_matched_list(&mut s, matched);
+    s
+}
+
+/// Appends [`matched_list`]`(matched)` to `s`.
+pub fn push_matched_list(s: &mut String, matched: &[Matched]) {
     for (i, m) in matched.iter().enumerate() {
         if i > 0 {
             s.push(',');
@@ -239,5 +299,4 @@ pub fn matched_list(matched: &[Matched]) -> String {
             s.push(')');
         }
     }
-    s
 }

@@ -278,11 +278,7 @@ impl<'c> Replayer<'c> {
             (None, _) => None,
         };
         let conn = match (r.source, r.local) {
-            (Some(remote), Some(local)) => Some(ConnectionInfo {
-                remote,
-                local,
-                tls: r.tls,
-            }),
+            (Some(remote), Some(local)) => Some(ConnectionInfo::new(remote, local, r.tls)),
             _ => None,
         };
         let path = NormalizedPath::from_recorded(&r.path, r.query.as_deref());

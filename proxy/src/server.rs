@@ -207,11 +207,7 @@ where
         }
         let _ = stream.set_nodelay(true);
         let local = stream.local_addr().unwrap_or(remote);
-        let info = ConnectionInfo {
-            remote,
-            local,
-            tls: config.tls.is_some(),
-        };
+        let info = ConnectionInfo::new(remote, local, config.tls.is_some());
         let conn = Connection {
             builder: Arc::clone(&builder),
             tls: config.tls.clone(),
@@ -365,7 +361,7 @@ where
 
     fn call(&self, mut req: Request<Incoming>) -> Self::Future {
         let guard = self.in_flight.begin();
-        req.extensions_mut().insert(self.info);
+        req.extensions_mut().insert(self.info.clone());
         if req.version() == Version::HTTP_11 && req.headers().contains_key(UPGRADE) {
             req.extensions_mut().insert(self.tunnel.clone());
         }

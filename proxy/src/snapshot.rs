@@ -217,8 +217,8 @@ impl Snapshot {
         principal: Option<usize>,
         matched: &[Matched],
         denied: Option<(PolicyLayer, bool)>,
-    ) -> Vec<prometheus::IntCounter> {
-        let mut out = Vec::with_capacity(matched.len().max(1));
+    ) -> crate::outcome::DecisionCounters {
+        let mut out = crate::outcome::DecisionCounters::new();
         for m in matched {
             let layer = m.layer;
             if layer == PolicyLayer::Policy {

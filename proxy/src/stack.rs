@@ -9,9 +9,10 @@
 //! request extensions [`crate::connection::ConnectionInfo`] (caller address, TLS),
 //! [`crate::normalize::NormalizedPath`] (the path for the resource and `RequestPath`, the forwarded
 //! query and its decoded pairs) and [`crate::outcome::Outcome`]. What they leave:
-//! - `Authenticate`: for a signed caller, a [`crate::caller_identity::CallerIdentity`] (its
-//!   precomputed headers; `IdentityHeaders` forwards them) and `Outcome::set_authn` with the
-//!   result and the caller's log fields; for an anonymous caller only `set_authn`; on failure
+//! - `Authenticate`: `Outcome::set_caller` (the snapshot and the caller in it, for `Authorize`)
+//!   and `Outcome::set_authn` with the result and the caller's log fields; for a signed caller
+//!   also `Outcome::set_identity`, its [`crate::caller_identity::CallerIdentity`] (precomputed
+//!   headers; `IdentityHeaders` forwards them); on failure
 //!   it returns `Err(ProxyError::Authn { error_type, message, metric_label })`.
 //! - `Authorize`: `Outcome::set_decision` (allowed, denying layer, matched statements and the
 //!   statement counters resolved by `Metrics::statement_counters` when the snapshot was

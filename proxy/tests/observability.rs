@@ -23,7 +23,19 @@ use trellis::caller_identity::{CallerIdentity, IdentityFields};
 use trellis::error::{Authn, Denied, PolicyLayer, ProxyError};
 use trellis::metrics::{AuthnResult, Decision, Metrics};
 use trellis::normalize::NormalizedPath;
-use trellis::outcome::{AuthnRecord, CallerLog, DecisionRecord, Outcome};
+use trellis::outcome::{AuthnRecord, CallerLog, DecisionRecord, MatchedStatements, Outcome};
+
+/// `service#0(AllowAll)`.
+fn allow_all() -> MatchedStatements {
+    [trellis_policy::Matched {
+        layer: trellis_policy::Layer::Service,
+        index: 0,
+        sid: Some("AllowAll".into()),
+        effect: trellis_policy::Effect::Allow,
+    }]
+    .into_iter()
+    .collect()
+}
 
 const CALLER: &str = "arn:aws:sts::111122223333:assumed-role/checkout/task-1";
 
@@ -90,7 +102,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<B>) -> BoxFut {
+    fn call(&mut self, req: Request<B>) -> BoxFut {
         let outcome = req.extensions().get::<Outcome>().cloned().unwrap();
         let path = req
             .extensions()
@@ -116,8 +128,8 @@ where
                 outcome.set_decision(DecisionRecord {
                     allowed: false,
                     denied_layer: Some(PolicyLayer::Service),
-                    matched: "".into(),
-                    counters: vec![self.layer.deny.clone()],
+                    matched: MatchedStatements::new(),
+                    counters: [self.layer.deny.clone()].into_iter().collect(),
                 });
                 let message = format!("User: {CALLER} is not authorized to perform: vpc-lattice-svcs:Invoke on resource: {SERVICE_ARN}{path} because no service-based policy allows the vpc-lattice-svcs:Invoke action");
                 Box::pin(std::future::ready(Err(ProxyError::Denied(Denied {
@@ -133,8 +145,8 @@ where
                 outcome.set_decision(DecisionRecord {
                     allowed: true,
                     denied_layer: None,
-                    matched: "service#0(AllowAll)".into(),
-                    counters: vec![self.layer.allow.clone()],
+                    matched: allow_all(),
+                    counters: [self.layer.allow.clone()].into_iter().collect(),
                 });
                 Box::pin(self.inner.call(req))
             }
@@ -146,13 +158,13 @@ where
                     tags: &[("team", "payments")],
                 })
                 .unwrap();
-                req.extensions_mut().insert(identity);
+                outcome.set_identity(identity);
                 outcome.set_authn(signed_caller());
                 outcome.set_decision(DecisionRecord {
                     allowed: true,
                     denied_layer: None,
-                    matched: "service#0(AllowAll)".into(),
-                    counters: vec![self.layer.allow.clone()],
+                    matched: allow_all(),
+                    counters: [self.layer.allow.clone()].into_iter().collect(),
                 });
                 Box::pin(self.inner.call(req))
             }

@@ -22,7 +22,7 @@ use trellis::stack::{Stack, StackConfig};
 use trellis::upstream::UpstreamConfig;
 
 /// Requests per kind measured, after as many to warm up.
-const REQUESTS: u64 = 64;
+pub const REQUESTS: u64 = 64;
 
 /// Reads one HTTP/1.1 message (head, then `content-length` bytes) into `buf`; returns the
 /// status code for a response.

@@ -1,5 +1,6 @@
-//! The shadow decision adds no allocation to a request: with the thread's buffers warm,
-//! deciding a request with shadow policies allocates exactly as often as without them.
+//! Heap blocks on the request path: deciding a request allocates nothing, with or without
+//! shadow policies (the thread's buffers warm), and a whole request through the stack stays
+//! within its counted budget.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -70,7 +71,7 @@ fn allocations_deciding(shadow: ShadowConfig) -> (u64, bool) {
             let outcome = Outcome::new();
             req.extensions_mut()
                 .insert(NormalizedPath::new("/public/index.html", None).unwrap());
-            req.extensions_mut().insert(AuthenticatedCaller {
+            outcome.set_caller(AuthenticatedCaller {
                 snapshot: Arc::clone(&snapshot),
                 principal: None,
                 token: None,
@@ -95,7 +96,7 @@ fn allocations_deciding(shadow: ShadowConfig) -> (u64, bool) {
 /// (or the harness reporting it) would add its blocks to the counts.
 #[test]
 fn allocations() {
-    the_shadow_decision_adds_no_allocation_to_a_request();
+    deciding_allocates_nothing_with_or_without_shadow_policies();
     a_request_allocates_at_most_its_budget();
 }
 
@@ -105,20 +106,29 @@ fn a_request_allocates_at_most_its_budget() {
     println!(
         "heap blocks per request: signed allowed {allowed}, signed denied {denied}, anonymous {anonymous}"
     );
-    // Ceilings at what the stack achieves, so a change that adds a block fails here.
-    for (kind, got, ceiling) in [
-        ("signed allowed", allowed, 33.0),
-        ("signed denied", denied, 32.0),
-        ("anonymous", anonymous, 28.0),
+    // Ceilings at what the stack achieves, so a change that adds a block fails here. Besides
+    // the whole blocks of each request, a round may hold a few shared ones: the two of the
+    // request-id slab refilled once per 64 ids, and at most two made once a second (hyper's
+    // cached `Date`, the access log's `startTime` text) when the second turns mid-round.
+    #[allow(clippy::cast_precision_loss, reason = "small counts")]
+    let shared = 4.0 / request_alloc::REQUESTS as f64;
+    for (kind, got, blocks) in [
+        ("signed allowed", allowed, 26.0),
+        ("signed denied", denied, 18.0),
+        ("anonymous", anonymous, 22.0),
     ] {
         assert!(
-            got <= ceiling,
-            "{kind}: {got} heap blocks per request, ceiling {ceiling}"
+            got <= blocks + shared,
+            "{kind}: {got} heap blocks per request, ceiling {blocks} (+ {shared} shared)"
+        );
+        assert!(
+            got >= blocks,
+            "{kind}: {got} heap blocks per request, fewer than {blocks}: lower the ceiling"
         );
     }
 }
 
-fn the_shadow_decision_adds_no_allocation_to_a_request() {
+fn deciding_allocates_nothing_with_or_without_shadow_policies() {
     let _profiler = dhat::Profiler::builder().testing().build();
     let (without, no_record) = allocations_deciding(ShadowConfig::default());
     let (with, record) = allocations_deciding(ShadowConfig {
@@ -127,7 +137,13 @@ fn the_shadow_decision_adds_no_allocation_to_a_request() {
     });
     assert!(!no_record);
     assert!(record, "every request must carry a shadow decision");
-    assert_eq!(with, without, "allocations with shadow policies vs without");
-    // The counter does see allocations (the enforced record allocates).
-    assert!(without > 0);
+    // With the thread's buffers warm, the decision and both records are kept without a heap
+    // block: matched statements and counters inline, statement ids shared with the policy.
+    assert_eq!(without, 0, "allocations deciding without shadow policies");
+    assert_eq!(with, 0, "allocations deciding with shadow policies");
+    // The counter does see allocations.
+    assert_eq!(
+        allocations_during(|| drop(std::hint::black_box(Vec::<u8>::with_capacity(1)))),
+        1
+    );
 }

@@ -6,7 +6,7 @@ fn record() -> AccessRecord {
         start_time: UNIX_EPOCH + Duration::from_secs(1_722_770_920),
         request_id: Some(HeaderValue::from_static("rid-1")),
         method: Method::GET,
-        path: "/orders/7".to_owned(),
+        path: "/orders/7".into(),
         protocol: "HTTP/1.1",
         host: Some(HeaderValue::from_static("svc.local")),
         user_agent: None,
@@ -231,7 +231,7 @@ async fn a_reopen_that_cannot_open_the_file_keeps_writing_to_the_old_one() {
 #[test]
 fn strings_with_quotes_backslashes_and_control_characters_read_back_as_sent() {
     let mut r = record();
-    r.path = "/a\"b\\c\u{1}\n\td/é".to_owned();
+    r.path = "/a\"b\\c\u{1}\n\td/é".into();
     r.caller.as_mut().unwrap().tags_json = Some("{\"team\":\"a\\\\b\"}".into());
     let v = parse(&r);
     assert_eq!(v["requestPath"], "/a\"b\\c\u{1}\n\td/é");

@@ -121,7 +121,7 @@ fn request_view<B>(
     };
     // The check request's own framing is not the original request's.
     headers.remove(CONTENT_LENGTH);
-    let conn = parts.extensions.get::<ConnectionInfo>().copied();
+    let conn = parts.extensions.get::<ConnectionInfo>().cloned();
     let tcp_peer = conn.map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.remote);
     let forwarded = view::take_last_forwarded(&mut headers);
     // Envoy's HTTP client does not pass the caller's `x-forwarded-for` through as sent; with

@@ -129,11 +129,11 @@ pub fn take_last_forwarded(headers: &mut HeaderMap) -> Option<IpAddr> {
 
 /// The connection facts for a caller at `remote` that reached `port` over `tls`.
 pub fn connection(remote: SocketAddr, port: u16, tls: bool) -> ConnectionInfo {
-    ConnectionInfo {
+    ConnectionInfo::new(
         remote,
-        local: SocketAddr::new(IpAddr::from([0, 0, 0, 0]), port),
+        SocketAddr::new(IpAddr::from([0, 0, 0, 0]), port),
         tls,
-    }
+    )
 }
 
 #[cfg(test)]

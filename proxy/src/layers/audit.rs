@@ -183,7 +183,7 @@ impl Pending {
             method: facts.method,
             path: o
                 .path()
-                .map_or_else(|| facts.raw_path.path().to_owned(), str::to_owned),
+                .map_or_else(|| facts.raw_path.path().into(), Clone::clone),
             protocol: facts.protocol,
             host: facts.host,
             user_agent: facts.user_agent,
@@ -205,7 +205,7 @@ impl Pending {
             caller: authn.and_then(|a| a.caller.clone()),
             denied_layer: decision.and_then(|d| d.denied_layer),
             failure_reason: o.failure().map(|f| f.reason),
-            matched_statements: decision.map(|d| Arc::clone(&d.matched)),
+            matched_statements: decision.map(|d| d.matched.clone()),
             mode: self.ctx.mode,
             authorizer: self.ctx.authorizer,
             shadow: o.shadow().cloned(),

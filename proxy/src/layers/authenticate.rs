@@ -2,7 +2,8 @@
 //! snapshot in force, on the request exactly as it arrived.
 //!
 //! A signed caller gets its precomputed [`crate::caller_identity::CallerIdentity`] (only
-//! `HeaderValue` clones) and an [`AuthenticatedCaller`]; an unsigned one is anonymous; a
+//! `HeaderValue` clones) and an [`AuthenticatedCaller`], both recorded in the request's
+//! [`Outcome`]; an unsigned one is anonymous; a
 //! request carrying signature material that fails is rejected, never treated as anonymous.
 //! A signature over a hex `x-amz-content-sha256` leaves a [`SignedBodyDigest`], against which
 //! `Forward` checks the body.
@@ -77,12 +78,8 @@ pub fn authenticate<B>(
     settings: &AuthSettings,
     now: SystemTime,
 ) -> Result<(), ProxyError> {
-    let outcome = req.extensions().get::<Outcome>().cloned();
-    let record = |result: AuthnResult, caller| {
-        if let Some(o) = &outcome {
-            o.set_authn(AuthnRecord { result, caller });
-        }
-    };
+    let outcome = Outcome::of(req);
+    let record = |result: AuthnResult, caller| outcome.set_authn(AuthnRecord { result, caller });
     let verified = {
         let parts = RequestParts {
             method: req.method().as_str(),
@@ -103,7 +100,7 @@ pub fn authenticate<B>(
     match verified {
         Ok(None) => {
             record(AuthnResult::Anonymous, None);
-            req.extensions_mut().insert(AuthenticatedCaller {
+            outcome.set_caller(AuthenticatedCaller {
                 snapshot,
                 principal: None,
                 token: None,
@@ -120,8 +117,8 @@ pub fn authenticate<B>(
             if let Some(digest) = payload_sha256 {
                 req.extensions_mut().insert(SignedBodyDigest(digest));
             }
-            req.extensions_mut().insert(view.identity.clone());
-            req.extensions_mut().insert(AuthenticatedCaller {
+            outcome.set_identity(view.identity.clone());
+            outcome.set_caller(AuthenticatedCaller {
                 snapshot,
                 principal: Some(handle),
                 token: None,
@@ -142,14 +139,13 @@ pub fn admit_token_caller<B>(
     snapshot: Arc<Snapshot>,
     caller: Arc<crate::sts::TokenCaller>,
 ) {
-    if let Some(o) = req.extensions().get::<Outcome>() {
-        o.set_authn(AuthnRecord {
-            result: AuthnResult::Token,
-            caller: Some(caller.view.log.clone()),
-        });
-    }
-    req.extensions_mut().insert(caller.view.identity.clone());
-    req.extensions_mut().insert(AuthenticatedCaller {
+    let outcome = Outcome::of(req);
+    outcome.set_authn(AuthnRecord {
+        result: AuthnResult::Token,
+        caller: Some(caller.view.log.clone()),
+    });
+    outcome.set_identity(caller.view.identity.clone());
+    outcome.set_caller(AuthenticatedCaller {
         snapshot,
         principal: caller.role,
         token: Some(caller),

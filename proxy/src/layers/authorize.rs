@@ -23,11 +23,10 @@ use trellis_policy::{decide, LayerPolicy, Layers, Matched, Principal, Reason};
 pub use self::context::{iso8601, RequestContext};
 use crate::auth::{AuthSettings, AuthenticatedCaller, IdentityPolicies, Mode};
 use crate::body::ProxyBody;
-use crate::caller_identity::CallerIdentity;
 use crate::connection::ConnectionInfo;
 use crate::error::{BadRequest, Denied, PolicyLayer, ProxyError};
 use crate::normalize::{query_key_in_two_cases, NormalizedPath};
-use crate::outcome::{matched_list, DecisionRecord, Outcome};
+use crate::outcome::{DecisionRecord, Outcome};
 use crate::request_head::{check_read_headers, HeaderError};
 
 /// The action every HTTP request is authorized for.
@@ -68,13 +67,40 @@ pub struct Authorize<S> {
 }
 
 /// The `AccessDeniedException` message (after `AccessDeniedException: `), CONTRACT §3.
+///
+/// Written with `push_str` into a buffer of the final size: one heap block per denial.
 pub fn denied_message(user: &str, resource: &str, layer: PolicyLayer, explicit: bool) -> String {
     let layer = layer.as_str();
-    if explicit {
-        format!("User: {user} is not authorized to perform: {INVOKE} on resource: {resource} with an explicit deny in a {layer}-based policy")
+    let head = [
+        "User: ",
+        user,
+        " is not authorized to perform: ",
+        INVOKE,
+        " on resource: ",
+        resource,
+    ];
+    let tail = if explicit {
+        [
+            " with an explicit deny in a ",
+            layer,
+            "-based policy",
+            "",
+            "",
+        ]
     } else {
-        format!("User: {user} is not authorized to perform: {INVOKE} on resource: {resource} because no {layer}-based policy allows the {INVOKE} action")
+        [
+            " because no ",
+            layer,
+            "-based policy allows the ",
+            INVOKE,
+            " action",
+        ]
+    };
+    let mut s = String::with_capacity(head.iter().chain(&tail).map(|p| p.len()).sum());
+    for p in head.iter().chain(&tail) {
+        s.push_str(p);
     }
+    s
 }
 
 /// Decides `req` (already authenticated) and records the decision in its outcome; `Err` is the
@@ -85,8 +111,9 @@ pub fn authorize<B>(
     now: SystemTime,
 ) -> Result<(), ProxyError> {
     let ext = req.extensions();
+    let outcome = ext.get::<Outcome>();
     let (Some(caller), Some(path)) = (
-        ext.get::<AuthenticatedCaller>(),
+        outcome.and_then(Outcome::caller),
         ext.get::<NormalizedPath>(),
     ) else {
         return Err(ProxyError::Internal(
@@ -127,7 +154,7 @@ pub fn authorize<B>(
         principal,
         now,
     )
-    .with_caller(ext.get::<CallerIdentity>());
+    .with_caller(outcome.and_then(Outcome::identity));
     SCRATCH.with_borrow_mut(|(resource, matches)| {
         resource.clear();
         resource.push_str(&settings.service_arn);
@@ -147,11 +174,11 @@ pub fn authorize<B>(
             .layer
             .filter(|_| decision.reason != Reason::Allowed)
             .map(|l| (l, decision.reason == Reason::ExplicitDeny));
-        if let Some(outcome) = ext.get::<Outcome>() {
+        if let Some(outcome) = outcome {
             outcome.set_decision(DecisionRecord {
                 allowed: denied.is_none(),
                 denied_layer: denied.map(|(l, _)| l),
-                matched: matched_list(matches).into(),
+                matched: matches.iter().cloned().collect(),
                 counters: snapshot.decision_counters(caller.principal, matches, denied),
             });
             // After the enforced decision is recorded: the scratch list is reused.
@@ -217,7 +244,7 @@ fn log_decision<B>(
         method: req.method().clone(),
         path: context.path.clone(),
         headers: req.headers().clone(),
-        conn: context.conn.copied(),
+        conn: context.conn.cloned(),
         service_arn: Arc::clone(&settings.service_arn),
         service_network_arn: settings.service_network_arn.clone(),
         source_vpc: settings.source_vpc.clone(),

@@ -10,8 +10,8 @@ use http::{HeaderValue, Request};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::caller_identity::CallerIdentity;
 use crate::connection::ConnectionInfo;
+use crate::outcome::Outcome;
 pub use crate::request_head::hop_by_hop::{is_upgrade, strip_hop_by_hop};
 pub use crate::request_head::names::{
     SPOOFABLE, X_AMZN_LATTICE_IDENTITY, X_AMZN_LATTICE_IDENTITY_TAGS, X_AMZN_LATTICE_TARGET,
@@ -67,8 +67,8 @@ pub struct IdentityHeaders<S> {
 }
 
 /// Applies every header rule of the layer to `req` (exposed for tests and the auth layers'
-/// own tests). The caller's precomputed identity is moved out of the extensions: nothing
-/// after this layer reads it.
+/// own tests). The caller's precomputed identity headers come from the request's
+/// [`Outcome`], cloned (reference counts).
 ///
 /// One scan of the header names decides what to remove (see [`present`]); the values added
 /// are precomputed (`target`, the caller's identity) or written without `fmt`.
@@ -78,8 +78,11 @@ pub struct IdentityHeaders<S> {
 /// trust), or the caller's list with the peer appended under [`Xff::Append`].
 pub fn rewrite<B>(req: &mut Request<B>, target: &HeaderValue, xff: Xff) {
     let present = Present::scan(req.headers());
-    let conn = req.extensions().get::<ConnectionInfo>().copied();
-    let caller = req.extensions_mut().remove::<CallerIdentity>();
+    let conn = req.extensions().get::<ConnectionInfo>().cloned();
+    let caller = req
+        .extensions()
+        .get::<Outcome>()
+        .and_then(|o| o.identity().cloned());
     let headers = req.headers_mut();
     for (i, name) in SPOOFABLE.iter().enumerate() {
         if present.has(present::spoofable(i)) {
@@ -93,13 +96,10 @@ pub fn rewrite<B>(req: &mut Request<B>, target: &HeaderValue, xff: Xff) {
     }
     if let Some(conn) = conn {
         // The one function the policy's view of the header uses too.
-        if let Some(v) = forwarded::forwarded_for(headers, conn.remote.ip(), xff) {
+        if let Some(v) = forwarded::forwarded_for(headers, &conn, xff) {
             headers.insert(X_FORWARDED_FOR.clone(), v);
         }
-        headers.insert(
-            X_FORWARDED_PORT.clone(),
-            HeaderValue::from(conn.local.port()),
-        );
+        headers.insert(X_FORWARDED_PORT.clone(), conn.local_port_text().clone());
         let proto = if conn.tls { "https" } else { "http" };
         headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
     }

@@ -152,7 +152,7 @@ where
         match normalize_request(&req, self.path_rules) {
             Ok(path) => {
                 if let Some(outcome) = req.extensions().get::<Outcome>() {
-                    outcome.set_path(path.path());
+                    outcome.set_path(path.shared_path());
                 }
                 req.extensions_mut().insert(path);
                 Either::Right(self.inner.call(req))
@@ -196,6 +196,10 @@ mod tests {
         let p = normalize_request(&req, PathRules::default()).unwrap();
         assert_eq!(p.path(), "/b/c");
         assert_eq!(p.query(), Some("x=%2F"));
+        assert_eq!(p.path_and_query(), "/b/c?x=%2F");
+        // The access log's path shares the buffer and stops before the query.
+        assert_eq!(&*p.shared_path(), "/b/c");
+        assert_eq!(&*crate::normalize::SharedPath::from("/raw%2f"), "/raw%2f");
     }
 
     #[test]

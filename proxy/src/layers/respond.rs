@@ -4,7 +4,6 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::header::{HeaderName, CONTENT_TYPE};
@@ -17,7 +16,7 @@ use crate::error::{Hex, ProxyError};
 use crate::layers::request_id::X_AMZN_REQUESTID;
 use crate::metrics::AuthnResult;
 pub use crate::outcome::classify;
-use crate::outcome::{AuthnRecord, DecisionRecord, Outcome};
+use crate::outcome::{AuthnRecord, DecisionCounters, DecisionRecord, MatchedStatements, Outcome};
 
 /// `x-amzn-errortype`, on `403` answers.
 pub static X_AMZN_ERRORTYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
@@ -56,10 +55,12 @@ pub fn respond_to(err: &ProxyError, request_id: Option<&str>) -> Response<ProxyB
             Some(a.error_type),
             format!("{}: {}", a.error_type, a.message),
         ),
+        // The one failure that is routine (a policy said no): written without `fmt`, into a
+        // buffer of the exact size, whose `Bytes` then needs no block of its own.
         ProxyError::Denied(d) => (
             StatusCode::FORBIDDEN,
             Some("AccessDeniedException"),
-            format!("AccessDeniedException: {}", d.message),
+            concat_exact(&["AccessDeniedException: ", &d.message]),
         ),
         ProxyError::BodyDigest(m) => (
             StatusCode::BAD_REQUEST,
@@ -99,10 +100,21 @@ pub fn respond_to(err: &ProxyError, request_id: Option<&str>) -> Response<ProxyB
     let mut res = Response::new(ProxyBody::full(body));
     *res.status_mut() = status;
     res.headers_mut().insert(CONTENT_TYPE, TEXT_PLAIN);
-    if let Some(t) = error_type.and_then(|t| HeaderValue::from_str(t).ok()) {
-        res.headers_mut().insert(X_AMZN_ERRORTYPE.clone(), t);
+    if let Some(t) = error_type {
+        // AWS's exception names: constants of visible ASCII.
+        res.headers_mut()
+            .insert(X_AMZN_ERRORTYPE.clone(), HeaderValue::from_static(t));
     }
     res
+}
+
+/// `parts` joined, in a `String` allocated once at its final length.
+fn concat_exact(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        s.push_str(p);
+    }
+    s
 }
 
 /// Logs the detail of the proxy's own failures (`502`, `504`, `500`), which callers are not
@@ -132,8 +144,8 @@ pub fn record(outcome: &Outcome, err: &ProxyError) {
         ProxyError::Denied(d) => outcome.set_decision(DecisionRecord {
             allowed: false,
             denied_layer: Some(d.layer),
-            matched: Arc::from(""),
-            counters: Vec::new(),
+            matched: MatchedStatements::new(),
+            counters: DecisionCounters::new(),
         }),
         _ => {}
     }

@@ -1,46 +1,13 @@
 //! What the shadow policies decided for one request, kept beside the enforced decision in the
 //! [`Outcome`](super::Outcome): written by `Authorize`, read by `Audit` for the metric and the
-//! access log. Up to [`INLINE`] matched statements are kept inline, so recording a shadow
+//! access log. Up to [`INLINE_MATCHES`](super::INLINE_MATCHES) matched statements are kept inline, so recording a shadow
 //! decision allocates nothing in the common case; the text is written off the request path.
 
 use trellis_policy::Matched;
 
-/// Matched statements kept without allocating.
-pub const INLINE: usize = 8;
-
-/// The matched statements of a shadow decision.
-#[derive(Debug, Clone)]
-enum MatchedStatements {
-    Inline {
-        items: [Option<Matched>; INLINE],
-        len: usize,
-    },
-    Spilled(Vec<Matched>),
-}
-
-impl MatchedStatements {
-    fn of(matches: &[Matched]) -> Self {
-        if matches.len() > INLINE {
-            return Self::Spilled(matches.to_vec());
-        }
-        let mut items: [Option<Matched>; INLINE] = Default::default();
-        for (slot, m) in items.iter_mut().zip(matches) {
-            *slot = Some(m.clone());
-        }
-        Self::Inline {
-            items,
-            len: matches.len(),
-        }
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &Matched> {
-        let (inline, spilled) = match self {
-            Self::Inline { items, len } => (&items[..*len], &[][..]),
-            Self::Spilled(v) => (&[][..], v.as_slice()),
-        };
-        inline.iter().flatten().chain(spilled)
-    }
-}
+use super::MatchedStatements;
+#[cfg(test)]
+use super::INLINE_MATCHES as INLINE;
 
 /// What the shadow policies decided for one request; written once by `Authorize`, read by
 /// `Audit` for the metric and the access log.
@@ -62,7 +29,7 @@ impl ShadowRecord {
         Self {
             allowed,
             counter,
-            matched: MatchedStatements::of(matches),
+            matched: matches.iter().cloned().collect(),
         }
     }
 
@@ -89,8 +56,12 @@ impl ShadowRecord {
 
     /// `shadowMatchedStatements`, spelled as `matchedStatements`; empty when none matched.
     pub fn matched_text(&self) -> String {
-        let listed: Vec<Matched> = self.matched.iter().cloned().collect();
-        super::matched_list(&listed)
+        super::matched_list(&self.matched)
+    }
+
+    /// The statements the shadow policies matched, in order.
+    pub fn matched(&self) -> &[Matched] {
+        &self.matched
     }
 }
 
@@ -100,7 +71,7 @@ mod tests {
 
     use trellis_policy::{Effect, Layer, Matched};
 
-    use super::{MatchedStatements, ShadowRecord, INLINE};
+    use super::{ShadowRecord, INLINE};
 
     fn matched(n: usize) -> Vec<Matched> {
         (0..n)
@@ -117,21 +88,16 @@ mod tests {
         ShadowRecord {
             allowed: true,
             counter: None,
-            matched: MatchedStatements::of(m),
+            matched: m.iter().cloned().collect(),
         }
         .matched_text()
     }
 
     #[test]
     fn shadow_matched_statements_are_kept_inline_up_to_the_limit_and_all_listed_beyond_it() {
-        assert!(matches!(
-            MatchedStatements::of(&matched(INLINE)),
-            MatchedStatements::Inline { len: INLINE, .. }
-        ));
-        assert!(matches!(
-            MatchedStatements::of(&matched(INLINE + 1)),
-            MatchedStatements::Spilled(_)
-        ));
+        let record = |n| ShadowRecord::new(true, None, &matched(n));
+        assert!(!record(INLINE).matched.spilled());
+        assert!(record(INLINE + 1).matched.spilled());
         assert_eq!(text(&matched(0)), "");
         assert_eq!(text(&matched(3)), "service#0(S0),service#1,service#2(S2)");
         for n in [INLINE, INLINE + 3] {

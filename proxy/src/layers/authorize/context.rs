@@ -5,7 +5,7 @@
 use std::cell::OnceCell;
 use std::time::SystemTime;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 use trellis_policy::{Context, GlobalKey, Key, KeyKind, Values};
 
 use super::query_groups::QueryGroups;
@@ -37,10 +37,8 @@ pub struct RequestContext<'a> {
 struct Lazy {
     current_time: OnceCell<String>,
     epoch_time: OnceCell<String>,
-    source_ip: OnceCell<String>,
-    port: OnceCell<String>,
     /// `x-forwarded-for` and `x-amzn-lattice-target` as forwarded.
-    forwarded_for: OnceCell<Option<String>>,
+    forwarded_for: OnceCell<Option<HeaderValue>>,
     target: OnceCell<Option<String>>,
     /// Decoded query values by lower-cased key.
     query: OnceCell<QueryGroups>,
@@ -116,21 +114,11 @@ impl<'a> RequestContext<'a> {
                 let conn = self.conn?;
                 self.lazy
                     .forwarded_for
-                    .get_or_init(|| {
-                        forwarded::forwarded_for(self.headers, conn.remote.ip(), self.settings.xff)
-                            .and_then(|v| v.to_str().ok().map(str::to_owned))
-                    })
-                    .as_deref()
+                    .get_or_init(|| forwarded::forwarded_for(self.headers, conn, self.settings.xff))
+                    .as_ref()
+                    .and_then(|v| v.to_str().ok())
             }
-            "x-forwarded-port" => {
-                let conn = self.conn?;
-                Some(
-                    self.lazy
-                        .port
-                        .get_or_init(|| conn.local.port().to_string())
-                        .as_str(),
-                )
-            }
+            "x-forwarded-port" => self.conn?.local_port_text().to_str().ok(),
             "x-forwarded-proto" => {
                 let conn = self.conn?;
                 Some(if conn.tls { "https" } else { "http" })
@@ -164,13 +152,10 @@ impl Context for RequestContext<'_> {
         let s = self.settings;
         match key.kind {
             KeyKind::Global(g) => match g {
-                GlobalKey::SourceIp => self.conn.map(|c| {
-                    Values::One(
-                        self.lazy
-                            .source_ip
-                            .get_or_init(|| c.remote.ip().to_string()),
-                    )
-                }),
+                GlobalKey::SourceIp => self
+                    .conn
+                    .and_then(|c| c.remote_ip_text().to_str().ok())
+                    .map(Values::One),
                 GlobalKey::CurrentTime => Some(Values::One(
                     self.lazy.current_time.get_or_init(|| iso8601(self.now)),
                 )),
@@ -183,9 +168,10 @@ impl Context for RequestContext<'_> {
                 GlobalKey::SecureTransport => self
                     .conn
                     .map(|c| Values::One(if c.tls { "true" } else { "false" })),
-                GlobalKey::LatticePort => self.conn.map(|c| {
-                    Values::One(self.lazy.port.get_or_init(|| c.local.port().to_string()))
-                }),
+                GlobalKey::LatticePort => self
+                    .conn
+                    .and_then(|c| c.local_port_text().to_str().ok())
+                    .map(Values::One),
                 GlobalKey::LatticeRequestMethod => Some(Values::One(self.method)),
                 GlobalKey::LatticeRequestPath => Some(Values::One(self.path.path())),
                 GlobalKey::LatticeServiceArn => Some(Values::One(&s.service_arn)),

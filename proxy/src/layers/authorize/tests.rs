@@ -1,3 +1,4 @@
+use crate::outcome::matched_list;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -45,11 +46,11 @@ fn key(name: &str) -> String {
 #[test]
 fn request_keys_come_from_the_request_connection_and_settings() {
     let s = settings();
-    let conn = ConnectionInfo {
-        remote: "10.0.0.7:50000".parse::<SocketAddr>().unwrap(),
-        local: "10.0.0.1:8443".parse::<SocketAddr>().unwrap(),
-        tls: true,
-    };
+    let conn = ConnectionInfo::new(
+        "10.0.0.7:50000".parse::<SocketAddr>().unwrap(),
+        "10.0.0.1:8443".parse::<SocketAddr>().unwrap(),
+        true,
+    );
     let path = NormalizedPath::new("/a/b", Some("Tag=x&tag=y%20z&other")).unwrap();
     let mut headers = HeaderMap::new();
     headers.insert("x-team", "a, b".parse().unwrap());
@@ -209,7 +210,7 @@ fn decided(
     let mut req = b.body(()).unwrap();
     req.extensions_mut()
         .insert(NormalizedPath::new("/x", None).unwrap());
-    req.extensions_mut().insert(AuthenticatedCaller {
+    Outcome::of(&mut req).set_caller(AuthenticatedCaller {
         snapshot: Arc::clone(snapshot),
         principal: None,
         token: None,
@@ -257,7 +258,7 @@ fn a_header_a_loaded_policy_reads_with_bytes_outside_ascii_is_refused() {
     );
     req.extensions_mut()
         .insert(NormalizedPath::new("/x", None).unwrap());
-    req.extensions_mut().insert(AuthenticatedCaller {
+    Outcome::of(&mut req).set_caller(AuthenticatedCaller {
         snapshot: Arc::clone(&snapshot),
         principal: None,
         token: None,
@@ -302,7 +303,7 @@ fn a_query_key_a_loaded_policy_reads_in_two_letter_cases_is_refused() {
         let mut req = Request::get("/x").body(()).unwrap();
         req.extensions_mut()
             .insert(NormalizedPath::new("/x", Some(query)).unwrap());
-        req.extensions_mut().insert(AuthenticatedCaller {
+        Outcome::of(&mut req).set_caller(AuthenticatedCaller {
             snapshot: Arc::clone(&snapshot),
             principal: None,
             token: None,
@@ -325,11 +326,11 @@ fn a_query_key_a_loaded_policy_reads_in_two_letter_cases_is_refused() {
 fn headers_the_proxy_writes_are_read_as_the_upstream_gets_them() {
     let mut s = settings();
     s.xff = crate::request_head::Xff::Replace;
-    let conn = ConnectionInfo {
-        remote: "10.0.0.7:50000".parse::<SocketAddr>().unwrap(),
-        local: "10.0.0.1:8443".parse::<SocketAddr>().unwrap(),
-        tls: false,
-    };
+    let conn = ConnectionInfo::new(
+        "10.0.0.7:50000".parse::<SocketAddr>().unwrap(),
+        "10.0.0.1:8443".parse::<SocketAddr>().unwrap(),
+        false,
+    );
     let path = NormalizedPath::new("/", None).unwrap();
     let mut headers = HeaderMap::new();
     for (name, value) in [

@@ -1,5 +1,5 @@
 use super::*;
-use crate::caller_identity::IdentityFields;
+use crate::caller_identity::{CallerIdentity, IdentityFields};
 
 fn target() -> HeaderValue {
     target_header(
@@ -10,11 +10,11 @@ fn target() -> HeaderValue {
 }
 
 fn conn(tls: bool) -> ConnectionInfo {
-    ConnectionInfo {
-        remote: "10.1.2.3:5555".parse().unwrap(),
-        local: "127.0.0.1:8080".parse().unwrap(),
+    ConnectionInfo::new(
+        "10.1.2.3:5555".parse().unwrap(),
+        "127.0.0.1:8080".parse().unwrap(),
         tls,
-    }
+    )
 }
 
 #[test]
@@ -64,7 +64,7 @@ fn caller_identity_headers_are_added_when_present() {
     })
     .unwrap();
     let mut req = Request::get("/").body(()).unwrap();
-    req.extensions_mut().insert(caller);
+    crate::outcome::Outcome::of(&mut req).set_identity(caller);
     rewrite(&mut req, &target(), Xff::Replace);
     assert_eq!(
         req.headers()["x-amzn-lattice-identity"],
