@@ -214,21 +214,40 @@ impl Connection {
         B::Data: Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        // A connection's task is as large as the largest state of this future, and lives as
+        // long as the connection, idle or not: the TLS and gathered-write states (a rustls
+        // connection, another hyper connection type) are boxed, so a plain connection's task
+        // holds only its own.
         match self.tls.clone() {
-            Some(tls) => {
-                let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-                // A failed or stalled handshake asked nothing, so there is nothing to answer.
-                let handshake =
-                    tokio::time::timeout(self.header_read_timeout, acceptor.accept(stream));
-                if let Ok(Ok(tls_stream)) = handshake.await {
-                    self.serve(TokioIo::new(tls_stream), service).await;
-                }
-            }
+            Some(tls) => Box::pin(self.serve_tls(tls, stream, service)).await,
             None if self.gather_small_writes => {
-                self.serve(GatheredWrites(TokioIo::new(stream)), service)
-                    .await;
+                Box::pin(self.serve(GatheredWrites(TokioIo::new(stream)), service)).await;
             }
             None => self.serve(TokioIo::new(stream), service).await,
+        }
+    }
+
+    async fn serve_tls<S, B>(
+        self,
+        tls: Arc<rustls::ServerConfig>,
+        stream: tokio::net::TcpStream,
+        service: S,
+    ) where
+        S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        // A failed or stalled handshake asked nothing, so there is nothing to answer.
+        let handshake = tokio::time::timeout(self.header_read_timeout, acceptor.accept(stream));
+        if let Ok(Ok(tls_stream)) = handshake.await {
+            self.serve(TokioIo::new(tls_stream), service).await;
         }
     }
 
