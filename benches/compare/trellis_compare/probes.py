@@ -1,5 +1,5 @@
 """Measurements that need a client of their own: time to the first proxied 200, memory with
-1,000 idle keep-alive connections, and how fast a renamed policy file decides requests.
+10,000 idle keep-alive connections, and how fast a renamed policy file decides requests.
 
 A raw socket client keeps the probe's own cost (and so its timing error) to a few tens of
 microseconds, well below the millisecond figures it measures.
