@@ -102,7 +102,7 @@ def summary_with(**figures):
              "open": {rate: {"cpu_us_per_req": 50.0, "p50": 100, "p99": 200, "p999": 300, "failed": 0}
                       for rate in report.RATES}}
         if conn10k is not None:
-            r["conn10k_rss_kib"], r["idle_rss_kib"] = conn10k, idle
+            r["conn10k_rss_kib"], r["idle_rss_kib"], r["conn10k_open"] = conn10k, idle, 10000
         return r
     rounds = {name: [rnd(*v) for v in values] for name, values in figures.items()}
     return report.summarize(rounds)
@@ -126,7 +126,7 @@ class ReportUnpinned(unittest.TestCase):
                              ["nginx", "passthrough", "trellis-sigv4"])
         self.assertIn("### CPU per request, closed loop, 2 cores not pinned", md)
         self.assertIn("| trellis-sigv4 | 42.0 | 2.00 | 1.40 | 30500 | 0 |", md)
-        self.assertIn("RSS with 10k idle conns MiB", md)
+        self.assertIn("| trellis-sigv4 | 8.0 | 65.0 | 10000 |", md)
 
     def test_targets_of_the_issue_are_judged(self):
         rows = {what: (value, met) for what, value, met in report.targets(self.summary)}
@@ -147,15 +147,17 @@ class IdleMemory(unittest.TestCase):
     def test_cost_per_connection(self):
         self.assertEqual(memory.per_connection_kib(8000, 18000, 1000), 10.0)
         self.assertIsNone(memory.per_connection_kib(None, 18000, 1000))
-        rounds = {"x": [{"idle": {"rss_kib": 1000, "anon_kib": 500},
-                         "steps": [{"connections": 1000, "rss_kib": 6000, "anon_kib": 0},
-                                   {"connections": 10000, "rss_kib": 51000, "anon_kib": 0}],
+        rounds = {"x": [{"idle": {"rss_kib": 1000, "anon_kib": 500, "sockets": 3},
+                         "steps": [{"connections": 1000, "rss_kib": 6000, "anon_kib": 0, "sockets": 1003},
+                                   {"connections": 10000, "rss_kib": 51000, "anon_kib": 0,
+                                    "sockets": 9403}],
                          "after_close": {"rss_kib": 2000}}]}
         s = memory.summarize(rounds)["x"]
         self.assertEqual((s["per_conn_kib"], s["marginal_per_conn_kib"]), (5.0, 5.0))
         md = memory.markdown(memory.summarize(rounds), {"date": "d", "command": "c", "commit": "x",
                                                          "trellis": "t", "rounds": 1, "loadavg": "1"})
-        self.assertIn("| x | 1.0 | 5.9 | 49.8 | 5.00 | 5.00 | 2.0 |", md)
+        # The connections the proxy had already closed show: 9,400 of 10,000 open.
+        self.assertIn("| x | 1.0 | 5.9 | 49.8 | 9400 | 5.00 | 5.00 | 2.0 |", md)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,10 @@ from . import procs
 
 def reading(pids):
     """`VmRSS` and its anonymous part (`RssAnon`: heap and stacks, what connections grow),
-    in KiB, summed over `pids` and their children."""
-    return {"rss_kib": procs.status_kib(pids, "VmRSS"), "anon_kib": procs.status_kib(pids, "RssAnon")}
+    in KiB, summed over `pids` and their children, and their open sockets: a proxy that
+    closed idle connections before the reading would otherwise look cheap."""
+    return {"rss_kib": procs.status_kib(pids, "VmRSS"), "anon_kib": procs.status_kib(pids, "RssAnon"),
+            "sockets": procs.socket_count(pids)}
 
 
 def per_connection_kib(idle_kib, loaded_kib, connections):
@@ -38,7 +40,9 @@ def summarize(rounds):
         for i, n in enumerate(counts):
             s["steps"].append({"connections": n,
                                "rss_kib": _med([r["steps"][i]["rss_kib"] for r in rs]),
-                               "anon_kib": _med([r["steps"][i]["anon_kib"] for r in rs])})
+                               "anon_kib": _med([r["steps"][i]["anon_kib"] for r in rs]),
+                               "open": _med([r["steps"][i].get("sockets", 0) - r["idle"].get("sockets", 0)
+                                             for r in rs])})
         if counts:
             last, first = counts[-1], counts[0]
             s["per_conn_kib"] = _med([per_connection_kib(r["idle"]["rss_kib"], r["steps"][-1]["rss_kib"], last)
@@ -61,11 +65,13 @@ def markdown(summary, meta):
          + f"; {meta['rounds']} fresh process(es) per configuration, medians; load average "
          f"{meta['loadavg']}.", "",
          "| configuration | idle RSS MiB | " + " | ".join(f"{n:,} conns MiB" for n in counts)
-         + " | KiB/conn | KiB/conn marginal | after closing MiB |",
-         "|---|--:|" + "--:|" * len(counts) + "--:|--:|--:|"]
+         + " | open at the last reading | KiB/conn | KiB/conn marginal | after closing MiB |",
+         "|---|--:|" + "--:|" * len(counts) + "--:|--:|--:|--:|"]
     for name, s in summary.items():
         per, marginal = s.get("per_conn_kib"), s.get("marginal_per_conn_kib")
+        last_open = s["steps"][-1]["open"] if s["steps"] else None
         cells = [mib(s["idle_rss_kib"]), *(mib(st["rss_kib"]) for st in s["steps"]),
+                 f"{last_open:.0f}" if last_open is not None else "–",
                  f"{per:.2f}" if per is not None else "–",
                  f"{marginal:.2f}" if marginal is not None else "–", mib(s["after_close_rss_kib"])]
         L.append(f"| {name} | " + " | ".join(cells) + " |")

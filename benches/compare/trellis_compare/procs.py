@@ -77,6 +77,22 @@ def status_kib(pids, field):
     return total
 
 
+def socket_count(pids):
+    """Open sockets of `pids` and their children (listeners and connections alike)."""
+    total = 0
+    for pid in set(pids) | {c for p in pids for c in children(p)}:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                total += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+            except OSError:
+                continue
+    return total
+
+
 class Proc:
     """A process pinned to `core` (`None`: free to run on every core), its output in `log`."""
 

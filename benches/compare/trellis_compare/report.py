@@ -34,7 +34,7 @@ def summarize(rounds):
         s["rps_closed_unpinned"] = med([r.get("closed_unpinned", {}).get("rps") for r in rs])
         s["cpu_open"] = {rate: med([r.get("open", {}).get(rate, {}).get("cpu_us_per_req") for r in rs])
                          for rate in RATES}
-        for key in ("startup_ms", "idle_rss_kib", "conn10k_rss_kib", "peak_rss_kib"):
+        for key in ("startup_ms", "idle_rss_kib", "conn10k_rss_kib", "conn10k_open", "peak_rss_kib"):
             s[key] = med([r.get(key) for r in rs])
         s["failed"] = sum(run.get("failed") or 0 for r in rs for run in runs(r))
         s["failed_unpinned"] = sum(r.get("closed_unpinned", {}).get("failed") or 0 for r in rs)
@@ -243,14 +243,15 @@ def markdown(summary, meta, order):
     L.append("")
     L.append("### Memory and start-up")
     L.append("")
-    L.append("| configuration | idle RSS MiB | RSS with 10k idle conns MiB | peak RSS MiB | exec → first 200 ms |")
-    L.append("|---|--:|--:|--:|--:|")
+    L.append("| configuration | idle RSS MiB | RSS with 10k idle conns MiB | of them open at the reading "
+             "| peak RSS MiB | exec → first 200 ms |")
+    L.append("|---|--:|--:|--:|--:|--:|")
     for n in names:
         s = summary[n]
         if s["idle_rss_kib"] is None:
             continue
         L.append(f"| {n} | {f(mib(s['idle_rss_kib']))} | {f(mib(s['conn10k_rss_kib']))} | "
-                 f"{f(mib(s['peak_rss_kib']))} | {f(s['startup_ms'])} |")
+                 f"{f(s['conn10k_open'], '{:.0f}')} | {f(mib(s['peak_rss_kib']))} | {f(s['startup_ms'])} |")
     pairs = before_after(summary)
     if pairs:
         L.append("")
