@@ -8,6 +8,7 @@
     reason = "test helpers outside `#[test]` fns: a failure is a test failure"
 )]
 
+mod idle_memory;
 mod request_alloc;
 mod sidecar_support;
 use trellis_sigv4::test_util as sigv4_support;
@@ -98,6 +99,24 @@ fn allocations_deciding(shadow: ShadowConfig) -> (u64, bool) {
 fn allocations() {
     deciding_allocates_nothing_with_or_without_shadow_policies();
     a_request_allocates_at_most_its_budget();
+    an_idle_connection_holds_at_most_its_budget();
+}
+
+/// Heap an idle keep-alive connection holds (hyper's read and write buffers, the connection
+/// task, its timers): 10,000 of them must fit the sidecar's memory budget.
+fn an_idle_connection_holds_at_most_its_budget() {
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let cost = idle_memory::measure(200);
+    println!(
+        "heap per idle connection: {:.0} bytes in {:.1} blocks",
+        cost.bytes, cost.blocks
+    );
+    // The connections are counted: each holds at least hyper's 8 KiB write buffer.
+    assert!(cost.bytes >= 8192.0, "{cost:?}");
+    // Ceilings at what the stack holds today (unoptimized test build, whose futures are
+    // larger than the release build's), so a change that grows it fails here.
+    assert!(cost.bytes <= 32_000.0, "{cost:?}");
+    assert!(cost.blocks <= 16.0, "{cost:?}");
 }
 
 fn a_request_allocates_at_most_its_budget() {

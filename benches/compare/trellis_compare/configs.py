@@ -205,16 +205,18 @@ def decision_argv(head, tools, cfg, d):
     return argv, str(policy)
 
 
-def start(cfg, tools, round_no):
-    """Starts `cfg`'s SUT pinned to the SUT core; returns it as soon as the processes exist
-    (`started` is taken just before the first exec, for the time to first 200)."""
-    d = tools.work / f"{cfg.name}-r{round_no}"
+def start(cfg, tools, round_no, env=None, pinned=True):
+    """Starts `cfg`'s SUT pinned to the SUT core (`pinned=False`: free on every core, as an
+    app's sidecar shares a node); returns it as soon as the processes exist (`started` is
+    taken just before the first exec, for the time to first 200). `env`, when given, is the
+    environment of a single-process SUT."""
+    d = tools.work / f"{cfg.name}-r{round_no}" / ("" if pinned else "unpinned")
     d.mkdir(parents=True, exist_ok=True)
     if cfg.kind == "direct":
         return System(cfg, tools.upstream_port)
     port = procs.free_port()
     sys = System(cfg, port)
-    core = procs.SUT_CORE
+    core = procs.SUT_CORE if pinned else None
     log = str(d / "sut.log")
     if cfg.kind == "passthrough":
         sys.argv = [tools.passthrough, "--listen", f"127.0.0.1:{port}",
@@ -239,18 +241,17 @@ def start(cfg, tools, round_no):
     elif cfg.kind == "trellis":
         sys.argv, sys.policy_path = trellis_argv(tools, cfg, d, port)
     elif cfg.kind in ("envoy-authz", "nginx-authz", "envoy-series"):
-        return start_pair(cfg, tools, d, sys)
+        return start_pair(cfg, tools, d, sys, core)
     sys.started = time.perf_counter()
-    sys.procs.append(procs.Proc(sys.argv, core, log))
+    sys.procs.append(procs.Proc(sys.argv, core, log, env=env))
     return sys
 
 
-def start_pair(cfg, tools, d, sys):
+def start_pair(cfg, tools, d, sys, core):
     """A proxy users run with Trellis beside it, both on the SUT core: Envoy or nginx asking
     `trellis authz` (the shipped `deploy/authz` configurations, ports replaced), or Envoy in
     front of `trellis run`. `started` is taken before Trellis's exec: the time to the first
     200 is the whole system's."""
-    core = procs.SUT_CORE
     sys.started = time.perf_counter()
     if cfg.kind == "envoy-series":
         hop = procs.free_port()

@@ -9,7 +9,7 @@ from . import files, procs
 
 
 def run(tools, sut_pids, url, *, label, out_dir, duration, warmup, rate=None, connections=16,
-        sign="none", keys_file=None, expect=200, plot=None, parts=None):
+        sign="none", keys_file=None, expect=200, plot=None, parts=None, core=procs.LOAD_CORE):
     """One trellis-load run; returns its JSON plus `cpu_s` (the SUT's CPU seconds over the
     whole run, warm-up included) and `cpu_us_per_req`, and with `parts` (`{name: pids}`, the
     SUT's processes by what they are) `parts_cpu_us_per_req`, the same figure of each alone.
@@ -17,10 +17,10 @@ def run(tools, sut_pids, url, *, label, out_dir, duration, warmup, rate=None, co
     trellis-load counts only the measured period's requests, so the SUT's CPU is divided by
     the requests of the whole run: the measured rate times warm-up plus duration (exact for
     the open loop, whose rate is fixed; for the closed loop it assumes the warm-up ran at the
-    measured rate).
+    measured rate). `core` is the generator's core; `None` lets it run on every core.
     """
     result = out_dir / f"{label}.json"
-    argv = ["taskset", "-c", str(procs.LOAD_CORE), tools.load, url,
+    argv = ["taskset", "-c", procs.cpu_list(core), tools.load, url,
             "-c", str(connections), "-d", f"{duration}s", "--warmup", f"{warmup}s",
             "--expect-status", str(expect), "--label", label, "--json", str(result), "-q"]
     if rate is not None:

@@ -14,6 +14,14 @@ import time
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SUT_CORE = 0
 LOAD_CORE = 1
+# Every CPU this process may use, read at import, before the harness pins itself to LOAD_CORE:
+# an unpinned child must be given them back, or it inherits the harness's single core.
+ALL_CORES = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
+
+
+def cpu_list(core):
+    """taskset's CPU list for `core`; `None` is every core."""
+    return ALL_CORES if core is None else str(core)
 
 
 def free_port():
@@ -69,8 +77,24 @@ def status_kib(pids, field):
     return total
 
 
+def socket_count(pids):
+    """Open sockets of `pids` and their children (listeners and connections alike)."""
+    total = 0
+    for pid in set(pids) | {c for p in pids for c in children(p)}:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                total += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+            except OSError:
+                continue
+    return total
+
+
 class Proc:
-    """A process pinned to `core`, its output in `log`."""
+    """A process pinned to `core` (`None`: free to run on every core), its output in `log`."""
 
     def __init__(self, argv, core, log, env=None):
         self.argv = argv
@@ -78,7 +102,7 @@ class Proc:
         self.log = open(log, "ab")
         self.started = time.perf_counter()
         self.popen = subprocess.Popen(
-            ["taskset", "-c", str(core), *argv], stdout=self.log, stderr=subprocess.STDOUT,
+            ["taskset", "-c", cpu_list(core), *argv], stdout=self.log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         # taskset execs the program in place: the pid is the program's.
         self.pid = self.popen.pid

@@ -30,9 +30,14 @@ def summarize(rounds):
         s["parts_2k"] = {n: med(v) for n, v in s["parts_2k_rounds"].items()}
         s["cpu_closed"] = med([r.get("closed", {}).get("cpu_us_per_req") for r in rs])
         s["rps_closed"] = med([r.get("closed", {}).get("rps") for r in rs])
-        for key in ("startup_ms", "idle_rss_kib", "conn1k_rss_kib", "peak_rss_kib"):
+        s["cpu_closed_unpinned"] = med([r.get("closed_unpinned", {}).get("cpu_us_per_req") for r in rs])
+        s["rps_closed_unpinned"] = med([r.get("closed_unpinned", {}).get("rps") for r in rs])
+        s["cpu_open"] = {rate: med([r.get("open", {}).get(rate, {}).get("cpu_us_per_req") for r in rs])
+                         for rate in RATES}
+        for key in ("startup_ms", "idle_rss_kib", "conn10k_rss_kib", "conn10k_open", "peak_rss_kib"):
             s[key] = med([r.get(key) for r in rs])
         s["failed"] = sum(run.get("failed") or 0 for r in rs for run in runs(r))
+        s["failed_unpinned"] = sum(r.get("closed_unpinned", {}).get("failed") or 0 for r in rs)
         s["added"] = {}
         for rate in RATES:
             for q in ("p50", "p99", "p999"):
@@ -79,7 +84,7 @@ def cache_miss(rs):
 
 
 def runs(r):
-    for key in ("closed", "steady", "storm"):
+    for key in ("closed", "closed_unpinned", "steady", "storm"):
         if key in r:
             yield r[key]
     yield from r.get("open", {}).values()
@@ -103,6 +108,15 @@ def targets(summary):
                      None if value is None else ok(value)))
 
     row("CPU/request ≤ 1.0 × nginx proxy_pass", ratio(cpu, peer["nginx"]), "{:.2f} ×", lambda v: v <= 1.0)
+    nginx = summary.get("nginx", {})
+    row("CPU/request ≤ 1.0 × nginx, closed loop, 1 core pinned",
+        ratio(t.get("cpu_closed"), nginx.get("cpu_closed")), "{:.2f} ×", lambda v: v <= 1.0)
+    row("CPU/request ≤ 1.0 × nginx, closed loop, 2 cores not pinned",
+        ratio(t.get("cpu_closed_unpinned"), nginx.get("cpu_closed_unpinned")), "{:.2f} ×", lambda v: v <= 1.0)
+    for rate in ("1000", "5000"):
+        row(f"CPU/request ≤ 1.0 × nginx, open loop {int(rate) // 1000}k rps",
+            ratio(t.get("cpu_open", {}).get(rate), nginx.get("cpu_open", {}).get(rate)),
+            "{:.2f} ×", lambda v: v <= 1.0)
     row("CPU/request ≤ 1.5 × bare pass-through", ratio(cpu, peer["passthrough"]), "{:.2f} ×", lambda v: v <= 1.5)
     row("CPU/request < nginx + auth_request", ratio(cpu, peer["nginx-auth"]), "{:.2f} ×", lambda v: v < 1.0)
     row("CPU/request < Envoy", ratio(cpu, peer["envoy"]), "{:.2f} ×", lambda v: v < 1.0)
@@ -114,10 +128,22 @@ def targets(summary):
             rows.append((what, f"{value:.0f} µs", None))
         else:
             row(what, value, "{:.0f} µs", lambda v, limit=limit: v <= limit)
+    for q in ("p50", "p99"):
+        what = f"added {q} at 2k rps ≤ nginx's"
+        mine = t.get("added", {}).get(f"2000_{q}")
+        theirs = summary.get("nginx", {}).get("added", {}).get(f"2000_{q}")
+        if mine is None or theirs is None:
+            rows.append((what, "not measured", None))
+        elif busy is not None:
+            rows.append((what, f"{mine:.0f} µs vs {theirs:.0f} µs", None))
+        else:
+            rows.append((what, f"{mine:.0f} µs vs {theirs:.0f} µs", mine <= theirs))
     sts = summary.get("trellis-sts", {}).get("cpu_2k")
     row("CPU/request with STS tokens ≤ SigV4 (trellis-sts / trellis-sigv4)", ratio(sts, cpu),
         "{:.2f} ×", lambda v: v <= 1.0)
-    row("idle RSS ≤ 10 MiB", mib(t.get("idle_rss_kib")), "{:.1f} MiB", lambda v: v <= 10)
+    row("idle RSS ≤ 8 MiB", mib(t.get("idle_rss_kib")), "{:.1f} MiB", lambda v: v <= 8)
+    row("RSS with 10,000 idle keep-alive connections ≤ 64 MiB", mib(t.get("conn10k_rss_kib")),
+        "{:.1f} MiB", lambda v: v <= 64)
     row("exec → first 200 ≤ 50 ms with 1,000 statements", big.get("startup_ms"), "{:.1f} ms", lambda v: v <= 50)
     row("reload effective ≤ 100 ms (median)", reload.get("reload_ms_median"), "{:.1f} ms", lambda v: v <= 100)
     storm = ratio(reload.get("storm_p99"), reload.get("steady_p99"))
@@ -199,6 +225,7 @@ def markdown(summary, meta, order):
         cells = [f(ratio(s["cpu_2k"], summary.get(p, {}).get("cpu_2k")), "{:.2f}") for p, _ in PEERS]
         L.append(f"| {n} | {f(s['cpu_2k'])} | " + " | ".join(cells)
                  + f" | {f(s['cpu_closed'])} | {f(s['rps_closed'], '{:.0f}')} | {s['failed']} |")
+    L.extend(unpinned_section(summary, names))
     L.append("")
     L.append("### Added latency over direct (µs; open loop, coordinated omission corrected)")
     L.append("")
@@ -216,14 +243,15 @@ def markdown(summary, meta, order):
     L.append("")
     L.append("### Memory and start-up")
     L.append("")
-    L.append("| configuration | idle RSS MiB | RSS with 1k idle conns MiB | peak RSS MiB | exec → first 200 ms |")
-    L.append("|---|--:|--:|--:|--:|")
+    L.append("| configuration | idle RSS MiB | RSS with 10k idle conns MiB | of them open at the reading "
+             "| peak RSS MiB | exec → first 200 ms |")
+    L.append("|---|--:|--:|--:|--:|--:|")
     for n in names:
         s = summary[n]
         if s["idle_rss_kib"] is None:
             continue
-        L.append(f"| {n} | {f(mib(s['idle_rss_kib']))} | {f(mib(s['conn1k_rss_kib']))} | "
-                 f"{f(mib(s['peak_rss_kib']))} | {f(s['startup_ms'])} |")
+        L.append(f"| {n} | {f(mib(s['idle_rss_kib']))} | {f(mib(s['conn10k_rss_kib']))} | "
+                 f"{f(s['conn10k_open'], '{:.0f}')} | {f(mib(s['peak_rss_kib']))} | {f(s['startup_ms'])} |")
     pairs = before_after(summary)
     if pairs:
         L.append("")
@@ -274,6 +302,27 @@ def markdown(summary, meta, order):
         L.append("")
         L.append("Skipped: " + "; ".join(meta["skipped"]))
     return "\n".join(L) + "\n"
+
+
+def unpinned_section(summary, names):
+    """Closed loop with nothing pinned: the SUT (a fresh process, free on both cores) and the
+    generator share the machine, as an app and its sidecar share a node."""
+    rows = [n for n in names if summary[n].get("rps_closed_unpinned") is not None]
+    if not rows:
+        return []
+    nginx = summary.get("nginx", {}).get("cpu_closed_unpinned")
+    passthrough = summary.get("passthrough", {}).get("cpu_closed_unpinned")
+    L = ["", "### CPU per request, closed loop, 2 cores not pinned",
+         "", "The SUT and the generator both free on both cores (the upstream stays on core 1); "
+         "each SUT is a fresh process, so a multi-threaded runtime starts a worker per core.", "",
+         "| configuration | CPU µs/req | × nginx | × pass-through | req/s | failed |",
+         "|---|--:|--:|--:|--:|--:|"]
+    for n in rows:
+        s = summary[n]
+        cpu = s["cpu_closed_unpinned"]
+        L.append(f"| {n} | {f(cpu)} | {f(ratio(cpu, nginx), '{:.2f}')} | {f(ratio(cpu, passthrough), '{:.2f}')} "
+                 f"| {f(s['rps_closed_unpinned'], '{:.0f}')} | {s.get('failed_unpinned', 0)} |")
+    return L
 
 
 def sts_section(summary):
