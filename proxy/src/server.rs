@@ -12,7 +12,6 @@ use std::time::Duration;
 use http::header::UPGRADE;
 use http::{Request, Response, Version};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
@@ -87,94 +86,20 @@ pub struct ShutdownReport {
     pub cut: usize,
 }
 
-/// The connection builders of a listener: hyper-util's auto builder (HTTP/1.1 or HTTP/2,
-/// chosen from the first bytes or by ALPN) and, for plain-TCP connections whose first bytes
-/// are not the HTTP/2 preface, hyper's HTTP/1 builder with the same settings. The auto
-/// builder reads those bytes itself and hands them to hyper ahead of the rest, which makes
-/// hyper grow its read buffer to 16 KiB for the connection's life; peeking at them instead
-/// leaves it at 8 KiB, and hyper's HTTP/1 connection is half the size of the auto one (which
-/// holds an HTTP/2 connection's state inline) in every idle connection's task.
-struct Builders {
-    auto: auto::Builder<TokioExecutor>,
-    http1: http1::Builder,
-}
-
-fn builder(config: &ServerConfig) -> Builders {
-    let mut auto = auto::Builder::new(TokioExecutor::new());
-    auto.http1()
+fn builder(config: &ServerConfig) -> auto::Builder<TokioExecutor> {
+    let mut b = auto::Builder::new(TokioExecutor::new());
+    b.http1()
         .timer(TokioTimer::new())
         .header_read_timeout(config.header_read_timeout)
         .max_buf_size(config.max_header_bytes.max(8192))
         .max_headers(config.max_headers);
-    auto.http2()
+    b.http2()
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX))
         .keep_alive_interval(Some(config.idle_timeout / 2))
         .keep_alive_timeout(config.header_read_timeout)
         .max_concurrent_streams(config.max_concurrent_streams);
-    let mut http1 = http1::Builder::new();
-    http1
-        .timer(TokioTimer::new())
-        .header_read_timeout(config.header_read_timeout)
-        .max_buf_size(config.max_header_bytes.max(8192))
-        .max_headers(config.max_headers);
-    Builders { auto, http1 }
-}
-
-/// The HTTP/2 connection preface a prior-knowledge (h2c) client opens with.
-const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-/// What a plain-TCP connection's first bytes (peeked, not consumed) say it speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FirstBytes {
-    /// Not the HTTP/2 preface: HTTP/1.x (or garbage, which hyper answers as HTTP/1.1 does).
-    Http1,
-    /// The HTTP/2 preface, or too few bytes yet to tell: the auto builder reads on.
-    Undecided,
-    /// Closed (or failed) before sending anything.
-    Closed,
-}
-
-async fn first_bytes(stream: &tokio::net::TcpStream) -> FirstBytes {
-    let mut buf = [0u8; 24];
-    match stream.peek(&mut buf).await {
-        Ok(0) | Err(_) => FirstBytes::Closed,
-        Ok(n) if buf[..n] != H2_PREFACE[..n] => FirstBytes::Http1,
-        Ok(_) => FirstBytes::Undecided,
-    }
-}
-
-/// A connection being served, which can be asked to finish its in-flight requests and close.
-trait Served: std::future::Future {
-    fn graceful_shutdown(self: std::pin::Pin<&mut Self>);
-}
-
-impl<I, S, E, B> Served for auto::UpgradeableConnection<'_, I, S, E>
-where
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>>,
-    S::Future: 'static,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    B: http_body::Body + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-    E: hyper_util::server::conn::auto::HttpServerConnExec<S::Future, B>,
-{
-    fn graceful_shutdown(self: std::pin::Pin<&mut Self>) {
-        auto::UpgradeableConnection::graceful_shutdown(self);
-    }
-}
-
-impl<I, S, B> Served for http1::UpgradeableConnection<I, S>
-where
-    S: hyper::service::HttpService<Incoming, ResBody = B>,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    B: http_body::Body + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    fn graceful_shutdown(self: std::pin::Pin<&mut Self>) {
-        http1::UpgradeableConnection::graceful_shutdown(self);
-    }
+    b
 }
 
 /// Serves `service` on `listener` until `shutdown` resolves, then drains.
@@ -318,7 +243,7 @@ where
 }
 
 struct Connection {
-    builder: Arc<Builders>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
     tls: Option<Arc<rustls::ServerConfig>>,
     header_read_timeout: Duration,
     idle_timeout: Duration,
@@ -349,43 +274,7 @@ impl Connection {
             None if self.gather_small_writes => {
                 Box::pin(self.serve(GatheredWrites(TokioIo::new(stream)), service)).await;
             }
-            None => self.serve_plain(stream, service).await,
-        }
-    }
-
-    /// A plain-TCP connection of the sidecar's listener: HTTP/1.1 on hyper's own connection
-    /// unless its first bytes are (or may still become) the HTTP/2 preface. A client that
-    /// sends nothing for the header-read timeout, or before shutdown, is closed.
-    async fn serve_plain<S, B>(mut self, stream: tokio::net::TcpStream, service: S)
-    where
-        S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-        B: http_body::Body + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
-        let first = tokio::select! {
-            first = tokio::time::timeout(self.header_read_timeout, first_bytes(&stream)) => {
-                first.unwrap_or(FirstBytes::Closed)
-            }
-            _ = self.stop.wait_for(|stop| *stop) => FirstBytes::Closed,
-        };
-        match first {
-            FirstBytes::Http1 => {
-                let (svc, in_flight, tunnel) = self.per_connection(service);
-                let conn = self
-                    .builder
-                    .http1
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .with_upgrades();
-                self.drive(conn, &in_flight, &tunnel).await;
-            }
-            FirstBytes::Undecided => Box::pin(self.serve(TokioIo::new(stream), service)).await,
-            FirstBytes::Closed => {}
+            None => self.serve(TokioIo::new(stream), service).await,
         }
     }
 
@@ -413,7 +302,7 @@ impl Connection {
         }
     }
 
-    async fn serve<I, S, B>(self, io: I, service: S)
+    async fn serve<I, S, B>(mut self, io: I, service: S)
     where
         I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
         S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
@@ -426,13 +315,6 @@ impl Connection {
         B::Data: Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let (svc, in_flight, tunnel) = self.per_connection(service);
-        let builder = Arc::clone(&self.builder);
-        let conn = builder.auto.serve_connection_with_upgrades(io, svc);
-        self.drive(conn, &in_flight, &tunnel).await;
-    }
-
-    fn per_connection<S>(&self, service: S) -> (PerConnection<S>, Arc<InFlight>, TunnelSlot) {
         let in_flight = InFlight::new();
         let tunnel = TunnelSlot::default();
         let svc = PerConnection {
@@ -441,12 +323,7 @@ impl Connection {
             in_flight: Arc::clone(&in_flight),
             tunnel: tunnel.clone(),
         };
-        (svc, in_flight, tunnel)
-    }
-
-    /// Runs `conn` to its end, closing it gracefully at shutdown or once no request has been
-    /// in flight for the idle timeout; then runs the tunnel of a `101`, if any.
-    async fn drive<C: Served>(mut self, conn: C, in_flight: &InFlight, tunnel: &TunnelSlot) {
+        let conn = self.builder.serve_connection_with_upgrades(io, svc);
         tokio::pin!(conn);
         let mut closing = false;
         loop {

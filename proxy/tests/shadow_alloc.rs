@@ -103,7 +103,7 @@ fn allocations() {
 }
 
 /// Heap an idle keep-alive connection holds (hyper's read and write buffers, the connection
-/// task, its timers): 10,000 of them must fit the sidecar's memory budget.
+/// task, its timers, the connection's precomputed header texts): what 10,000 idle callers cost.
 fn an_idle_connection_holds_at_most_its_budget() {
     let _profiler = dhat::Profiler::builder().testing().build();
     let cost = idle_memory::measure(200);
@@ -116,7 +116,7 @@ fn an_idle_connection_holds_at_most_its_budget() {
     // Ceilings at what the stack holds today (unoptimized test build, whose futures are
     // larger than the release build's), so a change that grows it fails here.
     assert!(cost.bytes <= 32_000.0, "{cost:?}");
-    assert!(cost.blocks <= 16.0, "{cost:?}");
+    assert!(cost.blocks <= 19.0, "{cost:?}");
 }
 
 fn a_request_allocates_at_most_its_budget() {
