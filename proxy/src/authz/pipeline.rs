@@ -96,27 +96,63 @@ pub enum Verdict {
 }
 
 /// The changes that turn `original` into `forwarded`: every value that differs is set, every
-/// name that is gone is removed.
+/// name that is gone is removed. Takes `forwarded` so the values to set move out of it: each
+/// name is looked up once in each map, and nothing is cloned but the names to remove.
 pub fn difference(
     original: &HeaderMap,
-    forwarded: &HeaderMap,
+    forwarded: HeaderMap,
 ) -> (Vec<(HeaderName, HeaderValue)>, Vec<HeaderName>) {
-    let mut set = Vec::new();
-    for name in forwarded.keys() {
-        let now = forwarded.get_all(name);
-        if !original.get_all(name).iter().eq(now.iter()) {
-            // Every name the layers write holds one value.
-            if let Some(v) = now.iter().next() {
-                set.push((name.clone(), v.clone()));
-            }
-        }
-    }
     let remove = original
         .keys()
         .filter(|name| !forwarded.contains_key(*name))
         .cloned()
         .collect();
+    let mut set = Vec::new();
+    // `into_iter` yields a name with its first value, then `None` with each further one.
+    let mut group: Option<Group<'_>> = None;
+    for (name, value) in forwarded {
+        match name {
+            Some(name) => {
+                if let Some(done) = group.take() {
+                    done.finish(&mut set);
+                }
+                let mut sent = original.get_all(&name).into_iter();
+                let same = sent.next() == Some(&value);
+                group = Some(Group {
+                    name,
+                    first: value,
+                    sent,
+                    same,
+                });
+            }
+            None => {
+                if let Some(g) = group.as_mut() {
+                    g.same &= g.sent.next() == Some(&value);
+                }
+            }
+        }
+    }
+    if let Some(done) = group {
+        done.finish(&mut set);
+    }
     (set, remove)
+}
+
+/// One name's values in the forwarded map, compared as they come with the original's.
+struct Group<'a> {
+    name: HeaderName,
+    first: HeaderValue,
+    sent: http::header::ValueIter<'a, HeaderValue>,
+    same: bool,
+}
+
+impl Group<'_> {
+    fn finish(mut self, set: &mut Vec<(HeaderName, HeaderValue)>) {
+        // Every name the layers write holds one value.
+        if !self.same || self.sent.next().is_some() {
+            set.push((self.name, self.first));
+        }
+    }
 }
 
 /// The sidecar's layers for one front door, built once.
@@ -172,7 +208,7 @@ impl Pipeline {
         };
         match parts.extensions.remove::<Forwarded>() {
             Some(fwd) if parts.status == StatusCode::OK => {
-                let (set, remove) = difference(&original, &fwd.headers);
+                let (set, remove) = difference(&original, fwd.headers);
                 Verdict::Allow {
                     set,
                     remove,
@@ -223,7 +259,7 @@ mod tests {
             HeaderValue::from_static("Principal=a"),
         );
         after.insert("accept", HeaderValue::from_static("*/*"));
-        let (set, remove) = difference(&before, &after);
+        let (set, remove) = difference(&before, after);
         assert_eq!(
             set,
             vec![(
@@ -232,5 +268,45 @@ mod tests {
             )]
         );
         assert_eq!(remove, vec![HeaderName::from_static("authorization")]);
+    }
+
+    #[test]
+    fn a_name_with_several_values_is_set_unless_every_value_is_unchanged() {
+        let mut before = HeaderMap::new();
+        before.append("accept", HeaderValue::from_static("a"));
+        before.append("accept", HeaderValue::from_static("b"));
+        before.insert("x-one", HeaderValue::from_static("1"));
+        let (set, remove) = difference(&before, before.clone());
+        assert!(set.is_empty() && remove.is_empty());
+
+        let mut fewer = before.clone();
+        fewer.insert("accept", HeaderValue::from_static("a"));
+        let (set, remove) = difference(&before, fewer);
+        assert_eq!(
+            set,
+            vec![(
+                HeaderName::from_static("accept"),
+                HeaderValue::from_static("a")
+            )]
+        );
+        assert!(remove.is_empty());
+
+        let mut more = before.clone();
+        more.append("accept", HeaderValue::from_static("c"));
+        more.append("x-one", HeaderValue::from_static("2"));
+        let (set, _) = difference(&before, more);
+        assert_eq!(
+            set,
+            vec![
+                (
+                    HeaderName::from_static("accept"),
+                    HeaderValue::from_static("a")
+                ),
+                (
+                    HeaderName::from_static("x-one"),
+                    HeaderValue::from_static("1")
+                ),
+            ]
+        );
     }
 }

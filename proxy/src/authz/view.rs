@@ -89,12 +89,16 @@ pub fn method(text: &str) -> Result<Method, ViewError> {
         .map_err(|_| ViewError::Method(text.chars().take(32).collect()))
 }
 
-/// Appends one header line.
-pub fn push_header(headers: &mut HeaderMap, name: &str, value: &[u8]) -> Result<(), ViewError> {
+/// Appends one header line whose value the caller owns (no copy).
+pub fn push_header(
+    headers: &mut HeaderMap,
+    name: &str,
+    value: bytes::Bytes,
+) -> Result<(), ViewError> {
     let name = HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| ViewError::Header(name.chars().take(64).collect()))?;
-    let value =
-        HeaderValue::from_bytes(value).map_err(|_| ViewError::Header(name.as_str().to_owned()))?;
+    let value = HeaderValue::from_maybe_shared(value)
+        .map_err(|_| ViewError::Header(name.as_str().to_owned()))?;
     headers.append(name, value);
     Ok(())
 }
@@ -104,27 +108,54 @@ pub fn push_header(headers: &mut HeaderMap, name: &str, value: &[u8]) -> Result<
 /// caller the proxy saw, and what precedes it is the caller's own list. Removes the last
 /// entry and returns it; the header is removed when nothing precedes it.
 pub fn take_last_forwarded(headers: &mut HeaderMap) -> Option<IpAddr> {
-    let mut values = headers.get_all(&X_FORWARDED_FOR).iter();
-    let value = values.next()?;
-    if values.next().is_some() {
-        // Two lines: not what a proxy writes; leave them for the header rules.
-        return None;
-    }
-    let text = value.to_str().ok()?;
-    let (rest, last) = match text.rsplit_once(',') {
-        Some((rest, last)) => (Some(rest.trim()), last.trim()),
-        None => (None, text.trim()),
-    };
-    let ip = last.parse::<IpAddr>().ok()?;
-    match rest.filter(|r| !r.is_empty()).map(HeaderValue::from_str) {
-        Some(Ok(v)) => {
-            headers.insert(X_FORWARDED_FOR.clone(), v);
-        }
-        _ => {
-            headers.remove(&X_FORWARDED_FOR);
-        }
-    }
+    let last = LastForwarded::read(headers)?;
+    let ip = last.ip;
+    last.take(headers);
     Some(ip)
+}
+
+/// The last `x-forwarded-for` entry and the list before it, read without changing the map: a
+/// front door that takes the entry off only when it names a known peer reads it first.
+#[derive(Debug)]
+pub struct LastForwarded {
+    /// The last entry.
+    pub ip: IpAddr,
+    /// The entries before it; `None` when nothing precedes it.
+    rest: Option<HeaderValue>,
+}
+
+impl LastForwarded {
+    /// The single `x-forwarded-for` line's last entry, when it is an address.
+    pub fn read(headers: &HeaderMap) -> Option<Self> {
+        let mut values = headers.get_all(&X_FORWARDED_FOR).iter();
+        let value = values.next()?;
+        if values.next().is_some() {
+            // Two lines: not what a proxy writes; leave them for the header rules.
+            return None;
+        }
+        let text = value.to_str().ok()?;
+        let (rest, last) = match text.rsplit_once(',') {
+            Some((rest, last)) => (Some(rest.trim()), last.trim()),
+            None => (None, text.trim()),
+        };
+        let ip = last.parse::<IpAddr>().ok()?;
+        let rest = rest
+            .filter(|r| !r.is_empty())
+            .and_then(|r| HeaderValue::from_str(r).ok());
+        Some(Self { ip, rest })
+    }
+
+    /// Takes the entry off `headers` (the map it was read from).
+    pub fn take(self, headers: &mut HeaderMap) {
+        match self.rest {
+            Some(v) => {
+                headers.insert(X_FORWARDED_FOR.clone(), v);
+            }
+            None => {
+                headers.remove(&X_FORWARDED_FOR);
+            }
+        }
+    }
 }
 
 /// The connection facts for a caller at `remote` that reached `port` over `tls`.
