@@ -1,13 +1,15 @@
 //! A small, fast hasher for the statement index (FxHash's multiply-rotate).
 //!
 //! Keys are inserted only from policies, never from requests, so flooding is not a concern and
-//! SipHash's DoS resistance buys nothing; lookups happen several times per decision.
+//! SipHash's DoS resistance buys nothing; lookups happen several times per decision. Public for
+//! maps of the same kind elsewhere (per-statement counters found once per decision); never for
+//! keys a request chooses.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct FxHasher {
+pub struct FxHasher {
     hash: u64,
 }
 
@@ -53,4 +55,5 @@ impl Hasher for FxHasher {
     }
 }
 
-pub(crate) type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+/// A `HashMap` hashed with [`FxHasher`].
+pub type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;

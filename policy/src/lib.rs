@@ -109,6 +109,7 @@ pub use compile::{CompiledPolicy, StatementInfo};
 pub use context::{Context, MapContext, ValueList, Values};
 pub use decision::{Decision, Effect, Layer, Matched, Reason};
 pub use diagnostic::{Diagnostic, Severity, Span};
+pub use hash::{FxHashMap, FxHasher};
 pub use key::{GlobalKey, Key, KeyKind};
 pub use layered::{decide, decide_single, LayerPolicy, Layers};
 pub use request::{Principal, Request};

@@ -13,7 +13,6 @@ mod read_headers;
 mod report;
 mod shadow;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -111,7 +110,7 @@ pub struct Snapshot {
     principals: PrincipalStore,
     callers: Vec<CallerView>,
     /// Identity statements' handles; see [`IdentityKey`].
-    identity_counters: HashMap<IdentityKey, prometheus::IntCounter>,
+    identity_counters: trellis_policy::FxHashMap<IdentityKey, prometheus::IntCounter>,
     identity_none: prometheus::IntCounter,
     files: Vec<LoadedFile>,
     /// The headers the policies above read (network, service, every principal's identity).

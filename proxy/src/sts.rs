@@ -265,6 +265,9 @@ fn unavailable(_reason: &str) -> ProxyError {
 
 /// The identity token of `headers`, if the request carries one: `Authorization: Bearer
 /// k8s-aws-v1.…`. Other bearer tokens are not ours (the request stays anonymous, as before).
+/// The scheme and its separator, as `identity_token` requires them.
+const BEARER: &[u8] = b"bearer ";
+
 fn bearer_token(headers: &HeaderMap) -> Option<Result<&str, ProxyError>> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let first = values.next()?;
@@ -283,6 +286,11 @@ fn bearer_token(headers: &HeaderMap) -> Option<Result<&str, ProxyError>> {
 }
 
 fn identity_token(value: &HeaderValue) -> Option<&str> {
+    // The scheme first: a SigV4 `Authorization` (every signed request) is not scanned whole.
+    let scheme = value.as_bytes().get(..BEARER.len())?;
+    if !scheme.eq_ignore_ascii_case(BEARER) {
+        return None;
+    }
     let text = value.to_str().ok()?;
     let (scheme, rest) = text.split_once(' ')?;
     let token = rest.trim_start_matches(' ');

@@ -249,12 +249,41 @@ pub(crate) fn split_once_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
 /// case is refused: every signer writes lower case, and a second spelling of one signature
 /// would be a second reading of it.
 pub(crate) fn decode_hex_lower<'o>(s: &str, out: &'o mut [u8]) -> Option<&'o [u8]> {
-    if s.bytes().any(|c| c.is_ascii_uppercase()) {
+    // By hand, one pass: every signed request decodes two 64-digit values, and a general
+    // decoder (both cases, then a separate uppercase scan) costs several times this loop.
+    let (pairs, odd) = s.as_bytes().as_chunks::<2>();
+    if !odd.is_empty() {
         return None;
     }
-    let out = out.get_mut(..s.len() / 2)?;
-    hex::decode_to_slice(s, out).ok()?;
+    let out = out.get_mut(..pairs.len())?;
+    for (byte, &[hi, lo]) in out.iter_mut().zip(pairs) {
+        *byte = (lower_hex_digit(hi)? << 4) | lower_hex_digit(lo)?;
+    }
     Some(out)
+}
+
+/// The value of one lowercase hex digit.
+const fn lower_hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    }
+}
+
+/// `bytes` as lowercase hex into `out` (twice as long).
+pub(crate) fn encode_hex_lower(bytes: &[u8; 32], out: &mut [u8; 64]) {
+    const fn digit(n: u8) -> u8 {
+        if n < 10 {
+            b'0' + n
+        } else {
+            b'a' + (n - 10)
+        }
+    }
+    for ([hi, lo], b) in out.as_chunks_mut::<2>().0.iter_mut().zip(bytes) {
+        *hi = digit(b >> 4);
+        *lo = digit(b & 0x0f);
+    }
 }
 
 #[cfg(test)]
@@ -385,5 +414,25 @@ mod tests {
         assert_eq!(decode_hex_lower("00FF", &mut buf), None);
         assert_eq!(decode_hex_lower("0", &mut buf), None);
         assert_eq!(decode_hex_lower("0000000000", &mut buf), None);
+        assert_eq!(decode_hex_lower("0g", &mut buf), None);
+        assert_eq!(decode_hex_lower("g0", &mut buf), None);
+        assert_eq!(
+            decode_hex_lower("0123456789abcdef", &mut [0u8; 8]),
+            Some(&[0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef][..])
+        );
+        assert_eq!(decode_hex_lower("", &mut buf), Some(&[][..]));
+    }
+
+    #[test]
+    fn hex_encoding_is_lowercase_and_matches_the_hex_crate() {
+        let bytes: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(5));
+        let mut out = [0u8; 64];
+        encode_hex_lower(&bytes, &mut out);
+        assert_eq!(std::str::from_utf8(&out).unwrap(), hex::encode(bytes));
+        let mut back = [0u8; 32];
+        assert_eq!(
+            decode_hex_lower(std::str::from_utf8(&out).unwrap(), &mut back),
+            Some(&bytes[..])
+        );
     }
 }

@@ -52,19 +52,21 @@ pub(crate) fn verify<'s>(
 }
 
 /// The payload line: the signed `x-amz-content-sha256` (or `UNSIGNED-PAYLOAD` when a presigned
-/// URL names it without sending it), validated, or the caller's body digest.
+/// URL names it without sending it), validated, or the caller's body digest; with the line as
+/// a digest (`None` for `UNSIGNED-PAYLOAD` or a line that is not 64 lowercase hex digits),
+/// decoded while validating.
 fn payload_line<'a>(
     req: &RequestParts<'a>,
     m: &Material<'_>,
     signed: &SignedSet,
     payload: PayloadHash<'a>,
-) -> Result<&'a str, AuthError> {
+) -> Result<(&'a str, Option<[u8; 32]>), AuthError> {
     if !signed.content_sha256 {
         return match payload {
             PayloadHash::SignedHeader => {
                 Err(AuthError::unsigned_required_header("x-amz-content-sha256"))
             }
-            PayloadHash::BodySha256(digest) => Ok(digest),
+            PayloadHash::BodySha256(digest) => Ok((digest, payload_digest(digest))),
         };
     }
     let value = match single(req.headers, &X_AMZ_CONTENT_SHA256)? {
@@ -72,17 +74,15 @@ fn payload_line<'a>(
         None if m.expires.is_some() => UNSIGNED_PAYLOAD,
         None => return Err(AuthError::missing_signed_header("x-amz-content-sha256")),
     };
-    let is_digest = value.len() == 64
-        && value
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    if value == UNSIGNED_PAYLOAD || is_digest {
-        Ok(value)
-    } else {
-        Err(AuthError::malformed(format!(
+    if value == UNSIGNED_PAYLOAD {
+        return Ok((value, None));
+    }
+    match payload_digest(value) {
+        Some(digest) => Ok((value, Some(digest))),
+        None => Err(AuthError::malformed(format!(
             "x-amz-content-sha256 must be UNSIGNED-PAYLOAD or a lowercase hex SHA-256 digest, not '{}': VPC Lattice does not support payload signing.",
             printable(value)
-        )))
+        ))),
     }
 }
 
@@ -134,7 +134,7 @@ fn check<'s>(
     if m.token.is_some() && !presigned && !signed.security_token {
         return Err(AuthError::unsigned_required_header("x-amz-security-token"));
     }
-    let payload_line = payload_line(req, m, &signed, payload)?;
+    let (payload_line, payload_sha256) = payload_line(req, m, &signed, payload)?;
 
     let key = store
         .key(c.access_key_id)
@@ -189,19 +189,21 @@ fn check<'s>(
         Ok(Authenticated::Signed {
             key,
             algorithm: m.algorithm,
-            payload_sha256: payload_digest(payload_line),
+            payload_sha256,
         })
     } else {
         Err(AuthError::mismatch())
     }
 }
 
-/// The payload line as a digest: `None` for `UNSIGNED-PAYLOAD` (or anything not 64 lowercase
-/// hex digits, which [`payload_line`] never lets through from the header).
+/// A payload line as a digest: `None` for anything but 64 lowercase hex digits.
 fn payload_digest(line: &str) -> Option<[u8; 32]> {
+    if line.len() != 64 {
+        return None;
+    }
     let mut digest = [0u8; 32];
-    let decoded = parse::decode_hex_lower(line, &mut digest).map(<[u8]>::len);
-    (decoded == Some(32)).then_some(digest)
+    parse::decode_hex_lower(line, &mut digest)?;
+    Some(digest)
 }
 
 fn bad_signature_encoding() -> AuthError {
@@ -270,10 +272,7 @@ fn attempt(
         .chain_update(tail)
         .finalize();
     let mut hex = [0u8; 64];
-    // 32 bytes always fill 64 hex digits; a length mismatch would be a bug: fail closed.
-    if hex::encode_to_slice(creq_hash, &mut hex).is_err() {
-        return false;
-    }
+    parse::encode_hex_lower(&creq_hash.into(), &mut hex);
     let parts: [&[u8]; 7] = [
         sts.algorithm.as_str().as_bytes(),
         b"\n",

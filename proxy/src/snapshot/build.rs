@@ -375,11 +375,12 @@ pub fn load(
             .into_iter();
         let network = take_level(config.network_auth, network, &mut handles, network_count)?;
         let service = take_level(config.service_auth, service, &mut handles, service_count)?;
-        let identity_counters: HashMap<IdentityKey, prometheus::IntCounter> = identity
-            .into_iter()
-            .map(|(key, _)| key)
-            .zip(handles.by_ref())
-            .collect();
+        let identity_counters: trellis_policy::FxHashMap<IdentityKey, prometheus::IntCounter> =
+            identity
+                .into_iter()
+                .map(|(key, _)| key)
+                .zip(handles.by_ref())
+                .collect();
         let identity_none = handles
             .next()
             .ok_or_else(|| LoadError("trellis: no statement counters were resolved".to_owned()))?;

@@ -80,7 +80,7 @@ pub struct Shadow {
     service: Option<Arc<ShadowFile>>,
     network_counters: LevelCounters,
     service_counters: LevelCounters,
-    identity_counters: HashMap<IdentityKey, PairCounters>,
+    identity_counters: trellis_policy::FxHashMap<IdentityKey, PairCounters>,
     identity_none: PairCounters,
 }
 
@@ -360,7 +360,7 @@ pub(super) fn attach(
     };
     let network_counters = level(network_labels.len())?;
     let service_counters = level(service_labels.len())?;
-    let identity_counters: HashMap<IdentityKey, PairCounters> = identity
+    let identity_counters: trellis_policy::FxHashMap<IdentityKey, PairCounters> = identity
         .into_iter()
         .map(|(k, _)| k)
         .zip(pairs.by_ref())
