@@ -49,6 +49,7 @@ pub mod connection;
 pub mod decision_log;
 pub mod error;
 pub mod layers;
+pub mod logged_facts;
 pub mod metrics;
 pub mod normalize;
 pub mod outcome;

@@ -26,6 +26,7 @@ use crate::normalize::SharedPath;
 mod shadow;
 
 pub use self::shadow::ShadowRecord;
+pub use crate::logged_facts::{CallerLog, DecisionCounters};
 
 /// Matched statements kept without allocating: a decision seldom matches more.
 pub const INLINE_MATCHES: usize = 8;
@@ -34,10 +35,6 @@ pub const INLINE_MATCHES: usize = 8;
 /// `Arc<str>`s, so recording them copies no text; the list is written out off the request
 /// path, by the access-log writer.
 pub type MatchedStatements = SmallVec<[Matched; INLINE_MATCHES]>;
-
-/// The `trellis_authz_decisions_total` handles a decision increments (one per matched
-/// statement of the deciding effect, or the `none` series).
-pub type DecisionCounters = SmallVec<[prometheus::IntCounter; 4]>;
 
 /// The shared per-request record; clone it out of the request extensions to fill it.
 #[derive(Debug, Clone, Default)]
@@ -66,17 +63,6 @@ pub struct AuthnRecord {
     pub result: AuthnResult,
     /// The caller for the log (`None` when the request failed authentication).
     pub caller: Option<CallerLog>,
-}
-
-/// The caller's identity as the access log shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallerLog {
-    /// `callerPrincipal` and `resolvedUser`: the session or user ARN, or `Anonymous`.
-    pub principal: Arc<str>,
-    /// `callerPrincipalOrgID`, `None` when unknown.
-    pub org_id: Option<Arc<str>>,
-    /// `callerPrincipalTags`: the tags as a JSON object text, `None` when there are none.
-    pub tags_json: Option<Arc<str>>,
 }
 
 /// What `Authorize` decided.

@@ -23,8 +23,8 @@ use trellis_policy::{CompiledPolicy, LayerPolicy, Matched};
 use crate::admin::{FilesSource, LoadedFile, Readiness};
 use crate::caller_identity::CallerIdentity;
 use crate::error::PolicyLayer;
+use crate::logged_facts::CallerLog;
 use crate::metrics::{Decision, Metrics};
-use crate::outcome::CallerLog;
 use crate::principals::PrincipalStore;
 
 pub(crate) use build::caller_view;
@@ -216,8 +216,8 @@ impl Snapshot {
         principal: Option<usize>,
         matched: &[Matched],
         denied: Option<(PolicyLayer, bool)>,
-    ) -> crate::outcome::DecisionCounters {
-        let mut out = crate::outcome::DecisionCounters::new();
+    ) -> crate::logged_facts::DecisionCounters {
+        let mut out = crate::logged_facts::DecisionCounters::new();
         for m in matched {
             let layer = m.layer;
             if layer == PolicyLayer::Policy {

@@ -14,8 +14,8 @@ use super::{AuthType, CallerView, IdentityKey, LevelPolicy, Snapshot, SnapshotCo
 use crate::admin::LoadedFile;
 use crate::caller_identity::{CallerIdentity, IdentityFields};
 use crate::error::PolicyLayer;
+use crate::logged_facts::CallerLog;
 use crate::metrics::{Decision, Metrics};
-use crate::outcome::CallerLog;
 use crate::principals::{PrincipalRecord, PrincipalStore};
 
 /// One reason a load failed, as the line written to stderr (`FILE:LINE:COL: error: ...`).

@@ -8,8 +8,6 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
-use super::pool::Release;
-
 pin_project_lite::pin_project! {
     /// The body of a request towards the upstream.
     #[project = OutBodyProj]
@@ -58,6 +56,13 @@ where
             Self::Empty => SizeHint::with_exact(0),
         }
     }
+}
+
+/// A connection going back to its pool once the response body has been read to its end;
+/// the body type is erased so the response body need not name the request's.
+pub(crate) trait Release: Send {
+    /// Puts the connection back on the current thread's free list (or closes it).
+    fn release(self: Box<Self>);
 }
 
 /// A pooled HTTP/1.1 connection lent to one response: back to the pool when the body has

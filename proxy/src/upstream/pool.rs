@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use hyper::client::conn::{http1, http2};
 use tokio::sync::Notify;
 
-use super::body::OutBody;
+use super::body::{OutBody, Release};
 
 /// What every connection of one upstream shares with it.
 #[derive(Debug)]
@@ -154,13 +154,6 @@ impl<B> H1Conn<B> {
         });
         (conn, state)
     }
-}
-
-/// A connection going back to its pool once the response body has been read to its end;
-/// the body type is erased so the response body need not name the request's.
-pub(crate) trait Release: Send {
-    /// Puts the connection back on the current thread's free list (or closes it).
-    fn release(self: Box<Self>);
 }
 
 impl<B: Send + 'static> Release for H1Conn<B> {
